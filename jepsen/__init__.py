@@ -1,0 +1,1 @@
+"""jepsen: fault-injection harness for raftha (real processes, namespaces, nftables, checkers)."""

@@ -1,0 +1,1 @@
+"""raftha.daemon package."""

@@ -1,0 +1,1 @@
+"""raftha.model package."""

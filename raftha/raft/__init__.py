@@ -1,0 +1,1 @@
+"""raftha.raft package."""

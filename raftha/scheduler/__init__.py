@@ -1,0 +1,1 @@
+"""raftha.scheduler package."""
