@@ -1,0 +1,520 @@
+"""Checkers: pure functions from one recorded run to a verdict.
+
+Every checker takes a `RunData` and returns a JSON-safe dict {"valid": True|False|"unknown",
+...details}. Verdicts merge like Jepsen's: False beats "unknown" beats True. "unknown" means
+the run cannot prove the property either way (no data, too few successful operations); a dead
+cluster must never pass by default.
+
+Inputs (all times are host wall-clock milliseconds, one clock for every netns node):
+- history: records {"time_ms", "process", "type", "f", "value"}. Nemesis records have
+  process "nemesis"; their completion value is {"id", "family", "phase": "fault"|"heal",
+  "affected": [nodes], "heals": [fault ids], ...}.
+- ledger: ticks (wall_ms, node, resource_id), one every `tick_ms` while an instance runs.
+- final_logs: node -> list of committed log entries (any JSON) dumped after the run.
+- state_hashes: node -> state hash (None when the node did not answer).
+- fence_history: records {"target", "action", "result", "index", "ts_ms"}.
+- params: timing knobs, see `DEFAULT_PARAMS`.
+
+Nothing here performs I/O, reads a clock or draws random numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+UNKNOWN = "unknown"
+Verdict = bool | str
+
+DEFAULT_PARAMS: dict[str, Any] = {
+    "tick_ms": 100,                 # ledger tick period of a running instance
+    "gap_threshold_ms": 350,        # a longer silence ends an activity interval
+    "overlap_window_ms": 100,       # ticks of two nodes closer than this count as overlap
+    "recovery_bound_ms": 20_000,    # LIVE-1: time allowed after the final heal
+    "watchdog_wait_ms": None,       # W: the majority's wait before recovering without fence
+    "promoted_max": {},             # clone id -> promoted-max (default 1)
+    "write_fs": ["write", "configure"],
+    "min_ok_ops": 1,
+}
+FENCE_OK_RESULTS = frozenset({"ok", "success", "done", "true", "0"})
+
+
+@dataclass(frozen=True)
+class LedgerTick:
+    wall_ms: int
+    node: str
+    resource: str
+
+
+@dataclass(frozen=True)
+class Interval:
+    """One continuous activity of `resource` on `node`, from its first to its last tick."""
+
+    resource: str
+    node: str
+    start_ms: int
+    end_ms: int
+    ticks: int
+
+    def to_dict(self) -> dict:
+        return {"resource": self.resource, "node": self.node, "start_ms": self.start_ms,
+                "end_ms": self.end_ms, "ticks": self.ticks}
+
+
+@dataclass(frozen=True)
+class FaultWindow:
+    """A nemesis fault from its invocation until the heal that ended it (or run end)."""
+
+    fault_id: Any
+    family: str
+    start_ms: int
+    end_ms: int
+    affected: frozenset[str]
+
+
+@dataclass(frozen=True)
+class RunData:
+    history: tuple[dict, ...] = ()
+    ledger: tuple[LedgerTick, ...] = ()
+    final_logs: Mapping[str, Sequence[Any]] = field(default_factory=dict)
+    state_hashes: Mapping[str, str | None] = field(default_factory=dict)
+    fence_history: tuple[dict, ...] = ()
+    params: Mapping[str, Any] = field(default_factory=dict)
+    nodes: tuple[str, ...] = ()
+
+    def param(self, name: str) -> Any:
+        return self.params.get(name, DEFAULT_PARAMS[name])
+
+
+# ---------------------------------------------------------------- verdicts
+
+
+def merge_valid(verdicts: Iterable[Verdict]) -> Verdict:
+    """Jepsen's merge: any False -> False; else any unknown -> "unknown"; else True."""
+    result: Verdict = True
+    for verdict in verdicts:
+        if verdict is False:
+            return False
+        if verdict is not True:
+            result = UNKNOWN
+    return result
+
+
+def percentile(values: Sequence[float], fraction: float) -> float | None:
+    """Nearest-rank percentile; None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(fraction * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+# ---------------------------------------------------------------- ledger helpers
+
+
+def parse_ledger_lines(lines: Iterable[str]) -> list[LedgerTick]:
+    """Parse "<wall_ms> <node> <resource_id>" lines; malformed (torn) lines are skipped."""
+    ticks: list[LedgerTick] = []
+    for line in lines:
+        parts = line.split()
+        if len(parts) != 3 or not parts[0].isdigit():
+            continue
+        ticks.append(LedgerTick(int(parts[0]), parts[1], parts[2]))
+    return ticks
+
+
+def activity_intervals(ticks: Iterable[LedgerTick], gap_threshold_ms: int) -> list[Interval]:
+    """Split each (resource, node) tick series into intervals at gaps > gap_threshold_ms."""
+    series: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for tick in ticks:
+        series[(tick.resource, tick.node)].append(tick.wall_ms)
+    intervals: list[Interval] = []
+    for (resource, node), stamps in sorted(series.items()):
+        stamps.sort()
+        start = previous = stamps[0]
+        count = 1
+        for stamp in stamps[1:]:
+            if stamp - previous > gap_threshold_ms:
+                intervals.append(Interval(resource, node, start, previous, count))
+                start, count = stamp, 0
+            previous = stamp
+            count += 1
+        intervals.append(Interval(resource, node, start, previous, count))
+    intervals.sort(key=lambda interval: (interval.resource, interval.start_ms, interval.node))
+    return intervals
+
+
+def intervals_by_resource(intervals: Iterable[Interval]) -> dict[str, list[Interval]]:
+    grouped: dict[str, list[Interval]] = defaultdict(list)
+    for interval in intervals:
+        grouped[interval.resource].append(interval)
+    return dict(grouped)
+
+
+# ---------------------------------------------------------------- history helpers
+
+
+def _nemesis_completions(history: Iterable[dict]) -> list[dict]:
+    return [op for op in history
+            if op.get("process") == "nemesis" and op.get("type") in ("info", "ok")
+            and isinstance(op.get("value"), dict)]
+
+
+def _nemesis_invoke_times(history: Iterable[dict]) -> dict[Any, int]:
+    times: dict[Any, int] = {}
+    for op in history:
+        value = op.get("value")
+        if op.get("process") == "nemesis" and op.get("type") == "invoke" \
+                and isinstance(value, dict) and "id" in value:
+            times.setdefault(value["id"], op["time_ms"])
+    return times
+
+
+def fault_windows(history: Sequence[dict], end_ms: int) -> list[FaultWindow]:
+    """Fault windows from nemesis records: from the fault's invoke to the heal naming it."""
+    invoke_times = _nemesis_invoke_times(history)
+    completions = _nemesis_completions(history)
+    healed_at: dict[Any, int] = {}
+    for op in completions:
+        value = op["value"]
+        if value.get("phase") == "heal":
+            for fault_id in value.get("heals", []):
+                healed_at.setdefault(fault_id, op["time_ms"])
+    windows: list[FaultWindow] = []
+    for op in completions:
+        value = op["value"]
+        if value.get("phase") != "fault":
+            continue
+        fault_id = value.get("id")
+        start = invoke_times.get(fault_id, op["time_ms"])
+        windows.append(FaultWindow(fault_id, str(value.get("family", "")), start,
+                                   healed_at.get(fault_id, end_ms),
+                                   frozenset(value.get("affected", []))))
+    return windows
+
+
+def last_heal_ms(history: Sequence[dict]) -> int | None:
+    """Time the last fault was healed; the first record's time when there was no fault."""
+    heals = [op["time_ms"] for op in _nemesis_completions(history)
+             if op["value"].get("phase") == "heal"]
+    if heals:
+        return max(heals)
+    return min((op["time_ms"] for op in history), default=None)
+
+
+def run_end_ms(run: RunData) -> int | None:
+    explicit = run.params.get("end_ms")
+    if explicit is not None:
+        return int(explicit)
+    stamps = [op["time_ms"] for op in run.history] + [tick.wall_ms for tick in run.ledger]
+    return max(stamps, default=None)
+
+
+# ---------------------------------------------------------------- (a) no overlap
+
+
+def check_no_overlap(run: RunData) -> dict:
+    """INV-1: no single-instance resource active on two nodes at once (ledger ground truth).
+
+    Overlap = activity intervals of two different nodes for the same resource that intersect
+    ("proven": each node ticked while the other's interval was open) or come within
+    `overlap_window_ms` of each other ("window").
+    """
+    if not run.ledger:
+        return {"valid": UNKNOWN, "reason": "no ledger ticks recorded"}
+    window_ms = int(run.param("overlap_window_ms"))
+    intervals = activity_intervals(run.ledger, int(run.param("gap_threshold_ms")))
+    overlaps: list[dict] = []
+    for resource, items in sorted(intervals_by_resource(intervals).items()):
+        for index, first in enumerate(items):
+            for second in items[index + 1:]:
+                if second.start_ms > first.end_ms + window_ms:
+                    break  # sorted by start: no later interval can touch `first`
+                if second.node == first.node:
+                    continue
+                later_start = max(first.start_ms, second.start_ms)
+                earlier_end = min(first.end_ms, second.end_ms)
+                kind = "proven" if later_start <= earlier_end else "window"
+                overlaps.append({"resource": resource, "kind": kind,
+                                 "overlap_ms": max(0, earlier_end - later_start),
+                                 "intervals": [first.to_dict(), second.to_dict()]})
+    return {"valid": not overlaps, "overlaps": overlaps[:50], "overlap_count": len(overlaps),
+            "resources": sorted({tick.resource for tick in run.ledger}),
+            "interval_count": len(intervals)}
+
+
+# ---------------------------------------------------------------- (b) promoted max
+
+
+def _promoted_nodes(status: Mapping[str, Any]) -> dict[str, set[str]]:
+    """Clone id -> nodes where an instance is Promoted, from one status sample."""
+    promoted: dict[str, set[str]] = defaultdict(set)
+    resources = status.get("resources", {}) if isinstance(status, Mapping) else {}
+    for resource_id, entry in resources.items():
+        base = str(resource_id).split(":", 1)[0]
+        instances = entry.get("instances") if isinstance(entry, Mapping) else None
+        for instance in instances if isinstance(instances, list) else [entry]:
+            if isinstance(instance, Mapping) and instance.get("role") == "Promoted":
+                promoted[base].add(str(instance.get("node")))
+    return promoted
+
+
+def check_promoted_max(run: RunData) -> dict:
+    """Never more Promoted instances of a clone than its promoted-max, in any status sample."""
+    limits: Mapping[str, int] = run.param("promoted_max")
+    samples = [op for op in run.history
+               if op.get("f") == "status" and op.get("type") == "ok"
+               and isinstance(op.get("value"), Mapping)]
+    if not samples:
+        return {"valid": UNKNOWN, "reason": "no status samples recorded"}
+    violations: list[dict] = []
+    for op in samples:
+        for clone_id, nodes in sorted(_promoted_nodes(op["value"]).items()):
+            limit = int(limits.get(clone_id, 1))
+            if len(nodes) > limit:
+                violations.append({"time_ms": op["time_ms"], "process": op["process"],
+                                   "resource": clone_id, "promoted_on": sorted(nodes),
+                                   "promoted_max": limit})
+    return {"valid": not violations, "violations": violations[:50],
+            "violation_count": len(violations), "samples": len(samples)}
+
+
+# ---------------------------------------------------------------- (c) acknowledged writes
+
+
+def _write_token(value: Any) -> str | None:
+    if isinstance(value, Mapping) and value.get("token") is not None:
+        return str(value["token"])
+    return None
+
+
+def check_acknowledged_writes(run: RunData) -> dict:
+    """INV-3: every acknowledged write is in every node's final log; no failed write is.
+
+    A write op carries {"token": unique str} in its value; it is present in a log when the
+    token occurs in the JSON text of any entry. `info` writes may or may not appear.
+    """
+    write_fs = set(run.param("write_fs"))
+    outcome: dict[str, str] = {}
+    for op in run.history:
+        token = _write_token(op.get("value"))
+        if op.get("f") in write_fs and token is not None and op.get("type") != "invoke":
+            outcome[token] = op["type"]
+    acknowledged = sorted(token for token, kind in outcome.items() if kind == "ok")
+    failed = sorted(token for token, kind in outcome.items() if kind == "fail")
+    if not run.final_logs:
+        return {"valid": UNKNOWN, "reason": "no final logs collected",
+                "acknowledged": len(acknowledged)}
+    lost: dict[str, list[str]] = {}
+    failed_but_applied: dict[str, list[str]] = {}
+    for node, entries in sorted(run.final_logs.items()):
+        text = "\n".join(json.dumps(entry, sort_keys=True, default=str) for entry in entries)
+        missing = [token for token in acknowledged if token not in text]
+        if missing:
+            lost[node] = missing
+        applied = [token for token in failed if token in text]
+        if applied:
+            failed_but_applied[node] = applied
+    valid: Verdict = not lost and not failed_but_applied
+    if valid and len(acknowledged) < int(run.param("min_ok_ops")):
+        valid = UNKNOWN
+    return {"valid": valid, "acknowledged": len(acknowledged), "failed": len(failed),
+            "indeterminate": sum(1 for kind in outcome.values() if kind == "info"),
+            "lost": lost, "failed_but_applied": failed_but_applied,
+            "nodes": sorted(run.final_logs)}
+
+
+# ---------------------------------------------------------------- (d) convergence
+
+
+def check_convergence(run: RunData) -> dict:
+    """INV-5: every node reports the same state hash after the final phase."""
+    hashes = dict(run.state_hashes)
+    for node in run.nodes:
+        hashes.setdefault(node, None)
+    if not hashes:
+        return {"valid": UNKNOWN, "reason": "no state hashes collected"}
+    missing = sorted(node for node, value in hashes.items() if not value)
+    distinct = sorted({value for value in hashes.values() if value})
+    if len(distinct) > 1:
+        valid: Verdict = False
+    elif missing or not distinct:
+        valid = UNKNOWN
+    else:
+        valid = True
+    return {"valid": valid, "hashes": hashes, "distinct": len(distinct), "missing": missing}
+
+
+# ---------------------------------------------------------------- (e) recovery
+
+
+def check_recovery(run: RunData) -> dict:
+    """LIVE-1: after the last heal, every resource runs on exactly one node within the bound,
+    and stays running until the end of the run."""
+    if not run.ledger:
+        return {"valid": UNKNOWN, "reason": "no ledger ticks recorded"}
+    heal_ms = last_heal_ms(run.history)
+    end_ms = run_end_ms(run)
+    if heal_ms is None or end_ms is None:
+        return {"valid": UNKNOWN, "reason": "no history to find the last heal"}
+    gap_ms = int(run.param("gap_threshold_ms"))
+    bound_ms = int(run.param("recovery_bound_ms"))
+    grouped = intervals_by_resource(activity_intervals(run.ledger, gap_ms))
+    expected = run.params.get("resources") or sorted(grouped)
+    details: dict[str, dict] = {}
+    valid: Verdict = True
+    for resource in expected:
+        running_at_end = [item for item in grouped.get(resource, [])
+                          if item.end_ms >= end_ms - gap_ms]
+        nodes = sorted({item.node for item in running_at_end})
+        if not running_at_end:
+            details[resource] = {"recovered": False, "reason": "not running at end of run"}
+            valid = False
+            continue
+        recovered_ms = max(heal_ms, max(item.start_ms for item in running_at_end))
+        took_ms = recovered_ms - heal_ms
+        ok = took_ms <= bound_ms and len(nodes) == 1
+        details[resource] = {"recovered": ok, "recovery_ms": took_ms, "nodes_at_end": nodes}
+        if not ok:
+            valid = False
+    return {"valid": valid, "last_heal_ms": heal_ms, "end_ms": end_ms,
+            "recovery_bound_ms": bound_ms, "resources": details}
+
+
+# ---------------------------------------------------------------- (f) fencing before recovery
+
+
+def _fences_ok(fence_history: Iterable[dict]) -> dict[str, list[int]]:
+    confirmed: dict[str, list[int]] = defaultdict(list)
+    for record in fence_history:
+        result = str(record.get("result", "")).lower()
+        if result in FENCE_OK_RESULTS and record.get("action", "off") in ("off", "reboot"):
+            confirmed[str(record.get("target"))].append(int(record.get("ts_ms", 0)))
+    return confirmed
+
+
+def handovers(intervals: Sequence[Interval]) -> list[tuple[Interval, Interval]]:
+    """(previous holder's interval, next holder's interval) for each change of node."""
+    pairs: list[tuple[Interval, Interval]] = []
+    for index, current in enumerate(intervals):
+        earlier = [item for item in intervals[:index]
+                   if item.end_ms < current.start_ms and item.node != current.node]
+        if earlier:
+            previous = max(earlier, key=lambda item: item.end_ms)
+            later_same_node = [item for item in intervals[:index]
+                               if item.node == current.node and item.end_ms > previous.end_ms]
+            if not later_same_node:
+                pairs.append((previous, current))
+    return pairs
+
+
+def check_fenced_recovery(run: RunData) -> dict:
+    """Recovery of a faulted node's resource elsewhere happens only after a confirmed fence of
+    that node or after the watchdog wait W counted from the start of the fault.
+
+    A handover is "faulted" when the previous holder's last tick fell inside a fault window
+    that affected its node; handovers from healthy nodes are clean moves and are not judged.
+    """
+    if not run.ledger:
+        return {"valid": UNKNOWN, "reason": "no ledger ticks recorded"}
+    end_ms = run_end_ms(run) or 0
+    gap_ms = int(run.param("gap_threshold_ms"))
+    wait_ms = run.param("watchdog_wait_ms")
+    windows = fault_windows(run.history, end_ms)
+    fences = _fences_ok(run.fence_history)
+    grouped = intervals_by_resource(activity_intervals(run.ledger, gap_ms))
+    judged: list[dict] = []
+    violations: list[dict] = []
+    undecidable = 0
+    for resource, items in sorted(grouped.items()):
+        for previous, current in handovers(items):
+            faults = [window for window in windows if previous.node in window.affected
+                      and window.start_ms - gap_ms <= previous.end_ms <= window.end_ms]
+            if not faults:
+                continue
+            fault_start = min(window.start_ms for window in faults)
+            fenced_at = [stamp for stamp in fences.get(previous.node, [])
+                         if fault_start - gap_ms <= stamp <= current.start_ms]
+            record = {"resource": resource, "from": previous.node, "to": current.node,
+                      "fault_start_ms": fault_start, "previous_end_ms": previous.end_ms,
+                      "recovered_ms": current.start_ms,
+                      "faults": [window.family for window in faults],
+                      "fenced_ms": min(fenced_at) if fenced_at else None}
+            judged.append(record)
+            if fenced_at:
+                continue
+            if wait_ms is None:
+                undecidable += 1
+                continue
+            if current.start_ms - fault_start < int(wait_ms):
+                violations.append({**record, "waited_ms": current.start_ms - fault_start,
+                                   "watchdog_wait_ms": int(wait_ms)})
+    valid: Verdict = not violations
+    if valid and undecidable:
+        valid = UNKNOWN
+    return {"valid": valid, "handovers_judged": len(judged), "violations": violations[:50],
+            "undecidable_without_watchdog_wait": undecidable, "handovers": judged[:50]}
+
+
+# ---------------------------------------------------------------- hygiene and metrics
+
+
+def check_stats(run: RunData) -> dict:
+    """Client op counts per f; "unknown" if some f never succeeded (it proves nothing)."""
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: {"ok": 0, "fail": 0, "info": 0})
+    for op in run.history:
+        if op.get("process") != "nemesis" and op.get("type") in ("ok", "fail", "info"):
+            counts[str(op.get("f"))][op["type"]] += 1
+    if not counts:
+        return {"valid": UNKNOWN, "reason": "no client operations completed", "by_f": {}}
+    minimum = int(run.param("min_ok_ops"))
+    starved = sorted(f for f, kinds in counts.items() if kinds["ok"] < minimum)
+    return {"valid": UNKNOWN if starved else True, "by_f": dict(sorted(counts.items())),
+            "without_ok": starved}
+
+
+def failover_durations_ms(run: RunData) -> list[int]:
+    """Outage lengths: for each resource, every gap between one interval's end and the next
+    interval's start on another node."""
+    gap_ms = int(run.param("gap_threshold_ms"))
+    durations: list[int] = []
+    grouped = intervals_by_resource(activity_intervals(run.ledger, gap_ms))
+    for items in grouped.values():
+        for previous, current in handovers(items):
+            durations.append(current.start_ms - previous.end_ms)
+    return durations
+
+
+def failover_summary(run: RunData) -> dict:
+    seconds = [duration / 1000.0 for duration in failover_durations_ms(run)]
+    p50 = percentile(seconds, 0.50)
+    p99 = percentile(seconds, 0.99)
+    return {"p50": None if p50 is None else round(p50, 3),
+            "p99": None if p99 is None else round(p99, 3), "n": len(seconds)}
+
+
+CHECKERS: dict[str, Callable[[RunData], dict]] = {
+    "no_overlap": check_no_overlap,
+    "promoted_max": check_promoted_max,
+    "acknowledged_writes": check_acknowledged_writes,
+    "convergence": check_convergence,
+    "recovery": check_recovery,
+    "fenced_recovery": check_fenced_recovery,
+    "stats": check_stats,
+}
+
+
+def check_all(run: RunData, names: Iterable[str] | None = None) -> dict:
+    """Run the named checkers (all by default) and merge their verdicts."""
+    selected = list(names) if names is not None else list(CHECKERS)
+    unknown = [name for name in selected if name not in CHECKERS]
+    if unknown:
+        raise ValueError(f"unknown checker(s): {', '.join(unknown)}; "
+                         f"known: {', '.join(CHECKERS)}")
+    results = {name: CHECKERS[name](run) for name in selected}
+    return {"valid": merge_valid(result["valid"] for result in results.values()),
+            "checkers": results, "failover_s": failover_summary(run)}

@@ -1,0 +1,238 @@
+"""Checker self-tests: each checker passes a good run and fails a bad one."""
+
+from __future__ import annotations
+
+from jepsen import checkers
+from jepsen.checkers import LedgerTick, RunData
+
+
+def ticks(node: str, resource: str, start_ms: int, end_ms: int, step_ms: int = 100):
+    return [LedgerTick(stamp, node, resource) for stamp in range(start_ms, end_ms + 1, step_ms)]
+
+
+def nemesis(time_ms: int, op_type: str, value: dict) -> dict:
+    return {"time_ms": time_ms, "process": "nemesis", "type": op_type, "f": value["family"],
+            "value": value}
+
+
+def fault(fault_id: int, start_ms: int, affected: list[str], family: str = "partition"):
+    value = {"id": fault_id, "family": family, "phase": "fault", "affected": affected}
+    return [nemesis(start_ms, "invoke", value), nemesis(start_ms + 5, "info", value)]
+
+
+def heal(heal_id: int, time_ms: int, heals: list[int]):
+    value = {"id": heal_id, "family": "heal", "phase": "heal", "heals": heals}
+    return [nemesis(time_ms, "invoke", value), nemesis(time_ms + 5, "info", value)]
+
+
+def client(time_ms: int, process: str, op_type: str, f: str, value) -> dict:
+    return {"time_ms": time_ms, "process": process, "type": op_type, "f": f, "value": value}
+
+
+def test_merge_valid_false_beats_unknown_beats_true():
+    assert checkers.merge_valid([True, True]) is True
+    assert checkers.merge_valid([True, "unknown"]) == "unknown"
+    assert checkers.merge_valid(["unknown", False, True]) is False
+    assert checkers.merge_valid([]) is True
+
+
+def test_parse_ledger_skips_torn_lines():
+    parsed = checkers.parse_ledger_lines(["1000 n1 r1\n", "10", "x n1 r1", "1100 n2 r1"])
+    assert parsed == [LedgerTick(1000, "n1", "r1"), LedgerTick(1100, "n2", "r1")]
+
+
+def test_activity_intervals_split_at_gaps():
+    series = ticks("n1", "r1", 0, 1000) + ticks("n1", "r1", 3000, 3500)
+    intervals = checkers.activity_intervals(series, gap_threshold_ms=350)
+    assert [(item.start_ms, item.end_ms, item.ticks) for item in intervals] == [
+        (0, 1000, 11), (3000, 3500, 6)]
+
+
+def test_no_overlap_passes_clean_handover():
+    run = RunData(ledger=tuple(ticks("n1", "r1", 0, 5000) + ticks("n2", "r1", 6000, 9000)))
+    result = checkers.check_no_overlap(run)
+    assert result["valid"] is True
+    assert result["interval_count"] == 2
+
+
+def test_no_overlap_fails_when_two_nodes_tick_together():
+    run = RunData(ledger=tuple(ticks("n1", "r1", 0, 5000) + ticks("n2", "r1", 4000, 9000, 97)))
+    result = checkers.check_no_overlap(run)
+    assert result["valid"] is False
+    assert result["overlaps"][0]["kind"] == "proven"
+    assert 900 <= result["overlaps"][0]["overlap_ms"] <= 1000
+
+
+def test_no_overlap_flags_ticks_within_window():
+    run = RunData(ledger=tuple(ticks("n1", "r1", 0, 1000) + ticks("n2", "r1", 1050, 2000)))
+    result = checkers.check_no_overlap(run)
+    assert result["valid"] is False
+    assert result["overlaps"][0]["kind"] == "window"
+    relaxed = RunData(ledger=run.ledger, params={"overlap_window_ms": 0})
+    assert checkers.check_no_overlap(relaxed)["valid"] is True
+
+
+def test_no_overlap_ignores_different_resources_and_is_unknown_without_data():
+    run = RunData(ledger=tuple(ticks("n1", "r1", 0, 5000) + ticks("n2", "r2", 0, 5000)))
+    assert checkers.check_no_overlap(run)["valid"] is True
+    assert checkers.check_no_overlap(RunData())["valid"] == "unknown"
+
+
+def status(time_ms: int, resources: dict) -> dict:
+    return client(time_ms, "c1", "ok", "status", {"resources": resources})
+
+
+def test_promoted_max_passes_single_promoted():
+    history = (status(10, {"db:0": {"node": "n1", "role": "Promoted"},
+                           "db:1": {"node": "n2", "role": "Unpromoted"}}),)
+    assert checkers.check_promoted_max(RunData(history=history))["valid"] is True
+
+
+def test_promoted_max_fails_two_promoted():
+    history = (status(10, {"db:0": {"node": "n1", "role": "Promoted"},
+                           "db:1": {"node": "n2", "role": "Promoted"}}),)
+    result = checkers.check_promoted_max(RunData(history=history))
+    assert result["valid"] is False
+    assert result["violations"][0]["promoted_on"] == ["n1", "n2"]
+    allowed = RunData(history=history, params={"promoted_max": {"db": 2}})
+    assert checkers.check_promoted_max(allowed)["valid"] is True
+
+
+def test_promoted_max_reads_instance_lists_and_needs_samples():
+    history = (status(10, {"db": {"instances": [{"node": "n1", "role": "Promoted"},
+                                                {"node": "n3", "role": "Promoted"}]}}),)
+    assert checkers.check_promoted_max(RunData(history=history))["valid"] is False
+    assert checkers.check_promoted_max(RunData())["valid"] == "unknown"
+
+
+def writes_history():
+    return (
+        client(1, "c1", "invoke", "write", {"token": "w-1"}),
+        client(2, "c1", "ok", "write", {"token": "w-1"}),
+        client(3, "c2", "invoke", "write", {"token": "w-2"}),
+        client(4, "c2", "fail", "write", {"token": "w-2"}),
+        client(5, "c3", "invoke", "write", {"token": "w-3"}),
+        client(6, "c3", "info", "write", {"token": "w-3"}),
+    )
+
+
+def test_acknowledged_writes_pass_when_everywhere():
+    logs = {"n1": [{"kind": "config", "body": "w-1 w-3"}], "n2": [{"body": "w-1"}]}
+    result = checkers.check_acknowledged_writes(RunData(history=writes_history(),
+                                                        final_logs=logs))
+    assert result["valid"] is True
+    assert (result["acknowledged"], result["failed"], result["indeterminate"]) == (1, 1, 1)
+
+
+def test_acknowledged_writes_fail_on_lost_and_failed_but_applied():
+    lost = {"n1": [{"body": "w-1"}], "n2": [{"body": "other"}]}
+    result = checkers.check_acknowledged_writes(RunData(history=writes_history(),
+                                                        final_logs=lost))
+    assert result["valid"] is False
+    assert result["lost"] == {"n2": ["w-1"]}
+    applied = {"n1": [{"body": "w-1 w-2"}]}
+    result = checkers.check_acknowledged_writes(RunData(history=writes_history(),
+                                                        final_logs=applied))
+    assert result["valid"] is False
+    assert result["failed_but_applied"] == {"n1": ["w-2"]}
+
+
+def test_acknowledged_writes_unknown_without_logs():
+    result = checkers.check_acknowledged_writes(RunData(history=writes_history()))
+    assert result["valid"] == "unknown"
+
+
+def test_convergence():
+    same = RunData(state_hashes={"n1": "ab", "n2": "ab"}, nodes=("n1", "n2"))
+    assert checkers.check_convergence(same)["valid"] is True
+    differ = RunData(state_hashes={"n1": "ab", "n2": "cd"})
+    assert checkers.check_convergence(differ)["valid"] is False
+    missing = RunData(state_hashes={"n1": "ab"}, nodes=("n1", "n2"))
+    assert checkers.check_convergence(missing)["valid"] == "unknown"
+
+
+def test_recovery_passes_within_bound():
+    history = tuple(fault(1, 1000, ["n1"]) + heal(2, 5000, [1]))
+    ledger = ticks("n1", "r1", 0, 1000) + ticks("n2", "r1", 9000, 20000)
+    run = RunData(history=history, ledger=tuple(ledger),
+                  params={"recovery_bound_ms": 10_000, "end_ms": 20000})
+    result = checkers.check_recovery(run)
+    assert result["valid"] is True
+    assert result["resources"]["r1"]["recovery_ms"] == 9000 - 5005
+
+
+def test_recovery_fails_late_or_missing():
+    history = tuple(fault(1, 1000, ["n1"]) + heal(2, 5000, [1]))
+    late = RunData(history=history,
+                   ledger=tuple(ticks("n1", "r1", 0, 1000) + ticks("n2", "r1", 18000, 20000)),
+                   params={"recovery_bound_ms": 10_000, "end_ms": 20000})
+    assert checkers.check_recovery(late)["valid"] is False
+    stopped = RunData(history=history, ledger=tuple(ticks("n1", "r1", 0, 1000)),
+                      params={"end_ms": 20000, "resources": ["r1"]})
+    result = checkers.check_recovery(stopped)
+    assert result["valid"] is False
+    assert result["resources"]["r1"]["reason"] == "not running at end of run"
+
+
+def test_recovery_fails_when_two_nodes_run_at_end():
+    history = tuple(heal(2, 100, []))
+    ledger = ticks("n1", "r1", 0, 5000) + ticks("n2", "r1", 0, 5000)
+    run = RunData(history=history, ledger=tuple(ledger), params={"end_ms": 5000})
+    assert checkers.check_recovery(run)["valid"] is False
+
+
+def test_fenced_recovery_passes_after_wait_or_fence():
+    history = tuple(fault(1, 1000, ["n1"]) + heal(2, 30000, [1]))
+    ledger = tuple(ticks("n1", "r1", 0, 1000) + ticks("n2", "r1", 10000, 12000))
+    waited = RunData(history=history, ledger=ledger, params={"watchdog_wait_ms": 8000})
+    result = checkers.check_fenced_recovery(waited)
+    assert result["valid"] is True
+    assert result["handovers_judged"] == 1
+    early = tuple(ticks("n1", "r1", 0, 1000) + ticks("n2", "r1", 3000, 5000))
+    fence = ({"target": "n1", "action": "off", "result": "ok", "index": 9, "ts_ms": 2500},)
+    fenced = RunData(history=history, ledger=early, fence_history=fence,
+                     params={"watchdog_wait_ms": 8000})
+    assert checkers.check_fenced_recovery(fenced)["valid"] is True
+
+
+def test_fenced_recovery_fails_early_recovery_without_fence():
+    history = tuple(fault(1, 1000, ["n1"]) + heal(2, 30000, [1]))
+    early = tuple(ticks("n1", "r1", 0, 1000) + ticks("n2", "r1", 3000, 5000))
+    failed_fence = ({"target": "n1", "action": "off", "result": "failed", "ts_ms": 2500},)
+    run = RunData(history=history, ledger=early, fence_history=failed_fence,
+                  params={"watchdog_wait_ms": 8000})
+    result = checkers.check_fenced_recovery(run)
+    assert result["valid"] is False
+    assert result["violations"][0]["from"] == "n1"
+    unknown_wait = RunData(history=history, ledger=early)
+    assert checkers.check_fenced_recovery(unknown_wait)["valid"] == "unknown"
+
+
+def test_fenced_recovery_ignores_clean_moves():
+    history = tuple(fault(1, 8000, ["n3"]) + heal(2, 9000, [1]))
+    moved = tuple(ticks("n1", "r1", 0, 1000) + ticks("n2", "r1", 1500, 5000))
+    run = RunData(history=history, ledger=moved, params={"watchdog_wait_ms": 8000})
+    result = checkers.check_fenced_recovery(run)
+    assert result["valid"] is True
+    assert result["handovers_judged"] == 0
+
+
+def test_stats_unknown_when_an_op_never_succeeds():
+    good = (client(1, "c1", "invoke", "ping", None), client(2, "c1", "ok", "ping", None))
+    assert checkers.check_stats(RunData(history=good))["valid"] is True
+    bad = good + (client(3, "c2", "invoke", "write", {}), client(4, "c2", "info", "write", {}))
+    result = checkers.check_stats(RunData(history=bad))
+    assert result["valid"] == "unknown"
+    assert result["without_ok"] == ["write"]
+
+
+def test_failover_summary_and_check_all():
+    ledger = tuple(ticks("n1", "r1", 0, 1000) + ticks("n2", "r1", 3000, 4000)
+                   + ticks("n1", "r1", 4500, 5000))
+    run = RunData(ledger=ledger)
+    assert checkers.failover_durations_ms(run) == [2000, 500]
+    summary = checkers.failover_summary(run)
+    assert summary == {"p50": 0.5, "p99": 2.0, "n": 2}
+    merged = checkers.check_all(run, ["no_overlap", "convergence"])
+    assert merged["valid"] == "unknown"
+    assert set(merged["checkers"]) == {"no_overlap", "convergence"}
