@@ -1,0 +1,250 @@
+"""Events: the facts and intents replicated through the Raft log (DESIGN section 3).
+
+An event is plain data encoded as one msgpack map, the only thing ever written to the log:
+
+    {"v": 1, "id": <16 bytes>, "kind": str, "origin": node name, "user": OS user or "",
+     "ts_ms": int, "body": map}
+
+Invariants:
+- `id` is 128 random bits chosen by the proposer (outside this pure module), so a retried
+  proposal carries the same id and the reducer applies it once.
+- `ts_ms` is the proposer's wall clock; it is data, never a clock reading here.
+- Decoding never trusts its input: any malformed entry raises `EventError` with a one-line
+  reason, and nothing here ever unpickles or evaluates.
+- Body validation is per kind and lives here, so every node rejects the same events for the
+  same reason.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+import msgpack
+
+ENVELOPE_VERSION = 1
+EVENT_ID_BYTES = 16
+MAX_ENTRY_BYTES = 1024 * 1024
+MAX_NAME_CHARS = 64
+MAX_VALUE_CHARS = 4096
+MAX_INITIAL_NODES = 64
+
+NODE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+ADDRESS_PATTERN = re.compile(r"^[A-Za-z0-9_.:\[\]-]{1,253}:[0-9]{1,5}$")
+CLUSTER_NAME_PATTERN = NODE_NAME_PATTERN
+
+ENVELOPE_KEYS = ("v", "id", "kind", "origin", "user", "ts_ms", "body")
+
+
+class EventError(ValueError):
+    """An entry that is not a valid event; the message is a one-line reason."""
+
+
+@dataclass(frozen=True)
+class Event:
+    """One decoded event. `body` is a read-only mapping of plain msgpack data."""
+
+    id: bytes
+    kind: str
+    origin: str
+    user: str
+    ts_ms: int
+    body: Mapping[str, Any]
+    version: int = ENVELOPE_VERSION
+
+    @property
+    def id_hex(self) -> str:
+        return self.id.hex()
+
+
+def make_event(
+    event_id: bytes, kind: str, origin: str, user: str, ts_ms: int, body: Mapping[str, Any]
+) -> Event:
+    """Builds an event, validating it exactly as `decode_event` would on every node."""
+    event = Event(
+        id=event_id, kind=kind, origin=origin, user=user, ts_ms=ts_ms,
+        body=MappingProxyType(dict(body)),
+    )
+    return decode_event(encode_event(event))
+
+
+def encode_event(event: Event) -> bytes:
+    """The canonical msgpack encoding of an event (envelope keys in a fixed order)."""
+    envelope = {
+        "v": event.version,
+        "id": event.id,
+        "kind": event.kind,
+        "origin": event.origin,
+        "user": event.user,
+        "ts_ms": event.ts_ms,
+        "body": dict(event.body),
+    }
+    return msgpack.packb(envelope, use_bin_type=True)
+
+
+def decode_event(entry: bytes) -> Event:
+    """Decodes and validates one log entry; raises EventError naming the problem."""
+    if not isinstance(entry, bytes | bytearray | memoryview):
+        raise EventError(f"entry is {type(entry).__name__}, not bytes")
+    if len(entry) > MAX_ENTRY_BYTES:
+        raise EventError(f"entry is {len(entry)} bytes, more than {MAX_ENTRY_BYTES}")
+    try:
+        envelope = msgpack.unpackb(
+            bytes(entry), raw=False, strict_map_key=True, use_list=True,
+        )
+    except Exception as error:  # msgpack raises several unrelated types on garbage
+        raise EventError(f"entry is not msgpack: {type(error).__name__}") from None
+    if not isinstance(envelope, dict):
+        raise EventError("entry is not a msgpack map")
+    version = envelope.get("v")
+    if version != ENVELOPE_VERSION:
+        raise EventError(f"unknown envelope version {version!r}")
+    unknown_keys = sorted(str(key) for key in envelope if key not in ENVELOPE_KEYS)
+    if unknown_keys:
+        raise EventError(f"unknown envelope field {unknown_keys[0]!r}")
+    event_id = envelope.get("id")
+    if not isinstance(event_id, bytes) or len(event_id) != EVENT_ID_BYTES:
+        raise EventError(f"event id must be {EVENT_ID_BYTES} bytes")
+    kind = envelope.get("kind")
+    if not isinstance(kind, str) or kind not in BODY_VALIDATORS:
+        raise EventError(f"unknown event kind {kind!r}")
+    origin = envelope.get("origin")
+    if not isinstance(origin, str) or len(origin) > MAX_NAME_CHARS:
+        raise EventError("origin must be a node name")
+    user = envelope.get("user")
+    if not isinstance(user, str) or len(user) > MAX_NAME_CHARS:
+        raise EventError("user must be a string of at most 64 characters")
+    ts_ms = envelope.get("ts_ms")
+    if not isinstance(ts_ms, int) or isinstance(ts_ms, bool) or not 0 <= ts_ms < 2**63:
+        raise EventError("ts_ms must be a non-negative integer")
+    body = envelope.get("body")
+    if not isinstance(body, dict):
+        raise EventError("body must be a map")
+    BODY_VALIDATORS[kind](body)
+    return Event(
+        id=bytes(event_id), kind=kind, origin=origin, user=user, ts_ms=ts_ms,
+        body=MappingProxyType(body),
+    )
+
+
+# ---------------------------------------------------------------------------
+# Body validation, one function per kind. They check shape only; whether the event makes
+# sense against the current state (a node that exists, a property that is known) is the
+# reducer's decision.
+
+def require_keys(body: Mapping[str, Any], required: tuple[str, ...],
+                 optional: tuple[str, ...] = ()) -> None:
+    missing = [key for key in required if key not in body]
+    if missing:
+        raise EventError(f"body lacks field {missing[0]!r}")
+    extra = sorted(str(key) for key in body if key not in required + optional)
+    if extra:
+        raise EventError(f"body has unknown field {extra[0]!r}")
+
+
+def require_node_name(value: Any, field: str = "name") -> str:
+    if not isinstance(value, str) or not NODE_NAME_PATTERN.match(value):
+        raise EventError(f"{field} {value!r} is not a valid node name")
+    return value
+
+
+def require_address(value: Any, field: str = "address") -> str:
+    if not isinstance(value, str) or not ADDRESS_PATTERN.match(value):
+        raise EventError(f"{field} {value!r} is not a HOST:PORT address")
+    port = int(value.rsplit(":", 1)[1])
+    if not 0 < port < 65536:
+        raise EventError(f"{field} {value!r} has port out of range")
+    return value
+
+
+def require_text(value: Any, field: str, max_chars: int) -> str:
+    if not isinstance(value, str) or len(value) > max_chars:
+        raise EventError(f"{field} must be a string of at most {max_chars} characters")
+    return value
+
+
+def validate_cluster_created(body: Mapping[str, Any]) -> None:
+    require_keys(body, ("name", "nodes"))
+    if not isinstance(body["name"], str) or not CLUSTER_NAME_PATTERN.match(body["name"]):
+        raise EventError(f"cluster name {body['name']!r} is not valid")
+    nodes = body["nodes"]
+    if not isinstance(nodes, list) or not 1 <= len(nodes) <= MAX_INITIAL_NODES:
+        raise EventError(f"nodes must be a list of 1 to {MAX_INITIAL_NODES} nodes")
+    for node in nodes:
+        if not isinstance(node, dict):
+            raise EventError("each node must be a map with name and address")
+        require_keys(node, ("name", "address"))
+        require_node_name(node["name"])
+        require_address(node["address"])
+    names = [node["name"] for node in nodes]
+    addresses = [node["address"] for node in nodes]
+    if len(set(names)) != len(names):
+        raise EventError("node names must be unique")
+    if len(set(addresses)) != len(addresses):
+        raise EventError("node addresses must be unique")
+
+
+def validate_node_joined(body: Mapping[str, Any]) -> None:
+    require_keys(body, ("name", "address"))
+    require_node_name(body["name"])
+    require_address(body["address"])
+
+
+def validate_node_named(body: Mapping[str, Any]) -> None:
+    require_keys(body, ("name",))
+    require_node_name(body["name"])
+
+
+def validate_property_set(body: Mapping[str, Any]) -> None:
+    require_keys(body, ("name", "value"))
+    require_text(body["name"], "property name", MAX_NAME_CHARS)
+    require_text(body["value"], "property value", MAX_VALUE_CHARS)
+
+
+def validate_property_unset(body: Mapping[str, Any]) -> None:
+    require_keys(body, ("name",))
+    require_text(body["name"], "property name", MAX_NAME_CHARS)
+
+
+def validate_empty(body: Mapping[str, Any]) -> None:
+    require_keys(body, ())
+
+
+BODY_VALIDATORS: dict[str, Callable[[Mapping[str, Any]], None]] = {
+    "ClusterCreated": validate_cluster_created,
+    "NodeJoined": validate_node_joined,
+    "NodeLeft": validate_node_named,
+    "NodeLost": validate_node_named,
+    "NodeReturned": validate_node_named,
+    "ClusterPropertySet": validate_property_set,
+    "ClusterPropertyUnset": validate_property_unset,
+    "ClockTicked": validate_empty,
+}
+
+EVENT_KINDS: tuple[str, ...] = tuple(BODY_VALIDATORS)
+
+
+def summarize(event: Event) -> str:
+    """A short human summary of an event for `raftha history`."""
+    body = event.body
+    if event.kind == "ClusterCreated":
+        names = " ".join(node["name"] for node in body["nodes"])
+        return f"cluster {body['name']} created with nodes {names}"
+    if event.kind == "NodeJoined":
+        return f"node {body['name']} joined at {body['address']}"
+    if event.kind == "NodeLeft":
+        return f"node {body['name']} removed"
+    if event.kind == "NodeLost":
+        return f"node {body['name']} offline"
+    if event.kind == "NodeReturned":
+        return f"node {body['name']} online"
+    if event.kind == "ClusterPropertySet":
+        return f"{body['name']}={body['value']}"
+    if event.kind == "ClusterPropertyUnset":
+        return f"{body['name']} unset"
+    if event.kind == "ClockTicked":
+        return "clock tick"
+    return event.kind

@@ -1,0 +1,199 @@
+"""The reducer: folds committed log entries into `ClusterState` (DESIGN section 3).
+
+`apply(state, index, entry)` is a pure function of its arguments and never raises:
+- an entry that does not decode, or an event that makes no sense against the state, is
+  recorded as a `Rejection` with a one-line reason, identically on every node;
+- an event whose id is in the bounded window of applied ids is a duplicate (a retried
+  proposal) and changes nothing but the counters and the index;
+- time inside the reducer is only what events carry (`now_ms` never goes backwards).
+
+`apply_with_outcome` also returns what happened to the entry, so the daemon can answer the
+proposer ("applied", "rejected: reason", "duplicate").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+
+from raftha.model.events import Event, EventError, decode_event
+from raftha.model.properties import validate_property, validate_property_name
+from raftha.model.state import (
+    EMPTY_STATE,
+    NODE_OFFLINE,
+    NODE_ONLINE,
+    Change,
+    ClusterState,
+    NodeRecord,
+    Rejection,
+    with_event_id,
+    with_node,
+    with_property,
+    with_rejection,
+    without_node,
+)
+
+APPLIED = "applied"
+REJECTED = "rejected"
+DUPLICATE = "duplicate"
+
+
+class Refused(Exception):
+    """Raised by a handler to reject an event; caught inside apply, never escapes."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    index: int
+    status: str                 # applied | rejected | duplicate
+    reason: str = ""
+    event: Event | None = None
+
+
+def apply(state: ClusterState, index: int, entry: bytes) -> ClusterState:
+    return apply_with_outcome(state, index, entry)[0]
+
+
+def apply_with_outcome(
+    state: ClusterState, index: int, entry: bytes
+) -> tuple[ClusterState, Outcome]:
+    try:
+        return apply_checked(state, index, entry)
+    except Exception as error:  # a bug must not split the cluster: reject deterministically
+        reason = f"internal error: {type(error).__name__}"
+        rejected = with_rejection(replace(state, last_index=index), Rejection(index, "", "",
+                                                                              reason))
+        return rejected, Outcome(index, REJECTED, reason)
+
+
+def apply_checked(
+    state: ClusterState, index: int, entry: bytes
+) -> tuple[ClusterState, Outcome]:
+    try:
+        event = decode_event(entry)
+    except EventError as error:
+        reason = str(error)
+        rejected = with_rejection(replace(state, last_index=index),
+                                  Rejection(index, "", "", reason))
+        return rejected, Outcome(index, REJECTED, reason)
+    if state.has_applied(event.id):
+        duplicate = replace(state, last_index=index, duplicate_count=state.duplicate_count + 1)
+        return duplicate, Outcome(index, DUPLICATE, "event already applied", event)
+    stamped = with_event_id(
+        replace(state, last_index=index, now_ms=max(state.now_ms, event.ts_ms)), event.id
+    )
+    try:
+        changed = HANDLERS[event.kind](stamped, index, event)
+    except Refused as refusal:
+        reason = str(refusal)
+        rejected = with_rejection(stamped, Rejection(index, event.id_hex, event.kind, reason))
+        return rejected, Outcome(index, REJECTED, reason, event)
+    if event.kind not in QUIET_KINDS:
+        changed = replace(changed, last_change=Change(index, event.ts_ms, event.origin,
+                                                      event.user, event.kind))
+    changed = replace(changed, applied_count=changed.applied_count + 1)
+    return changed, Outcome(index, APPLIED, "", event)
+
+
+def replay(entries: Iterable[tuple[int, bytes]],
+           state: ClusterState = EMPTY_STATE) -> ClusterState:
+    """Folds `(index, entry)` pairs in order, as every node does."""
+    for index, entry in entries:
+        state = apply(state, index, entry)
+    return state
+
+
+# ---------------------------------------------------------------------------
+# Handlers: (state, index, event) -> state, raising Refused with a one-line reason.
+
+def require_created(state: ClusterState) -> None:
+    if not state.created:
+        raise Refused("the cluster has not been created yet")
+
+
+def require_node(state: ClusterState, name: str) -> NodeRecord:
+    record = state.node(name)
+    if record is None:
+        raise Refused(f"node {name!r} is not a member of the cluster")
+    return record
+
+
+def on_cluster_created(state: ClusterState, index: int, event: Event) -> ClusterState:
+    if state.created:
+        raise Refused(f"cluster {state.name!r} already exists")
+    created = replace(state, name=event.body["name"], created_index=index)
+    for node in event.body["nodes"]:
+        created = with_node(created, NodeRecord(
+            name=node["name"], address=node["address"], state=NODE_OFFLINE,
+            joined_index=index, changed_index=index, changed_ts_ms=event.ts_ms,
+        ))
+    return created
+
+
+def on_node_joined(state: ClusterState, index: int, event: Event) -> ClusterState:
+    require_created(state)
+    name, address = event.body["name"], event.body["address"]
+    if state.node(name) is not None:
+        raise Refused(f"node {name!r} is already a member")
+    holder = state.node_by_address(address)
+    if holder is not None:
+        raise Refused(f"address {address} is already used by node {holder.name!r}")
+    return with_node(state, NodeRecord(name, address, NODE_OFFLINE, index, index, event.ts_ms))
+
+
+def on_node_left(state: ClusterState, index: int, event: Event) -> ClusterState:
+    require_created(state)
+    require_node(state, event.body["name"])
+    if len(state.nodes) == 1:
+        raise Refused("the last node of a cluster cannot be removed")
+    return without_node(state, event.body["name"])
+
+
+def node_state_handler(new_state: str) -> Callable[[ClusterState, int, Event], ClusterState]:
+    def handler(state: ClusterState, index: int, event: Event) -> ClusterState:
+        require_created(state)
+        record = require_node(state, event.body["name"])
+        if record.state == new_state:
+            return state  # two leaders may both notice the same change; the second is a no-op
+        return with_node(state, replace(record, state=new_state, changed_index=index,
+                                        changed_ts_ms=event.ts_ms))
+    return handler
+
+
+def on_property_set(state: ClusterState, index: int, event: Event) -> ClusterState:
+    require_created(state)
+    name, value = event.body["name"], event.body["value"]
+    problem = validate_property(name, value)
+    if problem is not None:
+        raise Refused(problem)
+    return with_property(state, name, value)
+
+
+def on_property_unset(state: ClusterState, index: int, event: Event) -> ClusterState:
+    require_created(state)
+    name = event.body["name"]
+    problem = validate_property_name(name)
+    if problem is not None:
+        raise Refused(problem)
+    if state.property(name) is None:
+        raise Refused(f"cluster property {name!r} is not set")
+    return with_property(state, name, None)
+
+
+def on_clock_ticked(state: ClusterState, index: int, event: Event) -> ClusterState:
+    return state
+
+
+HANDLERS: dict[str, Callable[[ClusterState, int, Event], ClusterState]] = {
+    "ClusterCreated": on_cluster_created,
+    "NodeJoined": on_node_joined,
+    "NodeLeft": on_node_left,
+    "NodeLost": node_state_handler(NODE_OFFLINE),
+    "NodeReturned": node_state_handler(NODE_ONLINE),
+    "ClusterPropertySet": on_property_set,
+    "ClusterPropertyUnset": on_property_unset,
+    "ClockTicked": on_clock_ticked,
+}
+
+# Kinds that are bookkeeping rather than a change an operator would look for.
+QUIET_KINDS = frozenset({"ClockTicked", "NodeLost", "NodeReturned"})

@@ -1,0 +1,240 @@
+"""Cluster state: the immutable value the reducer folds the committed log into.
+
+Invariants:
+- Immutable: frozen dataclasses and tuples only; an update builds a new value.
+- Canonical: collections are kept sorted (nodes and properties by name) or in log order
+  (recent event ids, rejections), so equal logs give byte-equal `encode_state` output and
+  the same `state_hash` on every node.
+- Bounded: the dedup window of applied event ids and the list of recent rejections have
+  fixed maximum lengths, so snapshots stay small however long the log grows.
+- Snapshots are msgpack (never pickle): `encode_snapshot` / `decode_snapshot` round-trip
+  exactly, and decoding untrusted bytes raises `StateError` with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import msgpack
+
+STATE_VERSION = 1
+SNAPSHOT_VERSION = 1
+APPLIED_ID_WINDOW = 1024
+REJECTION_WINDOW = 64
+MAX_SNAPSHOT_BYTES = 64 * 1024 * 1024
+
+NODE_ONLINE = "online"
+NODE_OFFLINE = "offline"
+NODE_STATES = (NODE_ONLINE, NODE_OFFLINE)
+
+
+class StateError(ValueError):
+    """Bytes that are not a valid state snapshot; the message is a one-line reason."""
+
+
+@dataclass(frozen=True)
+class NodeRecord:
+    name: str
+    address: str
+    state: str = NODE_OFFLINE
+    joined_index: int = 0
+    changed_index: int = 0
+    changed_ts_ms: int = 0
+
+
+@dataclass(frozen=True)
+class Rejection:
+    index: int
+    event_id: str          # hex, or "" when the entry could not be decoded
+    kind: str              # "" when the entry could not be decoded
+    reason: str
+
+
+@dataclass(frozen=True)
+class Change:
+    """Who last changed the cluster, as crm_mon's "Last change" line shows it."""
+
+    index: int
+    ts_ms: int
+    origin: str
+    user: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class ClusterState:
+    last_index: int = 0
+    name: str = ""
+    created_index: int = 0
+    nodes: tuple[NodeRecord, ...] = ()
+    properties: tuple[tuple[str, str], ...] = ()
+    now_ms: int = 0
+    last_change: Change | None = None
+    applied_count: int = 0
+    rejected_count: int = 0
+    duplicate_count: int = 0
+    recent_event_ids: tuple[bytes, ...] = field(default=(), repr=False)
+    rejections: tuple[Rejection, ...] = ()
+
+    @property
+    def created(self) -> bool:
+        return self.created_index > 0
+
+    def node(self, name: str) -> NodeRecord | None:
+        for record in self.nodes:
+            if record.name == name:
+                return record
+        return None
+
+    def node_by_address(self, address: str) -> NodeRecord | None:
+        for record in self.nodes:
+            if record.address == address:
+                return record
+        return None
+
+    def property(self, name: str) -> str | None:
+        for key, value in self.properties:
+            if key == name:
+                return value
+        return None
+
+    def has_applied(self, event_id: bytes) -> bool:
+        return event_id in self.recent_event_ids
+
+    def rejection_for(self, event_id_hex: str) -> Rejection | None:
+        for rejection in reversed(self.rejections):
+            if rejection.event_id == event_id_hex:
+                return rejection
+        return None
+
+
+EMPTY_STATE = ClusterState()
+
+
+# ---------------------------------------------------------------------------
+# Small immutable updates used by the reducer.
+
+def with_node(state: ClusterState, record: NodeRecord) -> ClusterState:
+    others = [node for node in state.nodes if node.name != record.name]
+    nodes = tuple(sorted([*others, record], key=lambda node: node.name))
+    return replace(state, nodes=nodes)
+
+
+def without_node(state: ClusterState, name: str) -> ClusterState:
+    return replace(state, nodes=tuple(node for node in state.nodes if node.name != name))
+
+
+def with_property(state: ClusterState, name: str, value: str | None) -> ClusterState:
+    others = [(key, old) for key, old in state.properties if key != name]
+    if value is not None:
+        others.append((name, value))
+    return replace(state, properties=tuple(sorted(others)))
+
+
+def with_event_id(state: ClusterState, event_id: bytes) -> ClusterState:
+    recent = (*state.recent_event_ids, event_id)[-APPLIED_ID_WINDOW:]
+    return replace(state, recent_event_ids=recent)
+
+
+def with_rejection(state: ClusterState, rejection: Rejection) -> ClusterState:
+    rejections = (*state.rejections, rejection)[-REJECTION_WINDOW:]
+    return replace(state, rejections=rejections, rejected_count=state.rejected_count + 1)
+
+
+# ---------------------------------------------------------------------------
+# Plain data, canonical encoding, hash, snapshots.
+
+def state_to_plain(state: ClusterState) -> dict[str, Any]:
+    """Plain msgpack/JSON-safe data in a fixed key order (bytes stay bytes)."""
+    change = state.last_change
+    return {
+        "v": STATE_VERSION,
+        "last_index": state.last_index,
+        "name": state.name,
+        "created_index": state.created_index,
+        "nodes": [
+            [node.name, node.address, node.state, node.joined_index, node.changed_index,
+             node.changed_ts_ms]
+            for node in state.nodes
+        ],
+        "properties": [[key, value] for key, value in state.properties],
+        "now_ms": state.now_ms,
+        "last_change": None if change is None else [
+            change.index, change.ts_ms, change.origin, change.user, change.kind
+        ],
+        "applied_count": state.applied_count,
+        "rejected_count": state.rejected_count,
+        "duplicate_count": state.duplicate_count,
+        "recent_event_ids": list(state.recent_event_ids),
+        "rejections": [
+            [item.index, item.event_id, item.kind, item.reason] for item in state.rejections
+        ],
+    }
+
+
+def encode_state(state: ClusterState) -> bytes:
+    """Canonical bytes of the state: equal states give equal bytes on every node."""
+    return msgpack.packb(state_to_plain(state), use_bin_type=True)
+
+
+def state_hash(state: ClusterState) -> str:
+    return hashlib.sha256(encode_state(state)).hexdigest()
+
+
+def encode_snapshot(state: ClusterState) -> bytes:
+    return msgpack.packb({"v": SNAPSHOT_VERSION, "state": state_to_plain(state)},
+                         use_bin_type=True)
+
+
+def decode_snapshot(data: bytes) -> ClusterState:
+    """The state inside a snapshot; raises StateError naming the problem."""
+    if not isinstance(data, bytes | bytearray) or len(data) > MAX_SNAPSHOT_BYTES:
+        raise StateError("snapshot must be bytes of bounded size")
+    try:
+        snapshot = msgpack.unpackb(bytes(data), raw=False, strict_map_key=True)
+    except Exception as error:  # msgpack raises several unrelated types on garbage
+        raise StateError(f"snapshot is not msgpack: {type(error).__name__}") from None
+    if not isinstance(snapshot, dict) or snapshot.get("v") != SNAPSHOT_VERSION:
+        raise StateError("snapshot has an unknown version")
+    try:
+        return state_from_plain(snapshot["state"])
+    except StateError:
+        raise
+    except Exception as error:
+        raise StateError(f"snapshot state is malformed: {type(error).__name__}") from None
+
+
+def state_from_plain(plain: dict[str, Any]) -> ClusterState:
+    if not isinstance(plain, dict) or plain.get("v") != STATE_VERSION:
+        raise StateError("state has an unknown version")
+    change = plain["last_change"]
+    state = ClusterState(
+        last_index=int(plain["last_index"]),
+        name=str(plain["name"]),
+        created_index=int(plain["created_index"]),
+        nodes=tuple(
+            NodeRecord(str(name), str(address), str(node_state), int(joined),
+                       int(changed), int(changed_ts))
+            for name, address, node_state, joined, changed, changed_ts in plain["nodes"]
+        ),
+        properties=tuple((str(key), str(value)) for key, value in plain["properties"]),
+        now_ms=int(plain["now_ms"]),
+        last_change=None if change is None else Change(
+            int(change[0]), int(change[1]), str(change[2]), str(change[3]), str(change[4])
+        ),
+        applied_count=int(plain["applied_count"]),
+        rejected_count=int(plain["rejected_count"]),
+        duplicate_count=int(plain["duplicate_count"]),
+        recent_event_ids=tuple(bytes(item) for item in plain["recent_event_ids"]),
+        rejections=tuple(
+            Rejection(int(index), str(event_id), str(kind), str(reason))
+            for index, event_id, kind, reason in plain["rejections"]
+        ),
+    )
+    if any(node.state not in NODE_STATES for node in state.nodes):
+        raise StateError("snapshot has a node in an unknown state")
+    if encode_state(state) != msgpack.packb(plain, use_bin_type=True):
+        raise StateError("snapshot state is not in canonical form")
+    return state
