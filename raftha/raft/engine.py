@@ -1,0 +1,164 @@
+"""The pysyncobj node behind `RaftLog`: configuration, hardened transport, replicated entry point.
+
+- `build_conf` sets every SyncObjConf option explicitly (no library default is relied on).
+- `HardenedTransport` syncs the journal before sending anything (a follower's success reply
+  and a vote are never ahead of the disk), refuses read-only clients and the unauthenticated
+  admin ("utility") commands.
+- `ReplicatedLogNode` has exactly one replicated method, `apply_entry(bytes)`, whose body
+  calls a wrapper that never raises, and returns the entry's log index to the proposer.
+- `install_peer_ping` keeps follower-to-follower links alive: pysyncobj drops a link on which
+  nothing was read for connectionTimeout, and followers never talk to each other, so without
+  it the first RequestVote after a leader crash tears the link down and the election fails.
+
+Depends on pysyncobj 0.3.17 private names (checked by `raftha.raft.library`).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from raftha.raft.contract import RaftSettings
+from raftha.raft.durability import DurableFileJournal, SyncStats
+from raftha.raft.library import (
+    SyncObj,
+    SyncObjConf,
+    pysyncobj_syncobj,
+    pysyncobj_transport,
+    replicated,
+)
+
+TICK_WAIT_SECONDS = 0.05
+CONNECTION_RETRY_SECONDS = 0.5
+MAX_ENTRY_BYTES = 512 * 1024
+APPEND_ENTRIES_BATCH_BYTES = 1024 * 1024
+COMMANDS_QUEUE_SIZE = 10_000
+PING_MESSAGE_TYPE = "raftha_ping"
+
+# pysyncobj builds its journal through a module-level factory called inside SyncObj's
+# constructor; constructions are serialised so the factory knows whose counters to use.
+_construction_lock = threading.Lock()
+_construction_stats: list[SyncStats] = []
+
+
+def _journal_factory(journal_path: str | None = None) -> DurableFileJournal:
+    if journal_path is None or not _construction_stats:
+        raise RuntimeError("raftha builds pysyncobj journals only through ReplicatedLogNode")
+    return DurableFileJournal(journal_path, _construction_stats[0])
+
+
+pysyncobj_syncobj.createJournal = _journal_factory
+
+
+def build_conf(settings: RaftSettings, serializer: Callable[..., Any],
+               deserializer: Callable[..., Any],
+               on_state_changed: Callable[[int, int], None]) -> SyncObjConf:
+    """Every option explicit: see research notes section 5.1 for the reasoning."""
+    data_dir = settings.data_dir
+    return SyncObjConf(
+        password=settings.authkey,
+        autoTick=False,
+        autoTickPeriod=TICK_WAIT_SECONDS,
+        commandsQueueSize=COMMANDS_QUEUE_SIZE,
+        raftMinTimeout=settings.election_timeout_min_ms / 1000.0,
+        raftMaxTimeout=settings.election_timeout_max_ms / 1000.0,
+        appendEntriesPeriod=settings.heartbeat_period_ms / 1000.0,
+        connectionTimeout=settings.connection_timeout_ms / 1000.0,
+        connectionRetryTime=CONNECTION_RETRY_SECONDS,
+        leaderFallbackTimeout=settings.leader_fallback_timeout_ms / 1000.0,
+        appendEntriesUseBatch=False,
+        appendEntriesBatchSizeBytes=APPEND_ENTRIES_BATCH_BYTES,
+        bindAddress=settings.self_address,
+        preferredAddrType="ipv4",
+        sendBufferSize=2 ** 16,
+        recvBufferSize=2 ** 16,
+        dnsCacheTime=600.0,
+        dnsFailCacheTime=30.0,
+        logCompactionMinEntries=settings.compaction_min_entries,
+        logCompactionMinTime=settings.compaction_min_time_ms / 1000.0,
+        logCompactionSplit=False,
+        logCompactionBatchSize=2 ** 16,
+        commandsWaitLeader=False,
+        fullDumpFile=str(data_dir / "raft.snapshot"),
+        journalFile=str(data_dir / "raft.journal"),
+        bindRetryTime=1.0,
+        maxBindRetries=1,
+        onReady=None,
+        onStateChanged=on_state_changed,
+        dynamicMembershipChange=settings.dynamic_membership,
+        pollerType="auto",
+        useFork=False,
+        serializer=serializer,
+        deserializer=deserializer,
+        serializeChecker=None,
+        onCodeVersionChanged=None,
+        tcp_keepalive=(16, 3, 5),
+    )
+
+
+class HardenedTransport(pysyncobj_transport.TCPTransport):
+    """TCP transport that syncs the journal before every send and admits members only."""
+
+    def send(self, node: Any, message: Any) -> bool:
+        journal = getattr(self._syncObj, "_SyncObj__raftLog", None)
+        if isinstance(journal, DurableFileJournal):
+            journal.sync()
+        return super().send(node, message)
+
+    def _onIncomingMessageReceived(self, conn: Any, message: Any) -> None:  # noqa: N802
+        handshake_done = self._syncObj.encryptor is None or conn.sendRandKey
+        if handshake_done and (not isinstance(message, str) or message == "readonly"):
+            # Admin commands and read-only replicas are not part of raftha's surface.
+            conn.disconnect()
+            self._unknownConnections.discard(conn)
+            return
+        super()._onIncomingMessageReceived(conn, message)
+
+
+class ReplicatedLogNode(SyncObj):
+    """pysyncobj node with one replicated method carrying opaque bytes."""
+
+    def __init__(self, settings: RaftSettings, conf: SyncObjConf,
+                 applier: Callable[[int, bytes], None], stats: SyncStats) -> None:
+        # Set before SyncObj.__init__: pysyncobj treats such attributes as internal.
+        self._raftha_applier = applier
+        with _construction_lock:
+            _construction_stats.append(stats)
+            try:
+                super().__init__(settings.self_address, list(settings.peer_addresses), conf,
+                                 transportClass=HardenedTransport)
+            finally:
+                _construction_stats.clear()
+
+    @replicated
+    def apply_entry(self, entry: bytes) -> int:
+        index = self.raftLastApplied + 1
+        self._raftha_applier(index, entry)
+        return index
+
+    @property
+    def journal(self) -> DurableFileJournal:
+        return self._SyncObj__raftLog
+
+    @property
+    def transport(self) -> HardenedTransport:
+        return self._SyncObj__transport
+
+
+def install_peer_ping(node: ReplicatedLogNode, period_ms: int) -> None:
+    """Every period, send a message of a type pysyncobj ignores to every connected peer."""
+    period_seconds = period_ms / 1000.0
+    last_sent = [0.0]
+    transport = node.transport
+
+    def ping() -> None:
+        now = time.monotonic()
+        if now - last_sent[0] < period_seconds:
+            return
+        last_sent[0] = now
+        for peer in node.otherNodes:
+            transport.send(peer, {"type": PING_MESSAGE_TYPE})
+
+    node.addOnTickCallback(ping)

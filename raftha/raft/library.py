@@ -1,0 +1,50 @@
+"""The one import of pysyncobj in raftha, pinned to the exact version our patches are written for.
+
+Importing this module:
+1. refuses any pysyncobj other than 0.3.17 (the durability, unpickler and transport patches
+   reach into that version's private names);
+2. replaces the library's pickle readers (`pysyncobj.pickle.loads/load` and the copy bound
+   inside `pysyncobj.journal`) by the restricted unpickler, process-wide.
+
+Nothing else in the project may import pysyncobj.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+
+import pysyncobj
+import pysyncobj.journal as pysyncobj_journal
+import pysyncobj.pickle as pysyncobj_pickle
+import pysyncobj.syncobj as pysyncobj_syncobj
+import pysyncobj.transport as pysyncobj_transport
+import pysyncobj.version as pysyncobj_version
+from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, replicated
+from pysyncobj.node import TCPNode
+
+from raftha.raft.unpickler import restricted_load, restricted_loads
+
+REQUIRED_VERSION = "0.3.17"
+
+
+def _check_version() -> None:
+    installed = importlib.metadata.version("pysyncobj")
+    if pysyncobj_version.VERSION != REQUIRED_VERSION or installed != REQUIRED_VERSION:
+        raise ImportError(
+            f"raftha.raft needs pysyncobj=={REQUIRED_VERSION} (found {installed}, module "
+            f"{pysyncobj_version.VERSION}): its hardening patches target that exact version")
+
+
+def _install_restricted_unpickler() -> None:
+    pysyncobj_pickle.loads = restricted_loads
+    pysyncobj_pickle.load = restricted_load
+    pysyncobj_journal.loads = restricted_loads
+
+
+_check_version()
+_install_restricted_unpickler()
+
+__all__ = [
+    "FAIL_REASON", "REQUIRED_VERSION", "SyncObj", "SyncObjConf", "TCPNode", "pysyncobj",
+    "pysyncobj_journal", "pysyncobj_syncobj", "pysyncobj_transport", "replicated",
+]
