@@ -89,6 +89,8 @@ class GeneratorProfile:
 
 
 FULL_PROFILE = GeneratorProfile()
+EVERYTHING_PROFILE = GeneratorProfile(cloned_groups=True, multiply_active=True,
+                                      opt_in_cluster=True, history_on_offline_nodes=True)
 BASIC_PROFILE = GeneratorProfile(
     offline_nodes=False, standby_nodes=False, groups=False, clones=False, colocations=False,
     target_role_stopped=False, failures=False, migration_threshold=False, quorum_loss=False)

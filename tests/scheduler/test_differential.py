@@ -215,6 +215,18 @@ def test_generated_failure_history_drives_pacemaker():
     assert placement_of(failed_start) == "node2"
 
 
+@seed(QUICK_SEED)
+@settings(max_examples=100, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(cib_generator.cib_specs(cib_generator.EVERYTHING_PROFILE))
+def test_generated_cibs_are_read_by_our_cib_parser(spec):
+    cib = pytest.importorskip("raftha.cib")
+    configuration, _status = cib.parse_cib(spec.to_xml())
+    assert ({primitive.id for primitive in configuration.all_primitives()}
+            == configured_primitives(spec))
+    assert [node.name for node in configuration.nodes] == [node.name for node in spec.nodes]
+
+
 def test_generator_profile_switches_features_off():
     profile = cib_generator.BASIC_PROFILE
 
@@ -269,9 +281,7 @@ def test_scheduler_agrees_with_pacemaker_long(xml_text):
 @pytest.mark.slow
 @settings(max_examples=300, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow])
-@given(cib_generator.cib_xml(cib_generator.FULL_PROFILE.restricted(cloned_groups=True,
-                                                                    multiply_active=True,
-                                                                    opt_in_cluster=True)))
+@given(cib_generator.cib_xml(cib_generator.EVERYTHING_PROFILE))
 def test_scheduler_agrees_with_pacemaker_all_features(xml_text):
     assert_agreement(xml_text)
 
@@ -300,9 +310,7 @@ PROFILES = {
     "full": cib_generator.FULL_PROFILE,
     "supported": SUPPORTED_PROFILE,
     "basic": cib_generator.BASIC_PROFILE,
-    "everything": cib_generator.FULL_PROFILE.restricted(cloned_groups=True,
-                                                        multiply_active=True,
-                                                        opt_in_cluster=True),
+    "everything": cib_generator.EVERYTHING_PROFILE,
 }
 
 
