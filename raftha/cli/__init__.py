@@ -1,0 +1,39 @@
+"""The `raftha` command line: thin renderers over the node daemon's Control API.
+
+Every client command takes `--socket PATH` (or env RAFTHA_SOCKET); failures print one line
+on stderr and exit non-zero. Command modules live beside this file, one area each; to add
+one, define a click command or group there and add it to `COMMANDS` below.
+"""
+
+from __future__ import annotations
+
+import click
+
+import raftha
+from raftha.cli.cluster import cluster_group, node_group
+from raftha.cli.demo import demo_command
+from raftha.cli.property import property_group
+from raftha.cli.sandbox_commands import sandbox_group
+from raftha.cli.status import history_command, status_command
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(raftha.__version__, prog_name="raftha")
+def main() -> None:
+    """raftha: a high-availability cluster resource manager over a Raft event log."""
+
+
+COMMANDS: list[click.Command] = [
+    status_command,
+    history_command,
+    property_group,
+    cluster_group,
+    node_group,
+    sandbox_group,
+    demo_command,
+    # Further command modules (simulate, explain, configure, resource, fence ...) register
+    # here: import the click command from its module and append it to this list.
+]
+
+for command in COMMANDS:
+    main.add_command(command)

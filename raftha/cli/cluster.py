@@ -1,0 +1,111 @@
+"""`raftha cluster init|join|remove|members` and `raftha node run`.
+
+`cluster init` writes every node's configuration and the authkey; the nodes then start
+with `raftha node run --config DIR/NAME/node.toml`, and the first leader records the
+cluster's creation in the log. `cluster join` writes a new node's configuration and adds it
+through a running member (Raft membership change + NodeJoined event); `cluster remove` is
+the reverse (NodeLeft).
+"""
+
+from __future__ import annotations
+
+import pathlib
+import sys
+
+import click
+
+from raftha.cli.common import call, fail, output_option, print_json, socket_option
+from raftha.daemon.bootstrap import AUTHKEY_FILE_NAME, init_cluster, write_joining_node
+from raftha.daemon.config import ConfigError, parse_member
+
+
+@click.group("cluster")
+def cluster_group() -> None:
+    """Create a cluster, add and remove nodes."""
+
+
+def parse_members(values: tuple[str, ...], option: str) -> list[tuple[str, str]]:
+    try:
+        return [parse_member(value, option) for value in values]
+    except ConfigError as error:
+        fail(str(error))
+
+
+@cluster_group.command("init")
+@click.option("--name", "cluster_name", required=True, help="Cluster name.")
+@click.option("--node", "nodes", multiple=True, required=True, metavar="NAME=HOST:PORT",
+              help="A member and its Raft address (repeat for every node).")
+@click.option("--dir", "directory", required=True, type=click.Path(file_okay=False),
+              help="Where to write DIR/authkey and DIR/NAME/node.toml.")
+def cluster_init(cluster_name: str, nodes: tuple[str, ...], directory: str) -> None:
+    """Write per-node configuration files and a new 256-bit authkey (mode 0600)."""
+    members = parse_members(nodes, "--node")
+    try:
+        written = init_cluster(pathlib.Path(directory), cluster_name, members)
+    except ConfigError as error:
+        fail(str(error))
+    click.echo(f"authkey: {pathlib.Path(directory) / AUTHKEY_FILE_NAME} (keep it secret; "
+               "copy it to every node)")
+    for files in written:
+        click.echo(f"{files.name} {files.config_path} {files.address}")
+    click.echo("start each node with: raftha node run --config DIR/NAME/node.toml")
+
+
+@cluster_group.command("join")
+@socket_option
+@click.argument("member", metavar="NAME=HOST:PORT")
+@click.option("--dir", "directory", required=True, type=click.Path(file_okay=False),
+              help="Where to write DIR/NAME/node.toml for the new node.")
+@click.option("--authkey", "authkey_file", type=click.Path(dir_okay=False), default=None,
+              help="The cluster's authkey file (default DIR/authkey).")
+def cluster_join(socket_path: str, member: str, directory: str, authkey_file: str | None) -> None:
+    """Add a new node through the running member at --socket, then start it."""
+    name, address = parse_members((member,), "NAME=HOST:PORT")[0]
+    info = call(socket_path, "cluster_info")
+    members = [(item["name"], item["address"]) for item in info["members"]]
+    key_path = pathlib.Path(authkey_file) if authkey_file else (
+        pathlib.Path(directory) / AUTHKEY_FILE_NAME)
+    try:
+        files = write_joining_node(pathlib.Path(directory), name, address, info["name"],
+                                   info["id"], members, key_path)
+    except ConfigError as error:
+        fail(str(error))
+    result = call(socket_path, "node_add", name=name, address=address)
+    click.echo(f"{name} joined at index {result['index']}; start it with: "
+               f"raftha node run --config {files.config_path}")
+
+
+@cluster_group.command("remove")
+@socket_option
+@click.argument("name")
+def cluster_remove(socket_path: str, name: str) -> None:
+    """Remove node NAME from the cluster (stop its daemon afterwards)."""
+    result = call(socket_path, "node_remove", name=name)
+    click.echo(f"{name} removed at index {result['index']}")
+
+
+@cluster_group.command("members")
+@socket_option
+@output_option
+def cluster_members(socket_path: str, output_format: str) -> None:
+    """List members and their Raft addresses."""
+    info = call(socket_path, "cluster_info")
+    if output_format == "json":
+        print_json(info)
+        return
+    for item in info["members"]:
+        click.echo(f"{item['name']} {item['address']}")
+
+
+@click.group("node")
+def node_group() -> None:
+    """Run a node daemon."""
+
+
+@node_group.command("run")
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
+              help="The node's TOML configuration.")
+def node_run(config_path: str) -> None:
+    """Run this node's daemon in the foreground (until SIGTERM/SIGINT)."""
+    from raftha.daemon.node import run_node
+    sys.exit(run_node(config_path))

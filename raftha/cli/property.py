@@ -1,0 +1,52 @@
+"""`raftha property set|unset|show`: cluster properties (Pacemaker's crm_config options)."""
+
+from __future__ import annotations
+
+import click
+
+from raftha.cli.common import call, fail, output_option, print_json, socket_option
+
+
+@click.group("property")
+def property_group() -> None:
+    """Set, unset and show cluster properties (e.g. stonith-enabled=false)."""
+
+
+@property_group.command("set")
+@socket_option
+@click.argument("assignments", nargs=-1, required=True)
+def property_set(socket_path: str, assignments: tuple[str, ...]) -> None:
+    """Set NAME=VALUE (several may be given; each is one committed event)."""
+    pairs = []
+    for assignment in assignments:
+        name, separator, value = assignment.partition("=")
+        if not separator or not name:
+            fail(f"expected NAME=VALUE, got {assignment!r}")
+        pairs.append((name, value))
+    for name, value in pairs:
+        result = call(socket_path, "property_set", name=name, value=value)
+        click.echo(f"{name}={value} (committed at index {result['index']})")
+
+
+@property_group.command("unset")
+@socket_option
+@click.argument("name")
+def property_unset(socket_path: str, name: str) -> None:
+    """Remove a property, so its default applies again."""
+    result = call(socket_path, "property_unset", name=name)
+    click.echo(f"{name} unset (committed at index {result['index']})")
+
+
+@property_group.command("show")
+@socket_option
+@output_option
+def property_show(socket_path: str, output_format: str) -> None:
+    """Show the properties that are set."""
+    properties = call(socket_path, "property_show")["properties"]
+    if output_format == "json":
+        print_json(properties)
+        return
+    if not properties:
+        click.echo("(no cluster properties set; Pacemaker defaults apply)")
+    for name, value in sorted(properties.items()):
+        click.echo(f"{name}={value}")

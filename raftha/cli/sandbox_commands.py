@@ -1,0 +1,83 @@
+"""`raftha sandbox up|down|status|kill|start`: a local cluster of real daemons on loopback."""
+
+from __future__ import annotations
+
+import click
+
+from raftha.cli.common import fail
+from raftha.daemon.config import ConfigError
+from raftha.sandbox import Sandbox, SandboxError
+
+dir_option = click.option("--dir", "directory", required=True,
+                          type=click.Path(file_okay=False),
+                          help="The sandbox directory (configs, data, sockets, logs).")
+
+
+@click.group("sandbox")
+def sandbox_group() -> None:
+    """Run a local N-node cluster on loopback (no root needed)."""
+
+
+@sandbox_group.command("up")
+@dir_option
+@click.option("--nodes", "node_count", type=click.IntRange(1, 15), default=3, show_default=True)
+@click.option("--timeout", "timeout_s", type=click.FloatRange(min=1), default=60.0,
+              show_default=True, help="Seconds to wait for quorum and every node online.")
+def sandbox_up(directory: str, node_count: int, timeout_s: float) -> None:
+    """Start the nodes; print NAME SOCKET RAFT_HOST:PORT per node once ready."""
+    try:
+        sandbox = Sandbox(directory)
+        sandbox.up(node_count, timeout_s)
+    except (SandboxError, ConfigError) as error:
+        fail(str(error))
+    for line in sandbox.describe():
+        click.echo(line)
+
+
+@sandbox_group.command("down")
+@dir_option
+def sandbox_down(directory: str) -> None:
+    """Stop every node of the sandbox (the files stay)."""
+    try:
+        Sandbox(directory).down()
+    except SandboxError as error:
+        fail(str(error))
+
+
+@sandbox_group.command("status")
+@dir_option
+def sandbox_status(directory: str) -> None:
+    """Show each node: running or stopped, socket, Raft address."""
+    try:
+        sandbox = Sandbox(directory)
+        if not sandbox.exists:
+            fail(f"no sandbox in {directory}")
+        for name, node in sandbox.nodes.items():
+            running = sandbox.is_running(name)
+            pid = sandbox.pids.get(name) if running else None
+            state = f"running (pid {pid})" if running else "stopped"
+            click.echo(f"{name} {node.socket_path} {node.address} {state}")
+    except SandboxError as error:
+        fail(str(error))
+
+
+@sandbox_group.command("kill")
+@dir_option
+@click.argument("name")
+def sandbox_kill(directory: str, name: str) -> None:
+    """kill -9 the node's process group."""
+    try:
+        Sandbox(directory).kill(name)
+    except SandboxError as error:
+        fail(str(error))
+
+
+@sandbox_group.command("start")
+@dir_option
+@click.argument("name")
+def sandbox_start(directory: str, name: str) -> None:
+    """Start a stopped or killed node again (waits until its socket answers)."""
+    try:
+        Sandbox(directory).start(name)
+    except SandboxError as error:
+        fail(str(error))

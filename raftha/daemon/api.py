@@ -1,0 +1,338 @@
+"""The Control API: a Unix socket speaking one JSON object per line each way.
+
+    request  {"op": str, "args": {...}}
+    response {"ok": true, "result": ...}  |  {"ok": false, "error": "one-line reason"}
+
+A connection may carry any number of requests, answered in order. The socket is created
+with mode 0600 (configurable); the caller's OS user comes from SO_PEERCRED and is recorded
+as "user" in every event the request causes.
+
+Operations (args -> result):
+    ping             {}                     -> {"node", "cluster", "version"}
+    status           {"at": INDEX?}         -> the `raftha status --output json` document;
+                                               with "at", the state rebuilt at that index
+    state_hash       {}                     -> {"index", "hash"}
+    raft_status      {}                     -> this node's Raft view (leader, term, members...)
+    property_set     {"name", "value"}      -> {"index"}   (ClusterPropertySet)
+    property_unset   {"name"}               -> {"index"}   (ClusterPropertyUnset)
+    property_show    {}                     -> {"properties": {NAME: VALUE}}
+    history          {"limit"?, "since"?}   -> {"events": [{index, ts_ms, origin, user, kind,
+                                               summary, status, reason}], "earliest"}
+    rejections       {}                     -> {"rejections": [...]} (recent, from the state)
+    cluster_info     {}                     -> {"name", "id", "members": [{name, address}]}
+    node_add         {"name", "address"}    -> {"index"}   (Raft add_member, then NodeJoined)
+    node_remove      {"name"}               -> {"index"}   (Raft remove_member, then NodeLeft)
+
+Invariants: every request is bounded (line length, connection idle timeout, proposal
+deadline); a handler error becomes {"ok": false, "error": ...}, never a dropped connection
+or a crashed daemon; a failed write has changed nothing that reports success.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import pwd
+import socket
+import socketserver
+import struct
+import threading
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+import raftha
+from raftha.daemon.config import NodeConfig
+from raftha.daemon.history import HistoryError, HistoryJournal
+from raftha.daemon.machine import ReducerStateMachine
+from raftha.daemon.proposer import ProposalError, Proposer
+from raftha.daemon.views import rejections_view, status_view
+from raftha.model.properties import validate_property, validate_property_name
+from raftha.model.state import state_hash
+
+LOG = logging.getLogger(__name__)
+MAX_REQUEST_BYTES = 1024 * 1024
+CONNECTION_IDLE_TIMEOUT_S = 300.0
+MEMBERSHIP_TIMEOUT_MS = 10_000
+DEFAULT_HISTORY_LIMIT = 100
+MAX_HISTORY_LIMIT = 100_000
+
+
+class RequestError(Exception):
+    """A request that cannot be served; the message is the one-line error sent back."""
+
+
+def peer_user(connection: socket.socket) -> str:
+    """The OS user name of the process at the other end of a Unix socket."""
+    try:
+        credentials = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                                            struct.calcsize("3i"))
+        _, uid, _ = struct.unpack("3i", credentials)
+    except OSError:
+        return ""
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+class ControlApi:
+    """The operations, independent of the transport (unit-testable with a fake raft)."""
+
+    def __init__(self, config: NodeConfig, raft: Any, machine: ReducerStateMachine,
+                 proposer: Proposer, history: HistoryJournal | None) -> None:
+        self.config = config
+        self.raft = raft
+        self.machine = machine
+        self.proposer = proposer
+        self.history = history
+        self.operations: dict[str, Callable[[dict, str], Any]] = {
+            "ping": self.op_ping,
+            "status": self.op_status,
+            "state_hash": self.op_state_hash,
+            "raft_status": self.op_raft_status,
+            "property_set": self.op_property_set,
+            "property_unset": self.op_property_unset,
+            "property_show": self.op_property_show,
+            "history": self.op_history,
+            "rejections": self.op_rejections,
+            "cluster_info": self.op_cluster_info,
+            "node_add": self.op_node_add,
+            "node_remove": self.op_node_remove,
+        }
+
+    def handle(self, request: Any, user: str) -> dict[str, Any]:
+        try:
+            if not isinstance(request, dict) or not isinstance(request.get("op"), str):
+                raise RequestError("request must be a JSON object with a string 'op'")
+            args = request.get("args", {})
+            if not isinstance(args, dict):
+                raise RequestError("'args' must be a JSON object")
+            operation = self.operations.get(request["op"])
+            if operation is None:
+                raise RequestError(f"unknown operation {request['op']!r}")
+            return {"ok": True, "result": operation(args, user)}
+        except (RequestError, ProposalError, HistoryError) as error:
+            return {"ok": False, "error": str(error)}
+        except Exception as error:
+            LOG.exception("control request failed")
+            return {"ok": False, "error": f"internal error: {type(error).__name__}: {error}"}
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def fallback_names(self) -> dict[str, str]:
+        names = {address: name for name, address in (*self.config.peers,
+                                                     *self.config.initial_nodes)}
+        names[self.config.raft_address] = self.config.node_name
+        return names
+
+    def propose(self, kind: str, body: dict, user: str) -> dict[str, Any]:
+        outcome = self.proposer.propose(kind, body, user=user,
+                                        timeout_ms=self.config.timing.propose_timeout_ms)
+        return {"index": outcome.index}
+
+    # -- operations ------------------------------------------------------------------------
+
+    def op_ping(self, args: dict, user: str) -> dict:
+        allow(args)
+        return {"node": self.config.node_name, "cluster": self.machine.state.name or None,
+                "version": raftha.__version__}
+
+    def op_status(self, args: dict, user: str) -> dict:
+        allow(args, "at")
+        at = args.get("at")
+        if at is None:
+            return status_view(self.machine.state, self.raft.status(), self.config.node_name,
+                               self.fallback_names())
+        at = integer_arg(args, "at", minimum=0)
+        state = self.history_replay(at)[0]
+        view = status_view(state, None, self.config.node_name, self.fallback_names())
+        view["cluster"]["at_index"] = at
+        return view
+
+    def op_state_hash(self, args: dict, user: str) -> dict:
+        allow(args)
+        state = self.machine.state
+        return {"index": state.last_index, "hash": state_hash(state)}
+
+    def op_raft_status(self, args: dict, user: str) -> dict:
+        allow(args)
+        view = asdict(self.raft.status())
+        view["members"] = list(view["members"])
+        view["connected_peers"] = list(view["connected_peers"])
+        return view
+
+    def op_property_set(self, args: dict, user: str) -> dict:
+        allow(args, "name", "value")
+        name, value = string_arg(args, "name"), string_arg(args, "value")
+        problem = validate_property(name, value)
+        if problem is not None:  # the reducer would reject it the same way; save a log entry
+            raise RequestError(problem)
+        return self.propose("ClusterPropertySet", {"name": name, "value": value}, user)
+
+    def op_property_unset(self, args: dict, user: str) -> dict:
+        allow(args, "name")
+        problem = validate_property_name(string_arg(args, "name"))
+        if problem is not None:
+            raise RequestError(problem)
+        return self.propose("ClusterPropertyUnset", {"name": string_arg(args, "name")}, user)
+
+    def op_property_show(self, args: dict, user: str) -> dict:
+        allow(args)
+        return {"properties": dict(self.machine.state.properties)}
+
+    def op_history(self, args: dict, user: str) -> dict:
+        allow(args, "limit", "since")
+        limit = integer_arg(args, "limit", minimum=1, default=DEFAULT_HISTORY_LIMIT,
+                            maximum=MAX_HISTORY_LIMIT)
+        since = integer_arg(args, "since", minimum=0, default=0)
+        _, rows, earliest = self.history_replay(None)
+        selected = [row.to_dict() for row in rows if row.index >= since][-limit:]
+        return {"events": selected, "earliest": earliest}
+
+    def op_rejections(self, args: dict, user: str) -> dict:
+        allow(args)
+        return {"rejections": rejections_view(self.machine.state)}
+
+    def op_cluster_info(self, args: dict, user: str) -> dict:
+        allow(args)
+        state = self.machine.state
+        return {"name": state.name or self.config.cluster_name, "id": self.config.cluster_id,
+                "members": [{"name": node.name, "address": node.address}
+                            for node in state.nodes]}
+
+    def op_node_add(self, args: dict, user: str) -> dict:
+        allow(args, "name", "address")
+        name, address = string_arg(args, "name"), string_arg(args, "address")
+        state = self.machine.state
+        if state.node(name) is not None:
+            raise RequestError(f"node {name!r} is already a member")
+        if address not in self.raft.status().members:
+            result = self.raft.add_member(address, MEMBERSHIP_TIMEOUT_MS)
+            if result.outcome.value != "committed":
+                raise RequestError(f"cannot add {address} to the Raft membership: "
+                                   f"{result.reason or result.outcome.value}")
+        return self.propose("NodeJoined", {"name": name, "address": address}, user)
+
+    def op_node_remove(self, args: dict, user: str) -> dict:
+        allow(args, "name")
+        name = string_arg(args, "name")
+        record = self.machine.state.node(name)
+        if record is None:
+            raise RequestError(f"node {name!r} is not a member of the cluster")
+        if record.address in self.raft.status().members:
+            result = self.raft.remove_member(record.address, MEMBERSHIP_TIMEOUT_MS)
+            if result.outcome.value != "committed":
+                raise RequestError(f"cannot remove {name} from the Raft membership: "
+                                   f"{result.reason or result.outcome.value}")
+        return self.propose("NodeLeft", {"name": name}, user)
+
+    def history_replay(self, up_to_index: int | None):
+        if self.history is None:
+            raise RequestError("this node keeps no history journal")
+        return self.history.replay(up_to_index)
+
+
+def allow(args: dict, *names: str) -> None:
+    unknown = sorted(set(args) - set(names))
+    if unknown:
+        raise RequestError(f"unknown argument {unknown[0]!r}")
+
+
+def string_arg(args: dict, name: str) -> str:
+    value = args.get(name)
+    if not isinstance(value, str):
+        raise RequestError(f"argument {name!r} must be a string")
+    return value
+
+
+def integer_arg(args: dict, name: str, minimum: int, default: int | None = None,
+                maximum: int = 2**62) -> int:
+    value = args.get(name, default)
+    if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= maximum:
+        raise RequestError(f"argument {name!r} must be an integer from {minimum} to {maximum}")
+    return value
+
+
+# ---------------------------------------------------------------------------
+# Transport
+
+class ControlRequestHandler(socketserver.StreamRequestHandler):
+    server: ControlServer
+
+    def handle(self) -> None:
+        self.connection.settimeout(CONNECTION_IDLE_TIMEOUT_S)
+        user = peer_user(self.connection)
+        while True:
+            try:
+                line = self.rfile.readline(MAX_REQUEST_BYTES + 1)
+            except (TimeoutError, OSError):
+                return
+            if not line:
+                return
+            if len(line) > MAX_REQUEST_BYTES:
+                self.send({"ok": False, "error": f"request longer than {MAX_REQUEST_BYTES} "
+                                                 "bytes"})
+                return
+            try:
+                request = json.loads(line)
+            except ValueError:
+                response = {"ok": False, "error": "request is not valid JSON"}
+            else:
+                response = self.server.api.handle(request, user)
+            if not self.send(response):
+                return
+
+    def send(self, response: dict) -> bool:
+        try:
+            self.wfile.write(json.dumps(response, separators=(",", ":")).encode() + b"\n")
+            self.wfile.flush()
+            return True
+        except OSError:
+            return False
+
+
+class ControlServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+    allow_reuse_address = False
+
+    def __init__(self, path: str, mode: int, api: ControlApi) -> None:
+        self.api = api
+        self.socket_path = path
+        remove_stale_socket(path)
+        previous_umask = os.umask(0o177)  # the socket file is born private
+        try:
+            super().__init__(path, ControlRequestHandler)
+        finally:
+            os.umask(previous_umask)
+        os.chmod(path, mode)
+        self.thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.2},
+                                       name="control-api", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+        try:
+            os.unlink(self.socket_path)
+        except FileNotFoundError:
+            pass
+
+
+def remove_stale_socket(path: str) -> None:
+    """Removes a socket file left by a killed daemon; refuses if a daemon still answers."""
+    if not os.path.exists(path):
+        return
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.settimeout(1.0)
+    try:
+        probe.connect(path)
+    except OSError:
+        os.unlink(path)
+        return
+    finally:
+        probe.close()
+    raise RuntimeError(f"another daemon is already listening on {path}")

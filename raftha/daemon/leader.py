@@ -1,0 +1,110 @@
+"""Leader duties: the facts only the leader proposes, from what it observes.
+
+- Bootstrap: a leader of a log whose cluster was never created proposes `ClusterCreated`
+  from its configuration's initial node list. Its event id is derived from the cluster id,
+  so every node that tries proposes the same event and it applies once.
+- Membership timing: a member whose Raft connection has been down for
+  `node_lost_timeout_ms` is proposed `NodeLost`; one connected again for
+  `node_return_timeout_ms` is proposed `NodeReturned` (the debounce keeps a flapping link
+  from flooding the log). The leader itself is online by definition.
+
+Invariants: the duty acts only while this node is leader with a quorum; timers restart
+whenever leadership starts, so a new leader never acts on a predecessor's observations;
+it never proposes a change the committed state already shows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from typing import Any
+
+from raftha.daemon.config import NodeConfig
+from raftha.daemon.machine import ReducerStateMachine
+from raftha.daemon.proposer import ProposalError, Proposer
+from raftha.model.state import NODE_OFFLINE, NODE_ONLINE
+
+LOG = logging.getLogger(__name__)
+DUTY_PROPOSE_TIMEOUT_MS = 2000
+
+
+def cluster_created_event_id(cluster_id: str) -> bytes:
+    return hashlib.sha256(b"raftha ClusterCreated " + cluster_id.encode()).digest()[:16]
+
+
+class LeaderDuties:
+    def __init__(self, config: NodeConfig, raft: Any, machine: ReducerStateMachine,
+                 proposer: Proposer) -> None:
+        self.config = config
+        self.raft = raft
+        self.machine = machine
+        self.proposer = proposer
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.loop, name="leader-duties", daemon=True)
+        self.leading = False
+        # node name -> (connected?, monotonic time the connectivity was last seen to change)
+        self.links: dict[str, tuple[bool, float]] = {}
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        if self.thread.is_alive():
+            self.thread.join(5)
+
+    def loop(self) -> None:
+        period_s = self.config.timing.leader_duty_period_ms / 1000
+        while not self.stopping.wait(period_s):
+            try:
+                self.step(time.monotonic())
+            except ProposalError as error:
+                LOG.info("leader duty proposal failed: %s", error)
+            except Exception:
+                LOG.exception("leader duty failed; retrying next period")
+
+    def step(self, now: float) -> None:
+        status = self.raft.status()
+        if not (status.is_leader and status.has_quorum):
+            self.leading = False
+            return
+        if not self.leading:
+            self.leading = True
+            self.links = {}
+        state = self.machine.state
+        if not state.created:
+            self.create_cluster()
+            return
+        connected = set(status.connected_peers)
+        for node in state.nodes:
+            is_self = node.address == self.config.raft_address
+            up = is_self or node.address in connected
+            previous = self.links.get(node.name)
+            if previous is None or previous[0] != up:
+                self.links[node.name] = (up, now)
+                previous = (up, now)
+            steady_ms = (now - previous[1]) * 1000
+            if up and node.state == NODE_OFFLINE and (
+                    is_self or steady_ms >= self.config.timing.node_return_timeout_ms):
+                self.propose("NodeReturned", node.name)
+            elif not up and node.state == NODE_ONLINE and (
+                    steady_ms >= self.config.timing.node_lost_timeout_ms):
+                self.propose("NodeLost", node.name)
+
+    def propose(self, kind: str, name: str) -> None:
+        LOG.info("leader: proposing %s for %s", kind, name)
+        self.proposer.propose(kind, {"name": name}, user="", timeout_ms=DUTY_PROPOSE_TIMEOUT_MS)
+
+    def create_cluster(self) -> None:
+        if not self.config.initial_nodes:
+            return
+        body = {
+            "name": self.config.cluster_name,
+            "nodes": [{"name": name, "address": address}
+                      for name, address in self.config.initial_nodes],
+        }
+        LOG.info("leader: creating cluster %s", self.config.cluster_name)
+        self.proposer.propose("ClusterCreated", body, user="", timeout_ms=DUTY_PROPOSE_TIMEOUT_MS,
+                              event_id=cluster_created_event_id(self.config.cluster_id))

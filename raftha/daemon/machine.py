@@ -1,0 +1,111 @@
+"""The daemon's StateMachine: the pure reducer behind the Raft layer's apply callback.
+
+Invariants:
+- `apply_entry` never raises and does no blocking work: one reducer step, one buffered
+  history append, one dictionary insert and a condition notify. Any unexpected error is
+  logged and the process exits (fail-stop beats a node whose state silently diverged).
+- The current state is one immutable value swapped by reference, so readers on other
+  threads always see a whole state, never a half-applied one.
+- The outcome of every event id is remembered (bounded) from its first application, so a
+  proposer, even one that retried, learns whether its event was applied or rejected.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+
+from raftha.daemon.history import HistoryJournal
+from raftha.model.reducer import DUPLICATE, Outcome, apply_with_outcome
+from raftha.model.state import EMPTY_STATE, ClusterState, decode_snapshot, encode_snapshot
+
+LOG = logging.getLogger(__name__)
+OUTCOME_WINDOW = 4096
+
+
+class ReducerStateMachine:
+    def __init__(self, history: HistoryJournal | None = None,
+                 on_fatal: Callable[[], None] | None = None) -> None:
+        self.state: ClusterState = EMPTY_STATE
+        self.history = history
+        self.outcomes: OrderedDict[bytes, Outcome] = OrderedDict()
+        self.changed = threading.Condition()
+        self.on_fatal = on_fatal or (lambda: os._exit(70))
+        self.apply_count = 0
+        self.apply_seconds_total = 0.0
+
+    # -- StateMachine protocol (Raft tick thread) ----------------------------------------
+
+    def apply_entry(self, index: int, entry: bytes) -> None:
+        try:
+            started = time.perf_counter()
+            if index <= self.state.last_index:
+                return  # already folded in (restored snapshot newer than the replayed entry)
+            state, outcome = apply_with_outcome(self.state, index, entry)
+            if self.history is not None:
+                self.history.append_entry(index, entry, state)
+            with self.changed:
+                self.state = state
+                self.remember(outcome)
+                self.changed.notify_all()
+            self.apply_count += 1
+            self.apply_seconds_total += time.perf_counter() - started
+        except Exception:
+            LOG.exception("applying entry %s failed; stopping this node", index)
+            self.on_fatal()
+
+    def snapshot_bytes(self) -> bytes:
+        return encode_snapshot(self.state)
+
+    def restore_snapshot(self, data: bytes) -> None:
+        try:
+            state = decode_snapshot(data)
+        except Exception:
+            LOG.exception("a snapshot could not be restored; stopping this node")
+            self.on_fatal()
+            return
+        if self.history is not None:
+            self.history.append_snapshot(state)
+        with self.changed:
+            self.state = state
+            self.changed.notify_all()
+
+    # -- readers (any thread) --------------------------------------------------------------
+
+    def remember(self, outcome: Outcome) -> None:
+        if outcome.event is None:
+            return
+        event_id = outcome.event.id
+        if outcome.status == DUPLICATE and event_id in self.outcomes:
+            return  # keep the first application's answer
+        self.outcomes[event_id] = outcome
+        while len(self.outcomes) > OUTCOME_WINDOW:
+            self.outcomes.popitem(last=False)
+
+    def outcome_of(self, event_id: bytes) -> Outcome | None:
+        with self.changed:
+            return self.outcomes.get(event_id)
+
+    def wait_for_outcome(self, event_id: bytes, timeout_s: float) -> Outcome | None:
+        deadline = time.monotonic() + timeout_s
+        with self.changed:
+            while event_id not in self.outcomes:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                self.changed.wait(remaining)
+            return self.outcomes[event_id]
+
+    def wait_for_index(self, index: int, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        with self.changed:
+            while self.state.last_index < index:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self.changed.wait(remaining)
+            return True

@@ -1,0 +1,114 @@
+"""The node daemon: `raftha node run --config FILE`.
+
+Wires the pieces of one node together and runs until SIGTERM/SIGINT:
+    RaftLog (replicated log) -> ReducerStateMachine (pure reducer + history journal)
+    Proposer (retrying writes) <- ControlServer (Unix socket API) and LeaderDuties
+
+Invariants: the Control API starts only after the Raft log, and stops first, so no request
+ever reaches a half-built node; a start failure is a one-line error and exit status 1;
+shutdown is bounded (every stop call has a timeout).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from types import FrameType
+
+from raftha.daemon.api import ControlApi, ControlServer
+from raftha.daemon.config import ConfigError, NodeConfig, load_node_config, read_authkey
+from raftha.daemon.history import HistoryJournal
+from raftha.daemon.leader import LeaderDuties
+from raftha.daemon.machine import ReducerStateMachine
+from raftha.daemon.proposer import Proposer
+from raftha.raft.contract import RaftSettings
+
+LOG = logging.getLogger("raftha.node")
+
+
+class NodeStartError(Exception):
+    """The node cannot start; the message is a one-line reason."""
+
+
+def raft_settings(config: NodeConfig, authkey: bytes) -> RaftSettings:
+    try:
+        return RaftSettings(
+            self_address=config.raft_address,
+            peer_addresses=config.peer_addresses,
+            data_dir=config.data_dir / "raft",
+            authkey=authkey,
+            **dict(config.timing.raft),
+        )
+    except ValueError as error:
+        raise NodeStartError(f"invalid raft settings: {error}") from None
+
+
+class NodeDaemon:
+    def __init__(self, config: NodeConfig, raft_factory=None) -> None:
+        self.config = config
+        self.stopped = threading.Event()
+        config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        authkey = read_authkey(config.authkey_file)
+        self.history = HistoryJournal(config.data_dir)
+        self.machine = ReducerStateMachine(self.history)
+        settings = raft_settings(config, authkey)
+        if raft_factory is None:
+            from raftha.raft.log import RaftLog
+            raft_factory = RaftLog
+        self.raft = raft_factory(settings, self.machine)
+        self.proposer = Proposer(self.raft, self.machine, config.node_name)
+        self.api = ControlApi(config, self.raft, self.machine, self.proposer, self.history)
+        self.duties = LeaderDuties(config, self.raft, self.machine, self.proposer)
+        self.server: ControlServer | None = None
+
+    def start(self) -> None:
+        try:
+            self.raft.start()
+        except RuntimeError as error:
+            raise NodeStartError(str(error)) from None
+        try:
+            self.server = ControlServer(str(self.config.control_socket), self.config.socket_mode,
+                                        self.api)
+        except (OSError, RuntimeError) as error:
+            self.raft.stop()
+            raise NodeStartError(f"cannot open control socket {self.config.control_socket}: "
+                                 f"{error}") from None
+        self.server.start()
+        self.duties.start()
+        LOG.info("node %s running: raft %s, socket %s", self.config.node_name,
+                 self.config.raft_address, self.config.control_socket)
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+        self.duties.stop()
+        self.raft.stop()
+        self.history.close()
+        self.stopped.set()
+
+
+def run_node(config_path: str) -> int:
+    """Runs one node in the foreground; returns the process exit status."""
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        config = load_node_config(config_path)
+        daemon = NodeDaemon(config)
+        daemon.start()
+    except (ConfigError, NodeStartError) as error:
+        sys.stderr.write(f"raftha: {error}\n")
+        return 1
+    stop_requested = threading.Event()
+
+    def request_stop(signal_number: int, frame: FrameType | None) -> None:
+        stop_requested.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    while not stop_requested.wait(1.0):
+        pass
+    LOG.info("node %s stopping", config.node_name)
+    daemon.stop()
+    return 0

@@ -1,0 +1,67 @@
+"""Plain-data views of the cluster state for the Control API (JSON-safe, stable keys).
+
+`status_view` gives the document `raftha status --output json` prints (DESIGN section 8):
+    {"cluster": {"name", "leader", "quorum", "commit_index", ...},
+     "nodes": {NAME: {"state", ...}}, "resources": {}}
+Extra keys live inside "cluster" and inside each node, never at the top level.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from raftha.model.state import ClusterState, state_hash
+
+
+def change_view(state: ClusterState) -> dict[str, Any] | None:
+    change = state.last_change
+    if change is None:
+        return None
+    return {"index": change.index, "ts_ms": change.ts_ms, "origin": change.origin,
+            "user": change.user, "kind": change.kind}
+
+
+def leader_name(state: ClusterState, leader_address: str | None,
+                fallback_names: dict[str, str]) -> str | None:
+    if leader_address is None:
+        return None
+    record = state.node_by_address(leader_address)
+    if record is not None:
+        return record.name
+    return fallback_names.get(leader_address, leader_address)
+
+
+def status_view(state: ClusterState, raft_status: Any | None, self_name: str,
+                fallback_names: dict[str, str]) -> dict[str, Any]:
+    """Live status when `raft_status` is given; a rebuilt past state when it is None."""
+    leader = None
+    if raft_status is not None:
+        leader = leader_name(state, raft_status.leader, fallback_names)
+    cluster: dict[str, Any] = {
+        "name": state.name or None,
+        "leader": leader,
+        "quorum": None if raft_status is None else bool(raft_status.has_quorum),
+        "commit_index": state.last_index if raft_status is None else raft_status.commit_index,
+        "node": self_name,
+        "applied_index": state.last_index,
+        "term": None if raft_status is None else raft_status.term,
+        "state_hash": state_hash(state),
+        "last_change": change_view(state),
+        "properties": dict(state.properties),
+        "rejected_count": state.rejected_count,
+    }
+    nodes = {
+        node.name: {
+            "state": node.state,
+            "address": node.address,
+            "leader": node.name == leader,
+            "changed_index": node.changed_index,
+        }
+        for node in state.nodes
+    }
+    return {"cluster": cluster, "nodes": nodes, "resources": {}}
+
+
+def rejections_view(state: ClusterState) -> list[dict[str, Any]]:
+    return [{"index": item.index, "event_id": item.event_id, "kind": item.kind,
+             "reason": item.reason} for item in state.rejections]
