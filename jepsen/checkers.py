@@ -460,6 +460,66 @@ def check_fenced_recovery(run: RunData) -> dict:
             "undecidable_without_watchdog_wait": undecidable, "handovers": judged[:50]}
 
 
+# ---------------------------------------------------------------- network faults effective
+
+
+def partition_effect_windows(history: Sequence[dict]) -> list[tuple[int, int, dict]]:
+    """(rules in force from, until, grudge) per partition: from the fault's completion to the
+    invocation of the heal that removed it (or the end of the history)."""
+    heal_invoked: dict[Any, int] = {}
+    for op in history:
+        value = op.get("value")
+        if op.get("process") == "nemesis" and op.get("type") == "invoke" \
+                and isinstance(value, dict) and value.get("phase") == "heal":
+            for fault_id in value.get("heals", []):
+                heal_invoked.setdefault(fault_id, op["time_ms"])
+    end = max((op["time_ms"] for op in history), default=0)
+    windows = []
+    for op in _nemesis_completions(history):
+        value = op["value"]
+        if value.get("phase") == "fault" and value.get("grudge"):
+            windows.append((op["time_ms"], heal_invoked.get(value.get("id"), end),
+                            value["grudge"]))
+    return windows
+
+
+def check_network_faults_effective(run: RunData) -> dict:
+    """Partitions really cut traffic: no probe between two nodes separated by a partition
+    succeeded while the partition was in force, and at least one such probe was tried.
+
+    Probe ops have f "ping" and value {"from": node, "to": node}."""
+    windows = partition_effect_windows(run.history)
+    if not windows:
+        return {"valid": True, "partitions": 0, "note": "no partition was applied"}
+    invokes: dict[str, dict] = {}
+    blocked = 0
+    violations: list[dict] = []
+    for op in run.history:
+        if op.get("f") != "ping" or op.get("process") == "nemesis":
+            continue
+        if op["type"] == "invoke":
+            invokes[op["process"]] = op
+            continue
+        invoke = invokes.pop(op["process"], None)
+        value = invoke.get("value") if invoke else None
+        if not isinstance(value, Mapping):
+            continue
+        source, target = value.get("from"), value.get("to")
+        for start, until, grudge in windows:
+            inside = start <= invoke["time_ms"] and op["time_ms"] <= until
+            if inside and target in grudge.get(source, ()):
+                if op["type"] == "ok":
+                    violations.append({"from": source, "to": target,
+                                       "invoke_ms": invoke["time_ms"],
+                                       "complete_ms": op["time_ms"]})
+                else:
+                    blocked += 1
+                break
+    valid: Verdict = False if violations else (True if blocked else UNKNOWN)
+    return {"valid": valid, "partitions": len(windows), "blocked_probes": blocked,
+            "violations": violations[:50]}
+
+
 # ---------------------------------------------------------------- hygiene and metrics
 
 
@@ -505,6 +565,7 @@ CHECKERS: dict[str, Callable[[RunData], dict]] = {
     "recovery": check_recovery,
     "fenced_recovery": check_fenced_recovery,
     "stats": check_stats,
+    "network_faults_effective": check_network_faults_effective,
 }
 
 

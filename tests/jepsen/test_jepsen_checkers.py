@@ -236,3 +236,26 @@ def test_failover_summary_and_check_all():
     merged = checkers.check_all(run, ["no_overlap", "convergence"])
     assert merged["valid"] == "unknown"
     assert set(merged["checkers"]) == {"no_overlap", "convergence"}
+
+
+def partition_history(ping_type: str) -> tuple:
+    value = {"id": 1, "family": "partition", "phase": "fault", "affected": ["n1"],
+             "grudge": {"n1": ["n2", "n3"], "n2": ["n1"], "n3": ["n1"]}}
+    return (nemesis(1000, "invoke", value), nemesis(1010, "info", value),
+            client(1100, "c1", "invoke", "ping", {"from": "n2", "to": "n1"}),
+            client(1200, "c1", ping_type, "ping", {"from": "n2", "to": "n1"}),
+            client(1300, "c2", "invoke", "ping", {"from": "n2", "to": "n3"}),
+            client(1310, "c2", "ok", "ping", {"from": "n2", "to": "n3"}),
+            *heal(2, 5000, [1]))
+
+
+def test_network_faults_effective_passes_blocked_probe():
+    result = checkers.check_network_faults_effective(RunData(history=partition_history("info")))
+    assert result["valid"] is True
+    assert result["blocked_probes"] == 1
+
+
+def test_network_faults_effective_fails_probe_through_partition():
+    result = checkers.check_network_faults_effective(RunData(history=partition_history("ok")))
+    assert result["valid"] is False
+    assert result["violations"][0]["from"] == "n2"

@@ -1,0 +1,371 @@
+"""Nemesis: applies scheduled faults to the hosts and the cluster, and heals them.
+
+Every fault is recorded as two history records of process "nemesis": an `invoke` before
+acting ({"id", "family", "phase": "fault", "rule", ...}) and an `info` after, carrying the
+resolved targets, the nodes it cut off ("affected"), and details (grudge, percent, offset).
+Every heal is recorded the same way with "phase": "heal" and "heals": [fault ids].
+
+Faults:
+  partition    nftables drops per grudge (random halves, isolate random/leader, majorities
+               ring, bridge); heal removes the rules
+  loss         nft `numgen random mod 100 < P drop` on a node or all nodes
+  kill         SIGKILL of the daemon pids (adapter.daemon_pids); heal restarts the node
+  kill-node    cgroup kill of the whole node (daemon and resources); heal restarts it
+  pause        SIGSTOP of the daemon pids; heal SIGCONT
+  pause-node   cgroup freeze of the whole node; heal thaws
+  clock        writes offset/rate to the node's clock hook file; heal resets it
+  restart-all  kill every node, then start them all at once (an instant fault)
+  truncate     kill a node, truncate or zero the tail of its data files, restart it
+  membership   adapter.remove_member, heal adapter.add_member (skipped when unsupported)
+`heal_all()` removes every rule, thaws and resumes everything, resets clocks and restarts
+every node: the final generator of the run.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import signal
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from jepsen import clockhook, net
+from jepsen.adapter import ClusterAdapter
+from jepsen.history import NEMESIS_PROCESS, HistoryRecorder
+from jepsen.hosts import HostSet
+
+
+class Nemesis:
+    """Applies and heals faults; thread-safe, one fault at a time."""
+
+    def __init__(self, hosts: HostSet, adapter: ClusterAdapter,
+                 recorder: HistoryRecorder) -> None:
+        self.hosts = hosts
+        self.adapter = adapter
+        self.recorder = recorder
+        self._lock = threading.Lock()
+        self._next_id = 1
+        self._open: dict[int, tuple[str, Callable[[], dict]]] = {}
+
+    # ------------------------------------------------------------ recording
+
+    def _new_id(self) -> int:
+        fault_id = self._next_id
+        self._next_id += 1
+        return fault_id
+
+    def _record(self, op_type: str, f: str, value: dict) -> None:
+        self.recorder.record(NEMESIS_PROCESS, op_type, f, value)
+
+    # ------------------------------------------------------------ public API
+
+    def apply(self, op: dict) -> dict:
+        """Apply one schedule op; returns the recorded completion value (with "id")."""
+        with self._lock:
+            fault_id = self._new_id()
+            family = op["family"]
+            start = {"id": fault_id, "family": family, "phase": "fault",
+                     "rule": op.get("rule"), "schedule_index": op.get("index")}
+            self._record("invoke", f"start-{family}", start)
+            try:
+                resolved, undo = self._apply(family, op)
+            except Exception as error:  # noqa: BLE001 - a failed fault is recorded, not fatal
+                resolved, undo = {"targets": [], "affected": [],
+                                  "error": f"{type(error).__name__}: {error}"}, None
+            completion = {**start, **resolved}
+            self._record("info", f"start-{family}", completion)
+            if undo is not None:
+                self._open[fault_id] = (family, undo)
+            return completion
+
+    def heal(self, fault_id: int) -> dict | None:
+        """Undo one open fault; None if it is not open (already healed or failed)."""
+        with self._lock:
+            entry = self._open.pop(fault_id, None)
+            if entry is None:
+                return None
+            family, undo = entry
+            heal_value = {"id": self._new_id(), "family": family, "phase": "heal",
+                          "heals": [fault_id]}
+            self._record("invoke", f"stop-{family}", heal_value)
+            try:
+                detail = undo()
+            except Exception as error:  # noqa: BLE001
+                detail = {"error": f"{type(error).__name__}: {error}"}
+            completion = {**heal_value, **detail}
+            self._record("info", f"stop-{family}", completion)
+            return completion
+
+    def heal_all(self) -> dict:
+        """Final heal: undo open faults, then reset everything regardless of bookkeeping."""
+        with self._lock:
+            open_ids = sorted(self._open)
+            heal_value = {"id": self._new_id(), "family": "heal-all", "phase": "heal",
+                          "heals": open_ids}
+            self._record("invoke", "heal-all", heal_value)
+            errors: list[str] = []
+            for fault_id in open_ids:
+                _family, undo = self._open.pop(fault_id)
+                try:
+                    undo()
+                except Exception as error:  # noqa: BLE001
+                    errors.append(f"{fault_id}: {error}")
+            for step in (self.hosts.heal_network, self._thaw_all, self._resume_all,
+                         self._reset_clocks, self._start_all):
+                try:
+                    step()
+                except Exception as error:  # noqa: BLE001
+                    errors.append(f"{step.__name__}: {error}")
+            completion = {**heal_value, "errors": errors}
+            self._record("info", "heal-all", completion)
+            return completion
+
+    def open_faults(self) -> list[int]:
+        with self._lock:
+            return sorted(self._open)
+
+    # ------------------------------------------------------------ resolution
+
+    def _resolve_targets(self, op: dict) -> tuple[list[str], dict]:
+        """Nodes a rule names now (the replay's recorded targets win)."""
+        resolved = op.get("resolved") or {}
+        if resolved.get("targets"):
+            return list(resolved["targets"]), {"replayed": True}
+        nodes = self.hosts.nodes
+        order = [node for node in op.get("order") or nodes if node in nodes] or nodes
+        rule = op.get("rule", "random")
+        if rule == "all":
+            return list(nodes), {}
+        if rule in ("leader", "isolate-leader"):
+            leader = self.adapter.leader()
+            if leader in nodes:
+                return [leader], {"leader": leader}
+            return [order[0]], {"leader": None, "fallback": "no leader known; random node"}
+        if rule in nodes:
+            return [rule], {}
+        return [order[0]], {}
+
+    # ------------------------------------------------------------ families
+
+    def _apply(self, family: str, op: dict) -> tuple[dict, Callable[[], dict] | None]:
+        handler = getattr(self, "_fault_" + family.replace("-", "_"), None)
+        if handler is None:
+            raise ValueError(f"unknown nemesis family {family!r}")
+        return handler(op)
+
+    def _fault_partition(self, op: dict):
+        nodes = self.hosts.nodes
+        recorded = (op.get("resolved") or {}).get("grudge")
+        rule = op.get("rule", "random-halves")
+        order = [node for node in op.get("order") or nodes if node in nodes] or nodes
+        extra: dict[str, Any] = {}
+        if recorded:
+            grudge = {node: frozenset(peers) for node, peers in recorded.items()}
+            extra["replayed"] = True
+        elif rule == "random-halves":
+            grudge = net.halves_grudge(order)
+        elif rule == "majorities-ring":
+            grudge = net.majorities_ring_grudge(order)
+        elif rule == "bridge":
+            grudge = net.bridge_grudge(order)
+        else:
+            targets, extra = self._resolve_targets(op)
+            grudge = net.isolate_grudge(nodes, targets[0])
+        grudge = net.symmetric(grudge)
+        self.hosts.apply_grudge(grudge)
+        affected = net.minority_nodes(nodes, grudge)
+        resolved = {"targets": sorted(node for node, peers in grudge.items() if peers),
+                    "affected": affected,
+                    "grudge": {node: sorted(peers) for node, peers in sorted(grudge.items())},
+                    **extra}
+
+        def undo() -> dict:
+            self.hosts.apply_grudge({})
+            return {}
+
+        return resolved, undo
+
+    def _fault_loss(self, op: dict):
+        percent = int(op.get("params", {}).get("percent", 30))
+        targets, extra = self._resolve_targets(op)
+        for node in targets:
+            self.hosts.set_loss(node, percent)
+
+        def undo() -> dict:
+            for node in targets:
+                self.hosts.set_loss(node, 0)
+            return {}
+
+        return {"targets": targets, "affected": targets, "percent": percent, **extra}, undo
+
+    def _signal_daemons(self, targets: list[str], signum: int) -> dict[str, list[int]]:
+        signalled: dict[str, list[int]] = {}
+        for node in targets:
+            pids = self.adapter.daemon_pids(node)
+            for pid in pids:
+                try:
+                    os.kill(pid, signum)
+                except ProcessLookupError:
+                    pass
+            signalled[node] = pids
+        return signalled
+
+    def _restart(self, targets: list[str]) -> Callable[[], dict]:
+        def undo() -> dict:
+            for node in targets:
+                self.adapter.start_node(node)
+            return {"restarted": targets}
+
+        return undo
+
+    def _fault_kill(self, op: dict):
+        targets, extra = self._resolve_targets(op)
+        pids = self._signal_daemons(targets, signal.SIGKILL)
+        return ({"targets": targets, "affected": targets, "pids": pids, **extra},
+                self._restart(targets))
+
+    def _fault_kill_node(self, op: dict):
+        targets, extra = self._resolve_targets(op)
+        emptied = {node: self.hosts.hosts[node].cgroup.kill_all() for node in targets}
+        return ({"targets": targets, "affected": targets, "emptied": emptied, **extra},
+                self._restart(targets))
+
+    def _fault_pause(self, op: dict):
+        targets, extra = self._resolve_targets(op)
+        pids = self._signal_daemons(targets, signal.SIGSTOP)
+
+        def undo() -> dict:
+            for node_pids in pids.values():
+                for pid in node_pids:
+                    try:
+                        os.kill(pid, signal.SIGCONT)
+                    except ProcessLookupError:
+                        pass
+            return {"resumed": targets}
+
+        return {"targets": targets, "affected": targets, "pids": pids, **extra}, undo
+
+    def _fault_pause_node(self, op: dict):
+        targets, extra = self._resolve_targets(op)
+        for node in targets:
+            self.hosts.hosts[node].cgroup.freeze()
+
+        def undo() -> dict:
+            for node in targets:
+                self.hosts.hosts[node].cgroup.thaw()
+            return {"thawed": targets}
+
+        return {"targets": targets, "affected": targets, **extra}, undo
+
+    def _fault_clock(self, op: dict):
+        targets, extra = self._resolve_targets(op)
+        params = op.get("params", {})
+        offset_ms = float(params.get("offset_ms", 0))
+        rate = float(params.get("rate", 1.0))
+        for node in targets:
+            clockhook.write_clock_file(self.adapter.clock_file(node), offset_ms, rate)
+
+        def undo() -> dict:
+            for node in targets:
+                clockhook.write_clock_file(self.adapter.clock_file(node))
+            return {}
+
+        return ({"targets": targets, "affected": targets, "offset_ms": offset_ms,
+                 "rate": rate, **extra}, undo)
+
+    def _fault_restart_all(self, op: dict):
+        nodes = self.hosts.nodes
+        for node in nodes:
+            self.hosts.hosts[node].cgroup.kill_all()
+        return {"targets": nodes, "affected": nodes}, self._restart(nodes)
+
+    def _fault_truncate(self, op: dict):
+        targets, extra = self._resolve_targets(op)
+        params = op.get("params", {})
+        count = int(params.get("bytes", 64))
+        mode = str(params.get("mode", "truncate"))
+        damaged: dict[str, list[dict]] = {}
+        for node in targets:
+            self.hosts.hosts[node].cgroup.kill_all()
+            damaged[node] = [damage_file(path, count, mode)
+                             for path in self.adapter.data_files(node)]
+        return ({"targets": targets, "affected": targets, "damaged": damaged, **extra},
+                self._restart(targets))
+
+    def _fault_membership(self, op: dict):
+        targets, extra = self._resolve_targets(op)
+        try:
+            for node in targets:
+                self.adapter.remove_member(node)
+        except NotImplementedError as reason:
+            return {"targets": targets, "affected": [], "skipped": str(reason), **extra}, None
+
+        def undo() -> dict:
+            for node in targets:
+                self.adapter.add_member(node)
+            return {"added": targets}
+
+        return {"targets": targets, "affected": targets, **extra}, undo
+
+    # ------------------------------------------------------------ final heal helpers
+
+    def _thaw_all(self) -> None:
+        for host in self.hosts.hosts.values():
+            host.cgroup.thaw()
+
+    def _resume_all(self) -> None:
+        for host in self.hosts.hosts.values():
+            for pid in host.cgroup.pids():
+                try:
+                    os.kill(pid, signal.SIGCONT)
+                except ProcessLookupError:
+                    pass
+
+    def _reset_clocks(self) -> None:
+        for node in self.hosts.nodes:
+            clockhook.write_clock_file(self.adapter.clock_file(node))
+
+    def _start_all(self) -> None:
+        for node in self.hosts.nodes:
+            self.adapter.start_node(node)
+
+
+def damage_file(path: pathlib.Path, count: int, mode: str) -> dict:
+    """Drop (truncate) or zero the last `count` bytes of a file; reports what was done."""
+    path = pathlib.Path(path)
+    if not path.exists():
+        return {"path": str(path), "skipped": "missing"}
+    size = path.stat().st_size
+    count = min(count, size)
+    if mode == "truncate":
+        os.truncate(path, size - count)
+    elif mode == "zero":
+        with open(path, "r+b") as handle:
+            handle.seek(size - count)
+            handle.write(b"\0" * count)
+    else:
+        raise ValueError(f"unknown damage mode {mode!r} (truncate or zero)")
+    return {"path": str(path), "mode": mode, "bytes": count, "size_before": size}
+
+
+def run_schedule(nemesis: Nemesis, schedule: dict, start_monotonic: float,
+                 stop: threading.Event, on_applied: Callable[[dict, dict], None]) -> None:
+    """Apply each op at its planned time, heal it after its duration; stop early on `stop`."""
+    for op in schedule["ops"]:
+        if _sleep_until(start_monotonic + op["at_ms"] / 1000.0, stop):
+            return
+        completion = nemesis.apply(op)
+        on_applied(op, completion)
+        if _sleep_until(time.monotonic() + op["duration_ms"] / 1000.0, stop):
+            return
+        nemesis.heal(completion["id"])
+
+
+def _sleep_until(deadline: float, stop: threading.Event) -> bool:
+    """Sleep until `deadline` (monotonic); True if `stop` was set meanwhile."""
+    remaining = deadline - time.monotonic()
+    if remaining > 0:
+        return stop.wait(remaining)
+    return stop.is_set()
