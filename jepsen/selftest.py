@@ -91,7 +91,7 @@ def probe(address: str, request: str, timeout_s: float) -> int:
     except ConnectionRefusedError:
         print(f"refused by {address}", file=sys.stderr)
         return EXIT_REFUSED
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         print(f"timed out after {timeout_s}s talking to {address}", file=sys.stderr)
         return EXIT_TIMEOUT
     except OSError as error:
