@@ -254,11 +254,12 @@ class Sandbox:
 
     # -- cluster views -----------------------------------------------------------------------
 
-    def client(self, name: str, timeout_ms: int = 15_000) -> ControlClient:
-        return ControlClient(self.node(name).socket_path, timeout_ms)
+    def client(self, node_name: str, timeout_ms: int = 15_000) -> ControlClient:
+        return ControlClient(self.node(node_name).socket_path, timeout_ms)
 
-    def call(self, name: str, op: str, timeout_ms: int = 15_000, **args: Any) -> Any:
-        with self.client(name, timeout_ms) as client:
+    def call(self, node_name: str, op: str, /, timeout_ms: int = 15_000, **args: Any) -> Any:
+        """One Control API call on `node_name` (args may include "name", e.g. a property)."""
+        with self.client(node_name, timeout_ms) as client:
             return client.call(op, **args)
 
     def statuses(self, names: Iterable[str] | None = None) -> dict[str, dict | None]:

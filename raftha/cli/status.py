@@ -115,4 +115,7 @@ def history_command(socket_path: str, output_format: str, limit: int, show_all: 
                       event["user"] or "-", event["kind"] or "-", summary)
     # Piped output keeps one event per line for grep; a terminal gets its own width.
     width = None if sys.stdout.isatty() else 240
-    Console(highlight=False, width=width).print(table)
+    console = Console(highlight=False, width=width)
+    with console.capture() as capture:
+        console.print(table)
+    click.echo("\n".join(line.rstrip() for line in capture.get().splitlines()))

@@ -159,14 +159,12 @@ class HistoryJournal:
         this journal can rebuild."""
         state, rows = EMPTY_STATE, []
         records = self.records()
-        earliest = 0
-        for position, (record_type, index, payload) in enumerate(records):
+        earliest = records[0][1] if records and records[0][0] == SNAPSHOT else 0
+        for record_type, index, payload in records:
             if up_to_index is not None and index > up_to_index:
                 break
             if record_type == SNAPSHOT:
                 state = decode_snapshot(payload)
-                if position == 0:
-                    earliest = index
                 continue
             state, outcome = apply_with_outcome(state, index, payload)
             rows.append(row_for(index, payload, outcome))

@@ -44,10 +44,14 @@ def wall_clock_ms() -> int:
 
 
 class Proposer:
-    def __init__(self, raft: Any, machine: ReducerStateMachine, origin: str) -> None:
+    def __init__(self, raft: Any, machine: ReducerStateMachine, origin: str,
+                 no_quorum_grace_ms: int = NO_QUORUM_GRACE_MS) -> None:
         self.raft = raft
         self.machine = machine
         self.origin = origin
+        # How long to keep retrying while this node sees no quorum: long enough to ride
+        # out an election, short enough that a minority partition answers promptly.
+        self.no_quorum_grace_ms = no_quorum_grace_ms
 
     def propose(self, kind: str, body: Mapping[str, Any], user: str = "",
                 timeout_ms: int = 5000, event_id: bytes | None = None) -> Outcome:
@@ -85,7 +89,7 @@ class Proposer:
                 no_quorum_since = None
             elif no_quorum_since is None:
                 no_quorum_since = time.monotonic()
-            elif (time.monotonic() - no_quorum_since) * 1000 >= NO_QUORUM_GRACE_MS:
+            elif (time.monotonic() - no_quorum_since) * 1000 >= self.no_quorum_grace_ms:
                 raise ProposalError(self.no_quorum_reason(status))
             pause_ms = RETRY_PAUSE_MS[min(attempt, len(RETRY_PAUSE_MS) - 1)]
             attempt += 1

@@ -1,0 +1,303 @@
+"""Unit tests of the daemon's pieces over the in-process fake Raft layer.
+
+Proposals with retries and dedup, the Control API operations, leader duties, the history
+journal, configuration loading, and the Unix socket transport with SO_PEERCRED.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import stat
+
+import pytest
+
+from raftha.daemon.api import ControlApi, ControlServer
+from raftha.daemon.bootstrap import init_cluster
+from raftha.daemon.client import ApiError, ControlClient
+from raftha.daemon.config import ConfigError, load_node_config, read_authkey
+from raftha.daemon.history import HistoryError, HistoryJournal
+from raftha.daemon.leader import LeaderDuties
+from raftha.daemon.machine import ReducerStateMachine
+from raftha.daemon.proposer import ProposalError, ProposalRejected, Proposer
+from raftha.raft.contract import ProposeOutcome
+from raftha.raft.fake import FakeRaftCluster
+
+ADDRESSES = ("127.0.0.1:7101", "127.0.0.1:7102", "127.0.0.1:7103")
+
+
+class Node:
+    """One fake node: configuration, fake raft log, state machine, proposer, API, duties."""
+
+    def __init__(self, cluster: FakeRaftCluster, config, directory: pathlib.Path) -> None:
+        self.config = config
+        self.history = HistoryJournal(directory)
+        self.machine = ReducerStateMachine(self.history, on_fatal=self.fatal)
+        self.raft = cluster.make_log(config.raft_address, self.machine)
+        self.proposer = Proposer(self.raft, self.machine, config.node_name,
+                                 no_quorum_grace_ms=100)
+        self.api = ControlApi(config, self.raft, self.machine, self.proposer, self.history)
+        self.duties = LeaderDuties(config, self.raft, self.machine, self.proposer)
+
+    def fatal(self) -> None:
+        raise AssertionError("the state machine hit a fatal error")
+
+    def call(self, op: str, user: str = "alice", **args):
+        response = self.api.handle({"op": op, "args": args}, user)
+        if not response["ok"]:
+            raise ApiError(response["error"])
+        return response["result"]
+
+
+@pytest.fixture
+def fake_cluster(tmp_path):
+    members = [(f"n{number}", address) for number, address in enumerate(ADDRESSES, start=1)]
+    written = init_cluster(tmp_path / "cluster", "unit", members)
+    cluster = FakeRaftCluster(ADDRESSES)
+    nodes = {}
+    for files in written:
+        config = load_node_config(files.config_path)
+        data = tmp_path / files.name
+        data.mkdir()
+        nodes[files.name] = Node(cluster, config, data)
+    for node in nodes.values():
+        node.raft.start()
+    leader = next(node for node in nodes.values() if node.raft.status().is_leader)
+    leader.duties.step(0.0)  # proposes ClusterCreated
+    leader.duties.step(0.0)  # the leader itself comes online at once
+    leader.duties.step(10.0)  # connected peers come online after the return debounce
+    yield cluster, nodes
+    for node in nodes.values():
+        node.raft.stop()
+        node.history.close()
+
+
+def test_leader_creates_the_cluster_and_marks_connected_nodes_online(fake_cluster):
+    _, nodes = fake_cluster
+    for node in nodes.values():
+        state = node.machine.state
+        assert state.name == "unit"
+        assert {record.name: record.state for record in state.nodes} == {
+            "n1": "online", "n2": "online", "n3": "online"}
+
+
+def test_leader_marks_a_disconnected_node_offline_only_after_the_timeout(fake_cluster):
+    cluster, nodes = fake_cluster
+    leader = next(node for node in nodes.values() if node.raft.status().is_leader)
+    victim = next(node for node in nodes.values() if node is not leader)
+    cluster.disconnect(victim.config.raft_address)
+    leader.duties.step(100.0)
+    assert leader.machine.state.node(victim.config.node_name).state == "online"
+    leader.duties.step(100.5)  # 500 ms < node_lost_timeout_ms (1000)
+    assert leader.machine.state.node(victim.config.node_name).state == "online"
+    leader.duties.step(101.2)
+    assert leader.machine.state.node(victim.config.node_name).state == "offline"
+
+
+def test_property_set_through_a_follower_is_seen_everywhere_with_user(fake_cluster):
+    _, nodes = fake_cluster
+    follower = next(node for node in nodes.values() if not node.raft.status().is_leader)
+    result = follower.call("property_set", user="carol", name="stonith-enabled", value="false")
+    hashes = {node.call("state_hash")["hash"] for node in nodes.values()}
+    assert len(hashes) == 1
+    for node in nodes.values():
+        assert node.call("property_show")["properties"] == {"stonith-enabled": "false"}
+    events = follower.call("history")["events"]
+    assert events[-1]["index"] == result["index"]
+    assert (events[-1]["user"], events[-1]["origin"], events[-1]["kind"]) == (
+        "carol", follower.config.node_name, "ClusterPropertySet")
+
+
+def test_invalid_property_is_refused_before_reaching_the_log(fake_cluster):
+    cluster, nodes = fake_cluster
+    before = cluster.commit_index()
+    with pytest.raises(ApiError, match="unknown cluster property 'nope'"):
+        nodes["n1"].call("property_set", name="nope", value="1")
+    with pytest.raises(ApiError, match="no-quorum-policy must be one of"):
+        nodes["n1"].call("property_set", name="no-quorum-policy", value="sometimes")
+    assert cluster.commit_index() == before
+
+
+def test_unknown_commit_is_retried_with_the_same_id_and_applied_once(fake_cluster):
+    cluster, nodes = fake_cluster
+    node = nodes["n2"]
+    applied_before = node.machine.state.applied_count
+    cluster.inject_outcome(ProposeOutcome.UNKNOWN, commit=True, reason="leader lost")
+    outcome = node.proposer.propose("ClusterPropertySet", {"name": "batch-limit", "value": "4"},
+                                    user="dave", timeout_ms=2000)
+    assert outcome.status == "applied"
+    assert node.machine.state.applied_count == applied_before + 1
+    assert node.machine.state.property("batch-limit") == "4"
+
+
+def test_not_applied_is_retried_until_it_commits(fake_cluster):
+    cluster, nodes = fake_cluster
+    cluster.inject_outcome(ProposeOutcome.NOT_APPLIED, commit=False, reason="no leader yet")
+    outcome = nodes["n3"].proposer.propose("ClockTicked", {}, timeout_ms=2000)
+    assert outcome.status == "applied"
+
+
+def test_rejected_event_raises_with_the_reducers_reason(fake_cluster):
+    _, nodes = fake_cluster
+    with pytest.raises(ProposalRejected, match="is not set"):
+        nodes["n1"].proposer.propose("ClusterPropertyUnset", {"name": "batch-limit"})
+
+
+def test_a_minority_node_refuses_writes_with_no_quorum(fake_cluster):
+    cluster, nodes = fake_cluster
+    cluster.disconnect(nodes["n3"].config.raft_address)
+    with pytest.raises(ProposalError, match="^no quorum: this node reaches 1 of 3 members"):
+        nodes["n3"].proposer.propose("ClockTicked", {}, timeout_ms=3000)
+    assert nodes["n3"].call("status")["cluster"]["quorum"] is False
+
+
+def test_status_document_has_the_documented_shape(fake_cluster):
+    _, nodes = fake_cluster
+    document = nodes["n1"].call("status")
+    assert list(document) == ["cluster", "nodes", "resources"]
+    assert {"name", "leader", "quorum", "commit_index"} <= set(document["cluster"])
+    assert document["cluster"]["leader"] in {"n1", "n2", "n3"}
+    assert document["nodes"]["n2"]["state"] == "online"
+    assert document["resources"] == {}
+
+
+def test_status_at_an_index_rebuilds_the_past(fake_cluster):
+    _, nodes = fake_cluster
+    first = nodes["n1"].call("property_set", name="maintenance-mode", value="true")["index"]
+    nodes["n1"].call("property_set", name="maintenance-mode", value="false")
+    past = nodes["n1"].call("status", at=first)
+    assert past["cluster"]["properties"] == {"maintenance-mode": "true"}
+    assert past["cluster"]["at_index"] == first
+    assert nodes["n1"].call("status")["cluster"]["properties"] == {"maintenance-mode": "false"}
+
+
+def test_api_refuses_malformed_requests(fake_cluster):
+    _, nodes = fake_cluster
+    api = nodes["n1"].api
+    assert api.handle({"op": "explode"}, "u") == {"ok": False,
+                                                  "error": "unknown operation 'explode'"}
+    assert api.handle([], "u")["ok"] is False
+    assert api.handle({"op": "status", "args": {"at": -1}}, "u")["ok"] is False
+    assert "unknown argument 'color'" in api.handle(
+        {"op": "property_show", "args": {"color": 1}}, "u")["error"]
+
+
+def test_membership_operations_record_join_and_leave(fake_cluster):
+    _, nodes = fake_cluster
+    with pytest.raises(ApiError, match="already a member"):
+        nodes["n1"].call("node_add", name="n2", address="127.0.0.1:7999")
+    with pytest.raises(ApiError, match="not a member"):
+        nodes["n1"].call("node_remove", name="ghost")
+
+
+# ---------------------------------------------------------------------------
+# History journal
+
+def make_entries(count: int):
+    from raftha.model.events import Event, encode_event
+    created = encode_event(Event(b"c" * 16, "ClusterCreated", "n1", "", 1, {
+        "name": "h", "nodes": [{"name": "n1", "address": "h:1"}]}))
+    ticks = [encode_event(Event(bytes([number % 256]) * 15 + b"t", "ClockTicked", "n1", "",
+                                number, {})) for number in range(count)]
+    return [created, *ticks]
+
+
+def test_history_skips_replayed_entries_and_survives_a_torn_tail(tmp_path):
+    from raftha.model.reducer import apply
+    journal = HistoryJournal(tmp_path)
+    state = None
+    from raftha.model.state import EMPTY_STATE
+    state = EMPTY_STATE
+    for index, entry in enumerate(make_entries(5), start=1):
+        state = apply(state, index, entry)
+        journal.append_entry(index, entry, state)
+        journal.append_entry(index, entry, state)  # a replay after restart: ignored
+    journal.close()
+    with (tmp_path / "history.msgpack").open("ab") as handle:
+        handle.write(b"\x93\xa1e")  # a frame cut short by a crash
+    reopened = HistoryJournal(tmp_path)
+    assert reopened.last_index == 6
+    rebuilt, rows, earliest = reopened.replay()
+    assert [row.index for row in rows] == [1, 2, 3, 4, 5, 6] and earliest == 0
+    assert rebuilt == state
+    entry = make_entries(7)[-1]
+    reopened.append_entry(7, entry, apply(state, 7, entry))
+    assert [row.index for row in reopened.replay()[1]][-1] == 7
+
+
+def test_history_rotation_keeps_rebuilding_past_states(tmp_path):
+    from raftha.model.reducer import apply
+    from raftha.model.state import EMPTY_STATE
+    journal = HistoryJournal(tmp_path, max_records=4)
+    state = EMPTY_STATE
+    states = {}
+    for index, entry in enumerate(make_entries(12), start=1):
+        state = apply(state, index, entry)
+        states[index] = state
+        journal.append_entry(index, entry, state)
+    assert journal.replay()[0] == state
+    assert (tmp_path / "history.1.msgpack").exists()
+    earliest = journal.replay()[2]
+    assert earliest > 1
+    assert journal.replay(earliest + 1)[0] == states[earliest + 1]
+    with pytest.raises(HistoryError, match="older than the kept history"):
+        journal.replay(1)
+
+
+# ---------------------------------------------------------------------------
+# Configuration and bootstrap files
+
+def test_init_writes_private_authkey_and_loadable_configs(tmp_path):
+    written = init_cluster(tmp_path, "c1", [("a", "127.0.0.1:1"), ("b", "127.0.0.1:2")])
+    key_mode = stat.S_IMODE((tmp_path / "authkey").stat().st_mode)
+    assert key_mode == 0o600
+    assert len(read_authkey(tmp_path / "authkey")) == 32
+    config = load_node_config(written[1].config_path)
+    assert (config.node_name, config.raft_address, config.peers) == (
+        "b", "127.0.0.1:2", (("a", "127.0.0.1:1"),))
+    assert config.initial_nodes == (("a", "127.0.0.1:1"), ("b", "127.0.0.1:2"))
+    with pytest.raises(ConfigError, match="already exists"):
+        init_cluster(tmp_path, "c1", [("a", "127.0.0.1:1")])
+
+
+def test_config_errors_name_the_problem(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_node_config(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[node]\nname = "x y"\n[cluster]\n')
+    with pytest.raises(ConfigError, match="not a valid name"):
+        load_node_config(bad)
+    init_cluster(tmp_path / "c", "c", [("a", "127.0.0.1:1")])
+    os.chmod(tmp_path / "c" / "authkey", 0o644)
+    with pytest.raises(ConfigError, match="chmod 600"):
+        read_authkey(tmp_path / "c" / "authkey")
+
+
+def test_duplicate_members_are_refused(tmp_path):
+    with pytest.raises(ConfigError, match="names must be unique"):
+        init_cluster(tmp_path, "c", [("a", "127.0.0.1:1"), ("a", "127.0.0.1:2")])
+
+
+# ---------------------------------------------------------------------------
+# Transport: a real Unix socket, SO_PEERCRED
+
+def test_socket_is_private_and_records_the_callers_os_user(fake_cluster, tmp_path):
+    import pwd
+    _, nodes = fake_cluster
+    path = str(tmp_path / "api.sock")
+    server = ControlServer(path, 0o600, nodes["n1"].api)
+    server.start()
+    try:
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+        with ControlClient(path, 5000) as client:
+            assert client.call("ping")["node"] == "n1"
+            client.call("property_set", name="stonith-enabled", value="true")
+            with pytest.raises(ApiError, match="unknown operation"):
+                client.call("nope")
+            events = client.call("history")["events"]
+        assert events[-1]["user"] == pwd.getpwuid(os.getuid()).pw_name
+    finally:
+        server.stop()
+    assert not os.path.exists(path)
+    with pytest.raises(ApiError, match="is the node running"):
+        ControlClient(path, 1000).call("ping")
