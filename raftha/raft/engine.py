@@ -101,6 +101,24 @@ def build_conf(settings: RaftSettings, serializer: Callable[..., Any],
 class HardenedTransport(pysyncobj_transport.TCPTransport):
     """TCP transport that syncs the journal before every send and admits members only."""
 
+    def __init__(self, syncObj: Any, selfNode: Any, otherNodes: Any) -> None:  # noqa: N803
+        self._pings_lock = threading.Lock()
+        self._pings_received: dict[str, int] = {}
+        super().__init__(syncObj, selfNode, otherNodes)
+
+    def pings_received(self) -> dict[str, int]:
+        """Peer pings received so far, by peer address (any thread)."""
+        with self._pings_lock:
+            return dict(self._pings_received)
+
+    def _onMessageReceived(self, node: Any, message: Any) -> None:  # noqa: N802
+        if isinstance(message, dict) and message.get("type") == PING_MESSAGE_TYPE:
+            # Reading it already refreshed the link's last-read time; nothing else to do.
+            with self._pings_lock:
+                self._pings_received[node.id] = self._pings_received.get(node.id, 0) + 1
+            return
+        super()._onMessageReceived(node, message)
+
     def send(self, node: Any, message: Any) -> bool:
         journal = getattr(self._syncObj, "_SyncObj__raftLog", None)
         if isinstance(journal, DurableFileJournal):

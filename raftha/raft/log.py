@@ -183,6 +183,8 @@ class RaftLog:
         values: dict[str, Any] = dict(self._sync_stats.as_dict())
         values["apply_errors"] = self._apply_errors
         values["elections_seen"] = self._elections_seen
+        node = self._node
+        values["pings_received"] = node.transport.pings_received() if node is not None else {}
         return values
 
     # ----------------------------------------------------------------- writes

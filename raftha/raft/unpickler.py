@@ -3,8 +3,10 @@
 pysyncobj pickles everything it sends and stores. Unpickling a hostile frame runs arbitrary
 code, so every pickle the library reads goes through `restricted_loads`, whose `find_class`
 allows only the globals the library itself emits (protocol 2): `_codecs.encode` (how protocol 2
-carries bytes), `set`/`frozenset` and pysyncobj's node classes. Anything else raises
-`pickle.UnpicklingError`, which the library treats as a broken frame (connection dropped).
+carries bytes), `set`/`frozenset`, `bytes` (an empty bytes object is pickled as a call of
+`bytes()`; we hand out a version that refuses integer sizes) and pysyncobj's node classes.
+Anything else raises `pickle.UnpicklingError`, which the library treats as a broken frame
+(connection dropped).
 
 This is defence in depth under the cluster authkey (frames are authenticated before they are
 unpickled). Our own data never travels as pickle: entries are bytes, snapshots are msgpack.
@@ -29,10 +31,19 @@ ALLOWED_GLOBALS = frozenset({
 MAX_PICKLE_BYTES = 64 * 1024 * 1024
 
 
+def _bytes_without_sizes(*arguments: Any) -> bytes:
+    """`bytes` for unpickling: no `bytes(size)`, which would allocate at an attacker's will."""
+    if arguments and isinstance(arguments[0], int):
+        raise pickle.UnpicklingError("bytes(size) is not allowed")
+    return bytes(*arguments)
+
+
 class RestrictedUnpickler(pickle.Unpickler):
     """Unpickler that resolves only the allow-listed globals."""
 
     def find_class(self, module: str, name: str) -> Any:
+        if module in _BUILTIN_MODULES and name == "bytes":
+            return _bytes_without_sizes
         if (module, name) in ALLOWED_GLOBALS or (
                 module in _BUILTIN_MODULES and name in ALLOWED_BUILTINS):
             return super().find_class(module, name)

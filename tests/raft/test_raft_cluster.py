@@ -1,0 +1,190 @@
+"""Real-process tests of RaftLog: three members on loopback, kill -9, restarts.
+
+Each test reproduces a hazard measured in the pysyncobj research and fails without the
+corresponding hardening (see the docstring of each test).
+"""
+
+from __future__ import annotations
+
+import time
+
+from raftnode_harness import RaftCluster
+
+ENTRIES_TIMEOUT_S = 30.0
+
+
+def wait_entries(cluster: RaftCluster, address: str, count: int,
+                 timeout_s: float = ENTRIES_TIMEOUT_S) -> dict:
+    def enough() -> dict | None:
+        applied = cluster.applied(address)
+        return applied if len(applied["entries"]) >= count else None
+    return cluster.wait_for(enough, timeout_s, f"{count} entries applied on {address}")
+
+
+def entry_texts(applied: dict) -> list[str]:
+    return [entry for _, entry in applied["entries"]]
+
+
+def test_members_elect_and_apply_the_same_entries_in_the_same_order(raft_cluster):
+    cluster = raft_cluster(3).start()
+    leader = cluster.wait_leader()
+    follower = next(address for address in cluster.addresses if address != leader)
+    indexes = []
+    for number in range(10):
+        proposer = leader if number % 2 == 0 else follower
+        result = cluster.propose(proposer, f"entry-{number}")
+        assert result["outcome"] == "COMMITTED", result
+        indexes.append(result["index"])
+    assert indexes == sorted(indexes) and len(set(indexes)) == 10
+    views = [wait_entries(cluster, address, 10) for address in cluster.addresses]
+    assert all(view["entries"] == views[0]["entries"] for view in views)
+    assert [index for index, _ in views[0]["entries"]] == indexes
+    assert entry_texts(views[0]) == [f"entry-{number}" for number in range(10)]
+
+
+def test_raising_apply_neither_wedges_nor_double_applies(raft_cluster):
+    """Unwrapped, an apply that raises is retried every tick on every node: the cluster
+    wedges. Wrapped, it is counted once and the log moves on."""
+    cluster = raft_cluster(3, extra_args={-1: ["--poison", "poison"]}).start()
+    cluster.wait_leader()
+    for entry in ("before", "poison", "after-1", "after-2"):
+        assert cluster.propose_committed(entry)["outcome"] == "COMMITTED"
+    for address in cluster.addresses:
+        applied = wait_entries(cluster, address, 4)
+        assert entry_texts(applied) == ["before", "poison", "after-1", "after-2"]
+        assert set(applied["apply_calls"].values()) == {1}
+        metrics = cluster.node(address).request("metrics")["metrics"]
+        assert metrics["apply_errors"] == 1
+        assert cluster.node(address).alive()
+
+
+def test_raising_answer_handoff_does_not_double_apply(raft_cluster):
+    """A callback that raises makes pysyncobj apply the entry again on the proposing node.
+    Here the hand-off to the waiting caller raises after storing the answer."""
+    cluster = raft_cluster(3, extra_args={-1: ["--raise-in-delivery"]}).start()
+    leader = cluster.wait_leader()
+    follower = next(address for address in cluster.addresses if address != leader)
+    assert cluster.propose(leader, "from-leader")["outcome"] == "COMMITTED"
+    assert cluster.propose(follower, "from-follower")["outcome"] == "COMMITTED"
+    for address in cluster.addresses:
+        applied = wait_entries(cluster, address, 2)
+        assert entry_texts(applied) == ["from-leader", "from-follower"]
+        assert set(applied["apply_calls"].values()) == {1}
+        assert cluster.node(address).alive(), cluster.node(address).stderr_tail()
+
+
+def test_restarted_member_replays_its_own_journal(raft_cluster):
+    """With an in-memory log a restarted node forgets everything; with the journal it
+    replays its committed entries even when it is alone."""
+    cluster = raft_cluster(3).start()
+    cluster.wait_leader()
+    for number in range(10):
+        cluster.propose_committed(f"kept-{number}")
+    survivor = cluster.addresses[2]
+    before = wait_entries(cluster, survivor, 10)
+    time.sleep(2.0)  # the commit index reaches the meta file within a second
+    for address in cluster.addresses:
+        cluster.kill(address)
+    cluster.restart(survivor)
+    after = wait_entries(cluster, survivor, 10)
+    assert after["entries"] == before["entries"]
+    assert cluster.node(survivor).status()["leader"] is None
+
+
+def test_restarting_every_member_keeps_committed_entries(raft_cluster):
+    cluster = raft_cluster(3).start()
+    cluster.wait_leader()
+    for number in range(10):
+        cluster.propose_committed(f"durable-{number}")
+    before = wait_entries(cluster, cluster.addresses[0], 10)["entries"]
+    for address in cluster.addresses:
+        cluster.kill(address)
+    cluster.start()
+    cluster.wait_leader()
+    cluster.propose_committed("after-restart")
+    for address in cluster.addresses:
+        applied = wait_entries(cluster, address, 11)
+        assert applied["entries"][:10] == before
+        assert entry_texts(applied)[10] == "after-restart"
+
+
+def test_member_with_a_wrong_authkey_never_joins(raft_cluster):
+    cluster = raft_cluster(3, authkeys={2: b"w" * 32}).start()
+    good = cluster.addresses[:2]
+    intruder = cluster.addresses[2]
+    cluster.wait_leader(among=good)
+    cluster.propose_committed("with-the-right-key", among=good)
+    terms_before = {address: cluster.node(address).status()["term"] for address in good}
+    time.sleep(3.0)
+    for address in good:
+        status = cluster.node(address).status()
+        assert status["term"] == terms_before[address]
+        assert intruder not in status["connected_peers"]
+    intruder_status = cluster.node(intruder).status()
+    assert intruder_status["leader"] is None
+    assert intruder_status["connected_peers"] == []
+    assert intruder_status["term"] == 0
+    assert cluster.applied(intruder)["entries"] == []
+
+
+def test_killing_the_leader_elects_another_and_writes_continue(raft_cluster):
+    """Followers ping each other, so their idle link is alive when the first vote after a
+    leader crash travels over it."""
+    cluster = raft_cluster(3).start()
+    old_leader = cluster.wait_leader()
+    cluster.propose_committed("before-failover")
+    time.sleep(2.5)  # longer than the connection timeout: links between followers are idle
+    followers = [address for address in cluster.addresses if address != old_leader]
+    for follower in followers:
+        other = next(address for address in followers if address != follower)
+        pings = cluster.node(follower).request("metrics")["metrics"]["pings_received"]
+        assert pings.get(other, 0) > 0, pings
+    cluster.kill(old_leader)
+    killed_at = time.monotonic()
+    new_leader = cluster.wait_leader(timeout_s=10.0, among=followers)
+    elapsed_s = time.monotonic() - killed_at
+    print(f"new leader after {elapsed_s:.2f} s")
+    assert new_leader != old_leader
+    assert cluster.propose_committed("after-failover")["outcome"] == "COMMITTED"
+
+
+def test_a_member_without_quorum_refuses_proposals(raft_cluster):
+    cluster = raft_cluster(3).start()
+    leader = cluster.wait_leader()
+    cluster.propose_committed("with-quorum")
+    for address in cluster.addresses:
+        if address != leader:
+            cluster.kill(address)
+
+    def refused() -> dict | None:
+        result = cluster.propose(leader, "without-quorum", timeout_ms=500)
+        assert result["outcome"] != "COMMITTED", result
+        return result if result["outcome"] == "NOT_APPLIED" else None
+
+    result = cluster.wait_for(refused, 10.0, "a NOT_APPLIED answer")
+    assert "quorum" in result["reason"]
+    for _ in range(5):
+        assert cluster.propose(leader, "still-without", timeout_ms=500)["outcome"] == \
+            "NOT_APPLIED"
+    cluster.wait_for(lambda: not cluster.node(leader).status()["is_leader"], 10.0,
+                     "the isolated leader to step down")
+    assert entry_texts(cluster.applied(leader)) == ["with-quorum"]
+
+
+def test_lagging_member_catches_up_from_a_msgpack_snapshot(raft_cluster):
+    cluster = raft_cluster(3, extra_args={-1: ["--compaction-entries", "20"]}).start()
+    cluster.wait_leader()
+    cluster.propose_committed("first")
+    lagging = next(address for address in cluster.addresses
+                   if address != cluster.current_leader())
+    cluster.kill(lagging)
+    for number in range(60):
+        cluster.propose_committed(f"while-away-{number}")
+    cluster.restart(lagging)
+    leader = cluster.wait_leader()
+    expected = wait_entries(cluster, leader, 61)["entries"]
+    caught_up = wait_entries(cluster, lagging, 61)
+    assert caught_up["entries"] == expected
+    assert caught_up["restores"] >= 1
+    for node in cluster.nodes.values():
+        assert "refused to unpickle" not in node.stderr_text()
