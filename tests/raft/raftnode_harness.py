@@ -149,22 +149,28 @@ class RaftCluster:
 
     def __init__(self, root: pathlib.Path, size: int = 3,
                  extra_args: dict[int, list[str]] | None = None,
-                 authkeys: dict[int, bytes] | None = None) -> None:
+                 authkeys: dict[int, bytes] | None = None,
+                 initial_members: int | None = None) -> None:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
         self.authkey = secrets.token_bytes(32)
         ports = free_ports(size)
         self.addresses = [f"127.0.0.1:{port}" for port in ports]
         self.nodes: dict[str, NodeProcess] = {}
+        self.founders: list[str] = []
+        # Members beyond `initial_members` are meant to join later through add_member; the
+        # initial members know only each other, a joiner knows everybody.
+        founders = self.founders = self.addresses[:initial_members or size]
         for position, address in enumerate(self.addresses):
-            peers = [other for other in self.addresses if other != address]
+            known = founders if address in founders else self.addresses
+            peers = [other for other in known if other != address]
             key = (authkeys or {}).get(position, self.authkey)
             arguments = (extra_args or {}).get(position, (extra_args or {}).get(-1, []))
             self.nodes[address] = NodeProcess(address, peers,
                                               root / f"node{position}", key, list(arguments))
 
     def start(self, addresses: list[str] | None = None) -> RaftCluster:
-        for address in addresses or self.addresses:
+        for address in addresses or self.founders:
             self.nodes[address].start()
         return self
 

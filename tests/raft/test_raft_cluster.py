@@ -6,8 +6,14 @@ corresponding hardening (see the docstring of each test).
 
 from __future__ import annotations
 
+import pathlib
+import pickle
+import socket
+import struct
 import time
+import zlib
 
+import pytest
 from raftnode_harness import RaftCluster
 
 ENTRIES_TIMEOUT_S = 30.0
@@ -186,5 +192,75 @@ def test_lagging_member_catches_up_from_a_msgpack_snapshot(raft_cluster):
     caught_up = wait_entries(cluster, lagging, 61)
     assert caught_up["entries"] == expected
     assert caught_up["restores"] >= 1
+    for node in cluster.nodes.values():
+        assert "refused to unpickle" not in node.stderr_text()
+
+
+class _MarkerPayload:
+    """Unpickling this creates a marker file (stands in for arbitrary code execution)."""
+
+    def __init__(self, marker: pathlib.Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (exec, (f"open({str(self.marker)!r}, 'w').write('ran')",))
+
+
+def send_raw_frames(address: str, frames: list[bytes]) -> None:
+    host, port = address.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=3) as connection:
+        for frame in frames:
+            try:
+                connection.sendall(frame)
+            except OSError:
+                return
+        time.sleep(0.3)
+
+
+def test_crafted_pickle_frames_from_a_non_member_run_nothing(raft_cluster, tmp_path):
+    """Without authentication one such frame runs code inside pysyncobj (reproduced in the
+    research). With the authkey the frame is refused before it is unpickled."""
+    cluster = raft_cluster(3).start()
+    cluster.wait_leader()
+    marker = tmp_path / "marker"
+    body = zlib.compress(pickle.dumps(_MarkerPayload(marker), 2), 3)
+    frame = struct.pack("i", len(body)) + body
+    admin = zlib.compress(pickle.dumps(["status"], 2), 3)
+    admin_frame = struct.pack("i", len(admin)) + admin
+    for address in cluster.addresses:
+        send_raw_frames(address, [frame])
+        send_raw_frames(address, [admin_frame, frame])
+        send_raw_frames(address, [struct.pack("i", 32) + b"k" * 32, frame])
+    time.sleep(0.5)
+    assert not marker.exists()
+    assert all(cluster.node(address).alive() for address in cluster.addresses)
+    assert cluster.propose_committed("after-attack")["outcome"] == "COMMITTED"
+
+
+def test_a_member_is_added_catches_up_and_is_removed(raft_cluster):
+    cluster = raft_cluster(4, initial_members=3).start()
+    joiner = cluster.addresses[3]
+    leader = cluster.wait_leader()
+    for number in range(5):
+        cluster.propose_committed(f"before-join-{number}")
+    added = cluster.node(leader).request("add_member", address=joiner, timeout_ms=5000)
+    assert added["outcome"] == "COMMITTED", added
+    cluster.restart(joiner)
+    applied = wait_entries(cluster, joiner, 5)
+    assert entry_texts(applied) == [f"before-join-{number}" for number in range(5)]
+    cluster.wait_for(lambda: all(len(status["members"]) == 4 for status in
+                                 cluster.statuses().values() if status), 20.0, "4 members")
+    cluster.propose_committed("with-four")
+    leader = cluster.wait_leader()
+    if leader == joiner:
+        pytest.skip("the joiner became leader; a leader cannot remove itself")
+    removed = cluster.node(leader).request("remove_member", address=joiner, timeout_ms=5000)
+    assert removed["outcome"] == "COMMITTED", removed
+    cluster.kill(joiner)
+    founders = cluster.addresses[:3]
+    cluster.wait_for(lambda: all(len(status["members"]) == 3 for status in
+                                 cluster.statuses(founders).values() if status),
+                     20.0, "3 members")
+    assert cluster.propose_committed("after-removal", among=founders)["outcome"] == "COMMITTED"
     for node in cluster.nodes.values():
         assert "refused to unpickle" not in node.stderr_text()

@@ -1,0 +1,257 @@
+"""In-process tests of the Raft layer's parts: outcome classification, the restricted
+unpickler, snapshot files, settings validation, the durable journal and the version pin."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import pickle
+import socket
+import time
+
+import pytest
+
+from raftha.raft import library
+from raftha.raft.contract import ProposeOutcome, RaftSettings
+from raftha.raft.durability import CorruptMetaError, DurableFileJournal, SyncStats
+from raftha.raft.log import RaftLog
+from raftha.raft.outcome import PendingProposal, classify, guarded
+from raftha.raft.snapshot import SnapshotError, decode_snapshot, encode_snapshot
+from raftha.raft.unpickler import restricted_loads
+
+FAIL = library.FAIL_REASON
+KEY = b"k" * 32
+
+
+# ----------------------------------------------------------------- outcomes
+
+@pytest.mark.parametrize(("code", "expected"), [
+    (FAIL.SUCCESS, ProposeOutcome.COMMITTED),
+    (FAIL.QUEUE_FULL, ProposeOutcome.NOT_APPLIED),
+    (FAIL.MISSING_LEADER, ProposeOutcome.NOT_APPLIED),
+    (FAIL.DISCARDED, ProposeOutcome.NOT_APPLIED),
+    (FAIL.NOT_LEADER, ProposeOutcome.NOT_APPLIED),
+    (FAIL.LEADER_CHANGED, ProposeOutcome.UNKNOWN),
+    (FAIL.REQUEST_DENIED, ProposeOutcome.NOT_APPLIED),
+    (FAIL.UNKNOWN_OUTCOME, ProposeOutcome.UNKNOWN),
+    (99, ProposeOutcome.UNKNOWN),
+])
+def test_every_library_code_is_classified(code, expected):
+    result = classify(code, 42)
+    assert result.outcome is expected
+    assert result.index == (42 if expected is ProposeOutcome.COMMITTED else None)
+    assert result.reason
+
+
+def test_a_proposal_without_an_answer_is_unknown():
+    result = PendingProposal().wait(10)
+    assert result.outcome is ProposeOutcome.UNKNOWN
+    assert "10 ms" in result.reason
+
+
+def test_only_the_first_answer_counts():
+    pending = PendingProposal()
+    pending.deliver(7, FAIL.SUCCESS)
+    pending.deliver(None, FAIL.DISCARDED)
+    assert pending.wait(10).index == 7
+
+
+def test_a_guarded_callback_never_raises():
+    calls = []
+
+    def broken(result, code):
+        calls.append((result, code))
+        raise RuntimeError("boom")
+
+    guarded(broken)(1, FAIL.SUCCESS)
+    assert calls == [(1, FAIL.SUCCESS)]
+
+
+# ----------------------------------------------------------------- unpickler
+
+class _Exec:
+    def __init__(self, marker: pathlib.Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (exec, (f"open({str(self.marker)!r}, 'w').write('ran')",))
+
+
+class _System:
+    def __reduce__(self):
+        return (os.system, ("true",))
+
+
+@pytest.mark.parametrize("loads", [restricted_loads, lambda data: library.pysyncobj_pickle.loads(
+    data), lambda data: library.pysyncobj_journal.loads(data)],
+    ids=["restricted_loads", "pysyncobj.pickle.loads", "pysyncobj.journal.loads"])
+def test_crafted_pickles_are_refused_by_every_library_reader(loads, tmp_path):
+    marker = tmp_path / "marker"
+    for payload in (_Exec(marker), _System()):
+        with pytest.raises(pickle.UnpicklingError):
+            loads(pickle.dumps(payload, 2))
+    assert not marker.exists()
+
+
+def test_bytes_of_an_attacker_chosen_size_is_refused():
+    huge = b"\x80\x02c__builtin__\nbytes\nJ\x00\x00\x00\x40\x85R."
+    with pytest.raises(pickle.UnpicklingError):
+        restricted_loads(huge)
+
+
+def test_what_the_library_sends_still_unpickles():
+    node = library.TCPNode("127.0.0.1:7000")
+    messages = [
+        {"type": "append_entries", "term": 3, "commit_index": 9, "prevLogIdx": 8,
+         "prevLogTerm": 2, "entries": [(b"\x00payload", 9, 3), (b"", 10, 3)]},
+        {"type": "next_node_idx", "next_node_idx": 11, "reset": False, "success": True},
+        ["add", node.id, node],
+        (b"\x01" * 32, {"type": "request_vote", "term": 4}),
+        {node, library.TCPNode("127.0.0.1:7001")},
+        frozenset({1, 2}),
+        b"",
+        {"currentTerm": 4, "votedForNodeId": "127.0.0.1:7000", "raftCommitIndex": 12},
+    ]
+    for message in messages:
+        assert restricted_loads(pickle.dumps(message, 2)) == message
+
+
+# ----------------------------------------------------------------- snapshots
+
+def test_snapshot_round_trip_and_corruption():
+    data = encode_snapshot(b"state", (b"\x00a", 10, 2), (b"\x00b", 9, 2),
+                           ["127.0.0.1:2", "127.0.0.1:1"])
+    decoded = decode_snapshot(data)
+    assert decoded == {"state": b"state", "last": (b"\x00a", 10, 2),
+                       "previous": (b"\x00b", 9, 2),
+                       "members": ["127.0.0.1:1", "127.0.0.1:2"]}
+    flipped = bytearray(data)
+    flipped[-3] ^= 0xFF
+    with pytest.raises(SnapshotError):
+        decode_snapshot(bytes(flipped))
+    with pytest.raises(SnapshotError):
+        decode_snapshot(pickle.dumps({"state": b""}))
+
+
+# ----------------------------------------------------------------- settings
+
+def settings(**overrides) -> RaftSettings:
+    values = {"self_address": "127.0.0.1:7000", "peer_addresses": ("127.0.0.1:7001",),
+              "data_dir": pathlib.Path("/tmp/unused"), "authkey": KEY}
+    values.update(overrides)
+    return RaftSettings(**values)
+
+
+@pytest.mark.parametrize(("overrides", "fragment"), [
+    ({"authkey": b"short"}, "authkey"),
+    ({"authkey": "k" * 32}, "authkey"),
+    ({"self_address": "nohost"}, "self_address"),
+    ({"peer_addresses": ("127.0.0.1:99999",)}, "peer_addresses"),
+    ({"peer_addresses": ("127.0.0.1:7000",)}, "self_address"),
+    ({"election_timeout_min_ms": 100}, "election_timeout_min_ms"),
+    ({"election_timeout_max_ms": 300}, "election_timeout_max_ms"),
+    ({"connection_timeout_ms": 500}, "connection_timeout_ms"),
+    ({"data_dir": "/tmp/x"}, "data_dir"),
+])
+def test_bad_settings_name_the_problem(overrides, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        settings(**overrides)
+
+
+def test_good_settings_list_every_member():
+    assert settings().members == ("127.0.0.1:7000", "127.0.0.1:7001")
+
+
+# ----------------------------------------------------------------- durable journal
+
+def test_journal_and_meta_survive_reopening_and_count_their_syncs(tmp_path):
+    stats = SyncStats()
+    path = str(tmp_path / "raft.journal")
+    journal = DurableFileJournal(path, stats)
+    journal.add(b"\x01first", 1, 1)
+    journal.add(b"\x00second", 2, 1)
+    journal.sync()
+    journal.sync()  # clean: no second sync
+    journal.setCurrentTerm(5, "127.0.0.1:7001")
+    journal._destroy()
+    assert stats.as_dict()["journal_syncs"] == 1
+    assert stats.as_dict()["meta_syncs"] == 1
+    reopened = DurableFileJournal(path, SyncStats())
+    assert [reopened[0], reopened[1]] == [(b"\x01first", 1, 1), (b"\x00second", 2, 1)]
+    assert reopened.getCurrentTerm() == 5
+    assert reopened.getVotedForNodeId() == "127.0.0.1:7001"
+    reopened._destroy()
+
+
+def test_a_corrupt_meta_file_stops_the_node_instead_of_forgetting_the_term(tmp_path):
+    path = str(tmp_path / "raft.journal")
+    journal = DurableFileJournal(path, SyncStats())
+    journal.setCurrentTerm(5, None)
+    journal._destroy()
+    pathlib.Path(path + ".meta").write_bytes(b"\x80\x02garbage")
+    with pytest.raises(CorruptMetaError):
+        DurableFileJournal(path, SyncStats())
+
+
+# ----------------------------------------------------------------- RaftLog edges
+
+class _NullMachine:
+    def apply_entry(self, index: int, entry: bytes) -> None:
+        pass
+
+    def snapshot_bytes(self) -> bytes:
+        return b""
+
+    def restore_snapshot(self, data: bytes) -> None:
+        pass
+
+
+def test_a_stopped_log_refuses_without_raising(tmp_path):
+    log = RaftLog(settings(data_dir=tmp_path), _NullMachine())
+    assert log.propose(b"x", 100).outcome is ProposeOutcome.NOT_APPLIED
+    with pytest.raises(TypeError):
+        log.propose("text", 100)  # type: ignore[arg-type]
+    assert log.status().leader is None
+
+
+def test_starting_on_a_busy_port_fails_with_a_clear_error(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        address = f"127.0.0.1:{busy.getsockname()[1]}"
+        log = RaftLog(settings(self_address=address, data_dir=tmp_path), _NullMachine())
+        with pytest.raises(RuntimeError, match="cannot start raft node"):
+            log.start()
+
+
+def test_a_single_member_commits_alone_and_restarts_with_its_log(tmp_path):
+    applied: list[tuple[int, bytes]] = []
+
+    class Machine(_NullMachine):
+        def apply_entry(self, index: int, entry: bytes) -> None:
+            applied.append((index, entry))
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{probe.getsockname()[1]}"
+    single = settings(self_address=address, peer_addresses=(), data_dir=tmp_path)
+    log = RaftLog(single, Machine())
+    log.start()
+    try:
+        result = None
+        for _ in range(100):
+            result = log.propose(b"alone", 1000)
+            if result.outcome is ProposeOutcome.COMMITTED:
+                break
+            time.sleep(0.05)
+        assert result is not None and result.outcome is ProposeOutcome.COMMITTED
+    finally:
+        log.stop()
+    assert applied == [(result.index, b"alone")]
+    assert log.metrics()["journal_syncs"] >= 1
+
+
+def test_the_version_pin_refuses_another_pysyncobj(monkeypatch):
+    monkeypatch.setattr(library.pysyncobj_version, "VERSION", "0.3.16")
+    with pytest.raises(ImportError, match="0.3.17"):
+        library._check_version()
