@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 EXIT_REASON_PREFIX = "ocf-exit-reason:"
 _MAX_LINE_BYTES = 64 * 1024
+_POLL_INTERVAL_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -179,12 +180,19 @@ def _supervise(
         os.set_blocking(stream.fileno(), False)
         selector.register(stream.fileno(), selectors.EVENT_READ)
         collectors[stream.fileno()] = collector
+    # A pidfd turns "the process exited" into a selector event; without one, poll at 50 ms.
+    exit_descriptor = _open_pidfd(process.pid)
+    if exit_descriptor is not None:
+        selector.register(exit_descriptor, selectors.EVENT_READ)
+    poll_cap_s = 1.0 if exit_descriptor is not None else _POLL_INTERVAL_S
     try:
         while True:
             now = time.monotonic()
             if process.poll() is not None:
                 if exited_at is None:
                     exited_at = now
+                    if exit_descriptor is not None:
+                        selector.unregister(exit_descriptor)
                     if timed_out:
                         # The leader is gone; take whatever it left in its group with it.
                         kill_process_group(process.pid, signal.SIGKILL)
@@ -200,15 +208,37 @@ def _supervise(
                 kill_process_group(process.pid, signal.SIGKILL)
                 kill_deadline = None
                 continue
+            elif timed_out:
+                wait_s = kill_deadline - now if kill_deadline is not None else _POLL_INTERVAL_S
             else:
-                next_event = kill_deadline if timed_out and kill_deadline else deadline
-                wait_s = next_event - now if not timed_out or kill_deadline else 0.05
-            # Poll the exit status at least every 50 ms: select only wakes on output.
-            for key, _events in selector.select(timeout=max(0.0, min(wait_s, 0.05))):
+                wait_s = deadline - now
+            if not collectors and exit_descriptor is None:
+                # Nothing to select on: wait for the exit itself.
+                try:
+                    process.wait(timeout=max(0.0, min(wait_s, _POLL_INTERVAL_S)))
+                except subprocess.TimeoutExpired:
+                    pass
+                continue
+            for key, _events in selector.select(timeout=max(0.0, min(wait_s, poll_cap_s))):
+                if key.fd == exit_descriptor:
+                    continue   # the exit is picked up by poll() at the top of the loop
                 _read_available(key.fd, collectors, selector)
         return timed_out
     finally:
         selector.close()
+        if exit_descriptor is not None:
+            os.close(exit_descriptor)
+
+
+def _open_pidfd(pid: int) -> int | None:
+    """A descriptor that becomes readable when pid exits (Linux >= 5.3), else None."""
+    opener = getattr(os, "pidfd_open", None)
+    if opener is None:
+        return None
+    try:
+        return opener(pid)
+    except OSError:
+        return None
 
 
 def _read_available(fd: int, collectors: dict, selector: selectors.BaseSelector) -> None:
