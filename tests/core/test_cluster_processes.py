@@ -265,3 +265,37 @@ def test_five_nodes_survive_two_losses_and_refuse_writes_after_three(tmp_path):
     finally:
         sandbox.down()
         assert_all_stopped(sandbox)
+
+
+def test_sandbox_cli_up_kill_start_down(tmp_path):
+    directory = str(tmp_path / "cli")
+    up = run_cli("sandbox", "up", "--nodes", "3", "--dir", directory)
+    try:
+        assert up.returncode == 0, up.stderr
+        lines = up.stdout.splitlines()
+        assert [line.split()[0] for line in lines] == ["node1", "node2", "node3"]
+        for line in lines:
+            name, socket_path, address = line.split()
+            assert socket_path.endswith(f"{name}/control.sock")
+            assert address.startswith("127.0.0.1:")
+        killed = run_cli("sandbox", "kill", "node2", "--dir", directory)
+        assert killed.returncode == 0, killed.stderr
+        status = run_cli("sandbox", "status", "--dir", directory)
+        assert "node2" in status.stdout and [line.endswith("stopped") for line in
+                                              status.stdout.splitlines()] == [False, True, False]
+        started = run_cli("sandbox", "start", "node2", "--dir", directory)
+        assert started.returncode == 0, started.stderr
+        unknown = run_cli("sandbox", "kill", "node9", "--dir", directory)
+        assert unknown.returncode == 1 and "no node 'node9'" in unknown.stderr
+    finally:
+        down = run_cli("sandbox", "down", "--dir", directory)
+    assert down.returncode == 0, down.stderr
+    assert Sandbox(directory).running() == []
+
+
+def test_demo_walks_through_failover_and_cleans_up():
+    result = run_cli("demo")
+    assert result.returncode == 0, result.stderr
+    assert "new leader:" in result.stdout
+    assert "stonith-enabled=false" in result.stdout
+    assert "no-quorum-policy=stop committed" in result.stdout
