@@ -16,13 +16,15 @@ import sys
 
 from jepsen import hosts, runner, schedule
 
-TARGETS = ("selftest",)
+TARGETS = ("selftest", "selftest-split-brain")
 
 
 def _adapter(name: str):
+    from jepsen.adapter import SelfTestCluster
     if name == "selftest":
-        from jepsen.adapter import SelfTestCluster
         return SelfTestCluster()
+    if name == "selftest-split-brain":
+        return SelfTestCluster(shared_resource="st-shared")
     raise ValueError(f"unknown target {name!r}; known: {', '.join(TARGETS)}")
 
 
@@ -42,7 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--replay", type=pathlib.Path, default=None,
                      help="schedule.json (or a run directory) to replay")
     run.add_argument("--target", default="selftest", choices=TARGETS,
-                     help="cluster under test (selftest: the harness's own trivial target)")
+                     help="cluster under test (selftest: the harness's own trivial target; "
+                     "selftest-split-brain: every node runs one shared resource, so the "
+                     "run must be judged invalid)")
     check = commands.add_parser("check", help="re-check a stored run directory")
     check.add_argument("dir", type=pathlib.Path)
     cleanup = commands.add_parser("cleanup", help="remove leftovers of interrupted runs")

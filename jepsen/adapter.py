@@ -79,8 +79,12 @@ class SelfTestCluster:
     checkers = ("no_overlap", "promoted_max", "recovery", "fenced_recovery", "stats",
                 "network_faults_effective")
 
-    def __init__(self, tick_ms: int = 100, probe_timeout_s: float = 1.0) -> None:
+    def __init__(self, tick_ms: int = 100, probe_timeout_s: float = 1.0,
+                 shared_resource: str | None = None) -> None:
+        """`shared_resource`: every node ticks this one id (a deliberate split brain that
+        the no_overlap checker must catch: the harness's negative run)."""
         self.tick_ms = tick_ms
+        self.shared_resource = shared_resource
         self.probe_timeout_s = probe_timeout_s
         self.params: dict[str, Any] = {"tick_ms": tick_ms, "gap_threshold_ms": 3 * tick_ms + 50,
                                        "recovery_bound_ms": 10_000}
@@ -121,6 +125,8 @@ class SelfTestCluster:
                 "--port", str(selftest.PORT),
                 "--ledger", str(self.run_dir / "ledger" / f"{node}.log"),
                 "--tick-ms", str(self.tick_ms)]
+        if self.shared_resource:
+            argv += ["--resource", self.shared_resource]
         env = {clockhook.ENVIRONMENT_VARIABLE: str(self.clock_file(node)),
                "PYTHONPATH": str(pathlib.Path(__file__).resolve().parent.parent)}
         self._daemons[node] = self.hosts.spawn(node, argv, env=env,

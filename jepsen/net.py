@@ -118,7 +118,10 @@ def render_nft(table: str, interface: str, rules: NodeRules) -> str:
         if rules.drop_addresses:
             addresses = ", ".join(sorted(rules.drop_addresses))
             lines.append(f'    {hook} "{interface}" ip {direction} {{ {addresses} }} drop')
-        if rules.loss_percent and chain == "input":
+        if rules.loss_percent == 100 and chain == "input":
+            # numgen's range is 0..99, so total loss is a plain drop.
+            lines.append(f'    {hook} "{interface}" drop comment "loss 100"')
+        elif rules.loss_percent and chain == "input":
             lines.append(f'    {hook} "{interface}" numgen random mod 100 < '
                          f"{rules.loss_percent} drop")
         lines.append("  }")

@@ -4,7 +4,8 @@ It exists so the harness (namespaces, nemeses, recording, checkers, reports) can
 end to end for real before the product's cluster adapter exists. Each node runs
 `python -m jepsen.selftest serve`, which:
 - appends a ledger tick "<wall_ms> <node> st-<node>" every tick period (each node owns its
-  own resource, so there is never a handover and never an overlap);
+  own resource, so there is never a handover and never an overlap; `--resource` makes every
+  node tick one shared id instead, a deliberate split brain for the checkers' negative run);
 - answers one-line TCP requests on its port: "ping" -> "pong <node>", "status" -> a status
   document shaped like `raftha status --output json`, "clock" -> the offset read through the
   clock hook (RAFTHA_CLOCK_OFFSET_FILE).
@@ -35,14 +36,15 @@ def resource_of(node: str) -> str:
     return f"st-{node}"
 
 
-def status_document(node: str, started_ms: int) -> dict:
+def status_document(node: str, resource: str, started_ms: int) -> dict:
     return {"cluster": {"name": "selftest", "leader": None, "quorum": None,
                         "commit_index": None},
             "nodes": {node: {"state": "online", "started_ms": started_ms}},
-            "resources": {resource_of(node): {"node": node, "role": "Started"}}}
+            "resources": {resource: {"node": node, "role": "Started"}}}
 
 
-def make_handler(node: str, started_ms: int) -> type[socketserver.StreamRequestHandler]:
+def make_handler(node: str, resource: str,
+                 started_ms: int) -> type[socketserver.StreamRequestHandler]:
     class Handler(socketserver.StreamRequestHandler):
         timeout = 5
 
@@ -51,7 +53,7 @@ def make_handler(node: str, started_ms: int) -> type[socketserver.StreamRequestH
             if request == "ping":
                 answer = f"pong {node}"
             elif request == "status":
-                answer = json.dumps(status_document(node, started_ms), sort_keys=True)
+                answer = json.dumps(status_document(node, resource, started_ms), sort_keys=True)
             elif request == "clock":
                 answer = json.dumps({"offset_ms": clockhook.read_offset_ms()})
             else:
@@ -61,22 +63,23 @@ def make_handler(node: str, started_ms: int) -> type[socketserver.StreamRequestH
     return Handler
 
 
-def tick_forever(node: str, ledger: pathlib.Path, tick_ms: int) -> None:
+def tick_forever(node: str, resource: str, ledger: pathlib.Path, tick_ms: int) -> None:
     """Append one ledger line per tick with a single O_APPEND write."""
-    line_resource = resource_of(node)
     descriptor = os.open(ledger, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     while True:
         stamp = time.time_ns() // 1_000_000
-        os.write(descriptor, f"{stamp} {node} {line_resource}\n".encode())
+        os.write(descriptor, f"{stamp} {node} {resource}\n".encode())
         time.sleep(tick_ms / 1000.0)
 
 
-def serve(node: str, port: int, ledger: pathlib.Path, tick_ms: int) -> None:
+def serve(node: str, port: int, ledger: pathlib.Path, tick_ms: int, resource: str) -> None:
     started_ms = time.time_ns() // 1_000_000
     socketserver.ThreadingTCPServer.allow_reuse_address = True
-    server = socketserver.ThreadingTCPServer(("0.0.0.0", port), make_handler(node, started_ms))
+    server = socketserver.ThreadingTCPServer(("0.0.0.0", port),
+                                             make_handler(node, resource, started_ms))
     server.daemon_threads = True
-    ticker = threading.Thread(target=tick_forever, args=(node, ledger, tick_ms), daemon=True)
+    ticker = threading.Thread(target=tick_forever, args=(node, resource, ledger, tick_ms),
+                              daemon=True)
     ticker.start()
     server.serve_forever(poll_interval=0.2)
 
@@ -113,13 +116,16 @@ def main(argv: list[str] | None = None) -> int:
     serve_parser.add_argument("--port", type=int, default=PORT)
     serve_parser.add_argument("--ledger", type=pathlib.Path, required=True)
     serve_parser.add_argument("--tick-ms", type=int, default=100)
+    serve_parser.add_argument("--resource", default=None,
+                              help="resource id to tick (default st-<node>)")
     probe_parser = commands.add_parser("probe")
     probe_parser.add_argument("--to", required=True, help="ADDR:PORT")
     probe_parser.add_argument("--request", default="ping")
     probe_parser.add_argument("--timeout-s", type=float, default=1.0)
     args = parser.parse_args(argv)
     if args.command == "serve":
-        serve(args.node, args.port, args.ledger, args.tick_ms)
+        serve(args.node, args.port, args.ledger, args.tick_ms,
+              args.resource or resource_of(args.node))
         return 0
     return probe(args.to, args.request, args.timeout_s)
 
