@@ -79,8 +79,9 @@ def test_ledger_ticks_with_node_and_id_and_stops(runner: AgentRunner, tmp_path: 
         assert {(node, resource) for _, node, resource in lines} == {(NODE_NAME, "l1")}
         times = [wall_ms for wall_ms, _, _ in lines]
         assert times == sorted(times)
-        # About 10 per second: 20 lines must not come much faster than 100 ms apart.
-        assert times[-1] - times[0] >= 19 * 100 * 0.8
+        # About 10 per second: lines are ~100 ms apart (generous upper slack: shared machine).
+        gaps = len(times) - 1
+        assert gaps * 100 * 0.8 <= times[-1] - times[0] <= gaps * 100 * 4
         assert window_s < 30
         assert abs(times[-1] - time.time() * 1000) < 10_000
         assert runner.run(spec, "stop", **common).ok

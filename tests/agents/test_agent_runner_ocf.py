@@ -254,3 +254,18 @@ def test_result_round_trips_through_plain_data(runner: AgentRunner) -> None:
     from raftha.agents import AgentResult
     again = AgentResult.from_dict(result.to_dict())
     assert again.rc == 7 and again.exit_reason == "gone" and again.status is result.status
+
+
+@needs_resource_agents
+def test_runner_is_safe_from_several_threads(runner: AgentRunner, work_dir: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def lifecycle(index: int) -> list[int]:
+        spec = AgentSpec.parse("ocf:heartbeat:Dummy", f"parallel{index}")
+        params = {"state": str(work_dir / f"parallel{index}.state")}
+        runner.metadata(spec)
+        return cycle(runner, spec, params, ["monitor", "start", "monitor", "stop", "monitor"])
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        outcomes = list(pool.map(lifecycle, range(8)))
+    assert outcomes == [[7, 0, 0, 0, 7]] * 8
