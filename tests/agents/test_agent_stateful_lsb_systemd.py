@@ -170,3 +170,58 @@ def test_systemd_detection_on_this_machine() -> None:
     result = runner.run(AgentSpec.parse("systemd:cron.service", "c"), "monitor",
                         timeout_ms=5000, node_name=NODE_NAME)
     assert result.exit_reason == SYSTEMD_NOT_RUNNING
+
+
+def systemd_runner(tmp_path: Path) -> tuple[AgentRunner, dict[str, str]]:
+    """A runner that believes systemd runs, driving the systemctl test double."""
+    state = tmp_path / "systemd"
+    state.mkdir()
+    (state / "web.service.unit").write_text("")
+    (state / "slow.service.unit").write_text("")
+    (state / "broken.service.unit").write_text("")
+    (state / "broken.service.fail").write_text("")
+    runner = AgentRunner(AgentRunnerSettings(
+        systemd_running=True, systemctl_command=str(FIXTURES / "systemctl-fake"),
+        systemd_dropin_dir=tmp_path / "run-systemd", shims_dir=None, systemd_poll_ms=50))
+    return runner, {"FAKE_SYSTEMD_DIR": str(state), "FAKE_SYSTEMD_SLOW": "slow.service"}
+
+
+def test_systemd_unit_lifecycle_maps_active_state(tmp_path: Path) -> None:
+    runner, environment = systemd_runner(tmp_path)
+    spec = AgentSpec.parse("systemd:web", "web")
+
+    def run(action: str, interval_ms: int = 0):
+        return runner.run(spec, action, timeout_ms=10_000, interval_ms=interval_ms,
+                          node_name=NODE_NAME, environment_extra=environment)
+
+    assert run("monitor").rc == 7
+    assert run("start").rc == 0
+    dropin = tmp_path / "run-systemd" / "web.service.d" / "50-raftha.conf"
+    assert "Restart=no" in dropin.read_text() and "Before=raftha.service" in dropin.read_text()
+    assert run("monitor", 10_000).rc == 0
+    assert run("stop").rc == 0
+    assert run("monitor", 10_000).rc == 7
+    calls = (tmp_path / "systemd" / "calls.log").read_text().splitlines()
+    assert "daemon-reload" in calls and "start web.service" in calls
+
+
+def test_systemd_activating_unit_is_polled_until_active(tmp_path: Path) -> None:
+    runner, environment = systemd_runner(tmp_path)
+    result = runner.run(AgentSpec.parse("systemd:slow.service", "s"), "start",
+                        timeout_ms=10_000, node_name=NODE_NAME, environment_extra=environment)
+    assert result.rc == 0
+    calls = (tmp_path / "systemd" / "calls.log").read_text().splitlines()
+    assert calls.count("show -p ActiveState --value slow.service") == 2
+
+
+def test_systemd_failed_start_and_missing_unit(tmp_path: Path) -> None:
+    runner, environment = systemd_runner(tmp_path)
+    common = dict(timeout_ms=10_000, node_name=NODE_NAME, environment_extra=environment)
+    broken = runner.run(AgentSpec.parse("systemd:broken", "b"), "start", **common)
+    assert broken.rc == 1 and "failed" in broken.exit_reason
+    missing = runner.run(AgentSpec.parse("systemd:absent", "a"), "start", **common)
+    assert missing.status is ExecStatus.NOT_INSTALLED and "absent.service" in missing.exit_reason
+    # Stopping a unit that does not exist is a successful stop.
+    assert runner.run(AgentSpec.parse("systemd:absent", "a"), "stop", **common).rc == 0
+    assert runner.run(AgentSpec.parse("systemd:web", "w"), "promote",
+                      **common).status is ExecStatus.NOT_SUPPORTED
