@@ -87,6 +87,9 @@ class AgentRunnerSettings:
     systemctl_command: str = "systemctl"
     systemd_dropin_dir: Path = Path("/run/systemd/system")
     systemd_poll_ms: int = 500
+    # Added to every agent's environment (e.g. RAFTHA_SOCKET so the shims find the daemon);
+    # a call's environment_extra wins over it.
+    common_environment: dict[str, str] = field(default_factory=dict)
 
 
 class AgentRunner:
@@ -320,7 +323,7 @@ class AgentRunner:
                 path=self._path_variable(),
                 logging=self._logging_environment(),
                 feature_set=self.settings.feature_set,
-                extra=extra,
+                extra={**self.settings.common_environment, **(extra or {})},
             )
         except AgentEnvironmentError as error:
             return failed_result(ExecStatus.ERROR, str(error), action, interval_ms)
@@ -339,7 +342,8 @@ class AgentRunner:
         if script_action not in _LSB_ACTIONS:
             return failed_result(ExecStatus.NOT_SUPPORTED,
                                  f"LSB scripts have no {action!r} action", action, interval_ms)
-        environment = plain_environment(self._path_variable(), extra)
+        environment = plain_environment(self._path_variable(),
+                                        {**self.settings.common_environment, **(extra or {})})
         outcome = self._execute([str(path), script_action], environment, timeout_ms)
         return self._result_from(outcome, action, interval_ms,
                                  rc_map=lambda rc: lsb_to_ocf(script_action, rc))

@@ -134,3 +134,20 @@ def test_real_agent_envfile_shows_probe_interval_zero(runner: AgentRunner,
     text = envfile.read_text()
     assert "OCF_RESKEY_CRM_meta_interval=0" in text
     assert "OCF_RESOURCE_INSTANCE=d1" in text
+
+
+def test_common_environment_reaches_every_agent_and_calls_override_it(
+        tmp_path: Path) -> None:
+    from raftha.agents import AgentRunnerSettings
+    runner = AgentRunner(AgentRunnerSettings(
+        ocf_search_path=(FIXTURES / "ocf",), shims_dir=None,
+        common_environment={"RAFTHA_SOCKET": "/run/raftha.sock", "RAFTHA_MODE": "common"}))
+    dump = tmp_path / "env.txt"
+    result = runner.run(AgentSpec.parse("ocf:test:Noisy", "x"), "start",
+                        params={"envdump": str(dump)}, timeout_ms=5000, node_name=NODE_NAME,
+                        environment_extra={"RAFTHA_MODE": "call"})
+    assert result.ok
+    seen = _read_env_dump(dump)
+    assert seen["RAFTHA_SOCKET"] == "/run/raftha.sock"
+    assert seen["RAFTHA_MODE"] == "call"
+    assert "HA_SBIN_DIR" not in seen          # no shims directory configured
