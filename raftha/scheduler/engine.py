@@ -802,18 +802,16 @@ class Scheduler:
                             targets.append((resource, resource_set.role or constraint.role,
                                             resource_set.score or constraint.score))
             for resource, role, score_text in targets:
-                role = normalize_role(role)
                 if constraint.resource_discovery == "exclusive":
                     self.mark_exclusive(resource)
-                entries = self.location_entries(constraint, resource, score_text)
-                if role == "Promoted":
-                    self.promoted_locations.append((resource, entries, constraint.id))
-                    continue
-                if role == "Unpromoted" or role == "Started":
-                    role = None
+                all_entries = self.location_entries(constraint, resource, score_text, role)
+                promoted = [(n, v) for n, v, r in all_entries if r == "Promoted"]
+                entries = [(n, v) for n, v, r in all_entries if r != "Promoted"]
+                if promoted:
+                    self.promoted_locations.append((resource, promoted, constraint.id))
                 self.apply_location_entries(resource, entries, constraint.id)
                 if constraint.resource_discovery == "exclusive":
-                    self.exclusive_nodes.setdefault(resource.id, set()).update(
+                    self.exclusive_nodes.setdefault(resource.top().id, set()).update(
                         node for node, _ in entries)
         for resource in self.resources:
             if resource.exclusive_discovery:
@@ -826,13 +824,16 @@ class Scheduler:
         resource.top().exclusive_discovery = True
 
     def location_entries(self, constraint: LocationConstraint, resource: Resource,
-                         score_text: str | None) -> list[tuple[str, int]]:
-        entries: list[tuple[str, int]] = []
+                         score_text: str | None,
+                         role: str | None) -> list[tuple[str, int, str | None]]:
+        entries: list[tuple[str, int, str | None]] = []
+        role = normalize_role(role)
         if constraint.node is not None:
             if constraint.node in self.nodes:
-                entries.append((constraint.node, parse_score(score_text, 0)))
+                entries.append((constraint.node, parse_score(score_text, 0), role))
             return entries
         for rule in constraint.rules:
+            rule_role = normalize_role(rule.role) or role
             for name, info in self.sorted_nodes():
                 context = RuleContext(info.attributes, self.now, resource.params, resource.meta)
                 if not evaluate_rule(rule, context):
@@ -844,7 +845,7 @@ class Scheduler:
                     score = parse_score(value, 0)
                 else:
                     score = parse_score(rule.score, 0)
-                entries.append((name, score))
+                entries.append((name, score, rule_role))
         return entries
 
     def apply_location_entries(self, resource: Resource, entries, tag: str) -> None:
@@ -1263,14 +1264,14 @@ class Scheduler:
 
     def merge_weights(self, resource: Resource, primary_id: str, table: dict[str, int],
                       attribute: str, factor: float, rollback: bool, positive: bool,
-                      init: bool = False) -> dict[str, int]:
+                      init: bool = False, forward: bool = False) -> dict[str, int]:
         if resource.merging:
             return table
         resource.merging = True
         if resource.variant == "group" and resource.children:
             last = resource.children[-1]
             work = self.merge_weights(last, primary_id, dict(table), attribute, factor,
-                                      rollback, positive, init)
+                                      rollback, positive, init, forward)
         elif init:
             work = dict(resource.allowed)
         else:
@@ -1278,17 +1279,23 @@ class Scheduler:
             self.add_node_scores_matching_attr(work, resource, attribute, factor, positive)
         if self.can_run_any(work):
             multiplier = -1 if factor < 0 else 1
-            if resource.variant == "group" and resource.children:
+            if forward:
+                others = self.group_this_with(resource)
+            elif resource.variant == "group" and resource.children:
                 others = self.with_this_list(resource.children[-1])
             else:
                 others = self.with_this_list(resource)
             for colocation in others:
-                if not self.has_influence(colocation):
+                if forward:
+                    other = colocation.primary
+                elif not self.has_influence(colocation):
                     continue
+                else:
+                    other = colocation.dependent
                 work = self.merge_weights(
-                    colocation.dependent, primary_id, work, colocation.node_attribute,
+                    other, primary_id, work, colocation.node_attribute,
                     float(multiplier) * colocation_factor(colocation.score),
-                    True, positive)
+                    True, positive, forward=forward)
         elif rollback:
             resource.merging = False
             return table
@@ -1484,10 +1491,21 @@ class Scheduler:
         clone.allocating = False
 
     def add_promotion_scores(self, clone: Resource) -> None:
-        for _instance in clone.children:
-            pass
+        """Positive promotion scores join each instance's node scores before assignment."""
+        for instance in clone.children:
+            target = instance if instance.variant == "primitive" else instance.children[0]
+            for node in list(target.allowed):
+                info = self.nodes.get(node)
+                if info is None or not info.available():
+                    continue
+                score = self.promotion_score(instance, node)
+                if score is not None and score > 0:
+                    target.allowed[node] = add_scores(target.allowed[node], score)
+                    target.contributions.append(("promotion score", node, score))
+                # The best promotion score also orders the instances for assignment.
+                instance.priority = max(instance.priority, score or 0)
 
-    def instance_key(self, clone: Resource, instance: Resource):
+    def instance_key(self, clone: Resource, instance: Resource, promotion: bool = False):
         running = self.instance_running_nodes(instance)
         current = running[0] if running else None
         if current is not None:
@@ -1498,14 +1516,17 @@ class Scheduler:
         available = active and self.nodes[current].available()
         parent_allowed = active and clone.allowed.get(current, -1) >= 0
         failed = any(p.failed for p in instance.primitives())
+        priority = instance.priority
+        if promotion:
+            priority = getattr(instance, "own_promotion_priority", priority)
         return (
             len(running) if running else 0,
             0 if active else 1,
-            -instance.priority,
+            -priority,
             0 if available else 1,
             0 if parent_allowed else 1,
             0 if not failed else 1,
-            instance.instance_number,
+            instance.id.encode(),
         )
 
     def instance_running_nodes(self, instance: Resource) -> list[str]:
@@ -1661,15 +1682,21 @@ class Scheduler:
             value = info.attributes.get(f"master-{name}")
             if value is not None:
                 return parse_score(value, 0)
+        if clone is not None and not clone.unique:
+            prefix = f"master-{base}:"
+            for key in sorted(info.attributes):
+                if key.startswith(prefix) and key[len(prefix):].isdigit():
+                    return parse_score(info.attributes[key], 0)
         return None
 
     def set_instance_roles(self, clone: Resource) -> None:
         ordered = []
         for instance in clone.children:
             node = self.instance_node(instance)
-            if node is None:
-                continue
             fixed = normalize_role(instance.meta.get("target-role"))
+            if node is None:
+                instance.promotion_priority = 0
+                continue
             if fixed == "Unpromoted" or instance.next_role == "Stopped":
                 priority = -INFINITY
             else:
@@ -1682,19 +1709,35 @@ class Scheduler:
                             priority = add_scores(priority, value)
             for colocation in clone.this_with:
                 priority = self.apply_coloc_to_priority(instance, node, colocation, priority)
-            for colocation in clone.with_this:
-                if colocation.primary_role == "Promoted":
-                    dependent = colocation.dependent
-                    target = self.dependent_node(dependent)
-                    if target is not None and _casefold_equal(
-                            self.node_attribute(target, colocation.node_attribute),
-                            self.node_attribute(node, colocation.node_attribute)):
-                        priority = add_scores(priority, colocation.score)
             instance.promotion_priority = priority
+            instance.own_promotion_priority = priority
             ordered.append(instance)
+        # The clone's node table accumulates the instances' priorities; colocations with
+        # the promoted role then add their preferences; each instance takes its node's total.
+        table = dict(clone.allowed)
+        for instance in ordered:
+            node = self.instance_node(instance)
+            if instance.promotion_priority < 0:
+                continue
+            table[node] = add_scores(instance.promotion_priority, table.get(node, 0))
+        for colocation in clone.this_with:
+            if colocation.dependent_role == "Promoted":
+                table = self.merge_weights(colocation.primary, clone.id, table,
+                                           colocation.node_attribute,
+                                           colocation_factor(colocation.score),
+                                           rollback=False, positive=False, forward=True)
+        for colocation in clone.with_this:
+            if colocation.primary_role == "Promoted" and self.has_influence(colocation):
+                table = self.merge_weights(colocation.dependent, clone.id, table,
+                                           colocation.node_attribute,
+                                           colocation_factor(colocation.score),
+                                           rollback=True, positive=True)
+        for instance in ordered:
+            if instance.promotion_priority >= 0:
+                instance.promotion_priority = table.get(self.instance_node(instance), 0)
         ordered.sort(key=lambda item: (-item.promotion_priority,
                                        0 if item_role(item) == "Promoted" else 1,
-                                       clone.children.index(item)))
+                                       self.instance_key(clone, item, promotion=True)))
         promoted = 0
         per_node: dict[str, int] = {}
         for instance in ordered:
