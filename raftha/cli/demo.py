@@ -74,7 +74,6 @@ def run_demo(sandbox: Sandbox, directory: str) -> None:
     show_command(f"raftha property set stonith-enabled=false --socket .../{names[0]}/...")
     result = sandbox.call(names[0], "property_set", name="stonith-enabled", value="false")
     click.echo(f"    committed at log index {result['index']}")
-    sandbox.call(names[2], "status")  # the write is on a majority; let the third catch up
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         properties = sandbox.call(names[2], "property_show")["properties"]
@@ -98,6 +97,13 @@ def run_demo(sandbox: Sandbox, directory: str) -> None:
     survivor = new_leader
     result = sandbox.call(survivor, "property_set", name="no-quorum-policy", value="stop")
     click.echo(f"    no-quorum-policy=stop committed at index {result['index']}")
+    click.echo(f"    (the leader records {leader} offline once it has been unreachable for "
+               "node_lost_timeout_ms)")
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if sandbox.call(survivor, "status")["nodes"][leader]["state"] == "offline":
+            break
+        time.sleep(0.1)
     click.echo(render_status(sandbox.call(survivor, "status")))
 
     step(6, "Bring the killed node back; it catches up from the log")

@@ -19,6 +19,7 @@ Operations (args -> result):
     history          {"limit"?, "since"?}   -> {"events": [{index, ts_ms, origin, user, kind,
                                                summary, status, reason}], "earliest"}
     rejections       {}                     -> {"rejections": [...]} (recent, from the state)
+    metrics          {}                     -> {"apply_count", "apply_mean_us", "raft": {...}}
     cluster_info     {}                     -> {"name", "id", "members": [{name, address}]}
     node_add         {"name", "address"}    -> {"index"}   (Raft add_member, then NodeJoined)
     node_remove      {"name"}               -> {"index"}   (Raft remove_member, then NodeLeft)
@@ -97,6 +98,7 @@ class ControlApi:
             "property_show": self.op_property_show,
             "history": self.op_history,
             "rejections": self.op_rejections,
+            "metrics": self.op_metrics,
             "cluster_info": self.op_cluster_info,
             "node_add": self.op_node_add,
             "node_remove": self.op_node_remove,
@@ -194,6 +196,14 @@ class ControlApi:
     def op_rejections(self, args: dict, user: str) -> dict:
         allow(args)
         return {"rejections": rejections_view(self.machine.state)}
+
+    def op_metrics(self, args: dict, user: str) -> dict:
+        allow(args)
+        count = self.machine.apply_count
+        mean_us = 1e6 * self.machine.apply_seconds_total / count if count else 0.0
+        raft_metrics = self.raft.metrics() if hasattr(self.raft, "metrics") else {}
+        return {"apply_count": count, "apply_mean_us": round(mean_us, 1),
+                "raft": json.loads(json.dumps(raft_metrics, default=str))}
 
     def op_cluster_info(self, args: dict, user: str) -> dict:
         allow(args)
@@ -296,6 +306,7 @@ class ControlRequestHandler(socketserver.StreamRequestHandler):
 class ControlServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
     allow_reuse_address = False
+    request_queue_size = 128  # listen backlog: bursts of CLI calls must not see EAGAIN
 
     def __init__(self, path: str, mode: int, api: ControlApi) -> None:
         self.api = api

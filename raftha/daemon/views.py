@@ -41,7 +41,9 @@ def status_view(state: ClusterState, raft_status: Any | None, self_name: str,
         "name": state.name or None,
         "leader": leader,
         "quorum": None if raft_status is None else bool(raft_status.has_quorum),
-        "commit_index": state.last_index if raft_status is None else raft_status.commit_index,
+        # The Raft view is refreshed once per tick and may lag what is already applied.
+        "commit_index": state.last_index if raft_status is None else max(
+            raft_status.commit_index, state.last_index),
         "node": self_name,
         "applied_index": state.last_index,
         "term": None if raft_status is None else raft_status.term,

@@ -26,6 +26,7 @@ from raftha.model.state import (
     ClusterState,
     NodeRecord,
     Rejection,
+    evolve,
     with_event_id,
     with_node,
     with_property,
@@ -61,7 +62,7 @@ def apply_with_outcome(
         return apply_checked(state, index, entry)
     except Exception as error:  # a bug must not split the cluster: reject deterministically
         reason = f"internal error: {type(error).__name__}"
-        rejected = with_rejection(replace(state, last_index=index), Rejection(index, "", "",
+        rejected = with_rejection(evolve(state, last_index=index), Rejection(index, "", "",
                                                                               reason))
         return rejected, Outcome(index, REJECTED, reason)
 
@@ -73,14 +74,14 @@ def apply_checked(
         event = decode_event(entry)
     except EventError as error:
         reason = str(error)
-        rejected = with_rejection(replace(state, last_index=index),
+        rejected = with_rejection(evolve(state, last_index=index),
                                   Rejection(index, "", "", reason))
         return rejected, Outcome(index, REJECTED, reason)
     if state.has_applied(event.id):
-        duplicate = replace(state, last_index=index, duplicate_count=state.duplicate_count + 1)
+        duplicate = evolve(state, last_index=index, duplicate_count=state.duplicate_count + 1)
         return duplicate, Outcome(index, DUPLICATE, "event already applied", event)
     stamped = with_event_id(
-        replace(state, last_index=index, now_ms=max(state.now_ms, event.ts_ms)), event.id
+        evolve(state, last_index=index, now_ms=max(state.now_ms, event.ts_ms)), event.id
     )
     try:
         changed = HANDLERS[event.kind](stamped, index, event)
@@ -89,9 +90,9 @@ def apply_checked(
         rejected = with_rejection(stamped, Rejection(index, event.id_hex, event.kind, reason))
         return rejected, Outcome(index, REJECTED, reason, event)
     if event.kind not in QUIET_KINDS:
-        changed = replace(changed, last_change=Change(index, event.ts_ms, event.origin,
+        changed = evolve(changed, last_change=Change(index, event.ts_ms, event.origin,
                                                       event.user, event.kind))
-    changed = replace(changed, applied_count=changed.applied_count + 1)
+    changed = evolve(changed, applied_count=changed.applied_count + 1)
     return changed, Outcome(index, APPLIED, "", event)
 
 
@@ -121,7 +122,7 @@ def require_node(state: ClusterState, name: str) -> NodeRecord:
 def on_cluster_created(state: ClusterState, index: int, event: Event) -> ClusterState:
     if state.created:
         raise Refused(f"cluster {state.name!r} already exists")
-    created = replace(state, name=event.body["name"], created_index=index)
+    created = evolve(state, name=event.body["name"], created_index=index)
     for node in event.body["nodes"]:
         created = with_node(created, NodeRecord(
             name=node["name"], address=node["address"], state=NODE_OFFLINE,
