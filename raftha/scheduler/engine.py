@@ -586,9 +586,9 @@ class Scheduler:
                     continue
             if op.op_status == 0 and rc == 7 and task == "monitor" and not success:
                 pass
-            if op.op_status == 0 and task != "stop" and rc in (5, 6, 2) and not success:
+            if op.op_status == 0 and task != "stop" and rc in (2, 3, 4, 5, 6) and not success:
                 hard_error = rc
-                if is_probe or task == "monitor" and rc == 5:
+                if rc == 5 and (is_probe or task == "monitor"):
                     role = "Stopped"
                     continue
             if success or (op.op_status == 0 and task == "monitor" and rc in (0, 8)
@@ -688,7 +688,7 @@ class Scheduler:
 
     def apply_history_state(self, resource: Resource, info: NodeInfo, state) -> None:
         resource.known_on.add(info.name)
-        if state["hard_error"] in (5, 2) and resource.managed:
+        if state["hard_error"] in (2, 3, 4, 5) and resource.managed:
             resource.allowed[info.name] = -INFINITY if False else resource.allowed.get(
                 info.name, 0)
             self.hard_bans.append((resource, info.name))
@@ -1002,7 +1002,25 @@ class Scheduler:
                 target = clone
             self.resource_location(target, name, -INFINITY, "__fail_limit__")
 
+    def apply_multiple_active(self) -> None:
+        for resource in self.all_primitives():
+            if len(resource.running_on) <= 1 or not resource.managed:
+                continue
+            clone = resource.clone_parent()
+            if clone is not None and not clone.unique:
+                continue
+            policy = (resource.meta.get("multiple-active") or "stop_start").lower()
+            if policy == "block":
+                resource.managed = False
+                resource.blocked = True
+            elif policy == "stop_only":
+                resource.next_role = "Stopped"
+                self.stop_bans.append(resource)
+            else:
+                resource.stop_everywhere = True
+
     def apply_unmanaged_and_bans(self) -> None:
+        self.apply_multiple_active()
         for resource in self.all_primitives():
             if not resource.managed and resource.running_on:
                 for node in resource.running_on:
@@ -1803,6 +1821,7 @@ class Scheduler:
         primitives = self.all_primitives()
         for resource in primitives:
             self.initial_runnability(resource)
+        self.block_stops_behind_unmanaged()
         changed = True
         rounds = 0
         while changed and rounds < 50:
@@ -1811,6 +1830,21 @@ class Scheduler:
             for resource in primitives:
                 if self.propagate_orderings(resource):
                     changed = True
+
+    def block_stops_behind_unmanaged(self) -> None:
+        """Stopping `first` requires stopping `then` first; an unmanaged `then` cannot stop."""
+        for first_id, then_id in self.symmetric_orders:
+            first = self.by_id.get(first_id)
+            then = self.by_id.get(then_id)
+            if first is None or then is None:
+                continue
+            then_stuck = any(not p.managed and p.running_on for p in then.primitives())
+            if not then_stuck:
+                continue
+            for primitive in first.primitives():
+                for node in list(primitive.stop_runnable):
+                    if not self.node_gone(node):
+                        primitive.stop_runnable[node] = False
 
     def compute_fencing(self) -> None:
         managed_exists = any(r.managed for r in self.all_primitives())
@@ -1867,8 +1901,10 @@ class Scheduler:
     def initial_runnability(self, resource: Resource) -> None:
         target = resource.assigned
         resource.stop_runnable = {}
+        stop_everywhere = getattr(resource, "stop_everywhere", False)
         for node in resource.running_on:
-            if node != target or resource.failed or (resource.next_role == "Stopped"):
+            if (node != target or resource.failed or resource.next_role == "Stopped"
+                    or stop_everywhere):
                 resource.stop_runnable[node] = self.stop_possible(resource, node)
         no_quorum = not self.have_quorum and self.no_quorum_policy != "ignore"
         if no_quorum and self.needs_quorum(resource) and self.no_quorum_policy in (
@@ -1891,7 +1927,7 @@ class Scheduler:
             if no_quorum and self.needs_quorum(resource):
                 if self.no_quorum_policy == "freeze" and not resource.running_on:
                     runnable = False
-            for node, ok in resource.stop_runnable.items():
+            for ok in resource.stop_runnable.values():
                 if not ok:
                     runnable = False
             if self.fencing_enabled and self.needs_fencing_requirement(resource):
@@ -1928,6 +1964,7 @@ class Scheduler:
         if blocked:
             resource.start_runnable = False
             resource.promote_runnable = False
+            resource.order_blocked = True
             return True
         return False
 
@@ -1958,6 +1995,7 @@ class Scheduler:
 
     def build_order_index(self) -> None:
         self.order_index: dict[str, list] = {}
+        self.symmetric_orders: list[tuple[str, str]] = []
         for constraint in self.config.constraints:
             if not isinstance(constraint, OrderConstraint):
                 continue
@@ -1979,6 +2017,8 @@ class Scheduler:
             for first_id in self.expand_reference(constraint.first or ""):
                 for then_id in self.expand_reference(constraint.then or ""):
                     self.add_order(first_id, then_id)
+                    if constraint.symmetrical is not False and first_action == "start":
+                        self.symmetric_orders.append((first_id, then_id))
 
     def build_set_orders(self, constraint: OrderConstraint) -> None:
         sets = constraint.resource_sets
@@ -2046,6 +2086,11 @@ class Scheduler:
         for node, ok in resource.stop_runnable.items():
             if ok and node in nodes:
                 nodes.remove(node)
+        if getattr(resource, "order_blocked", False):
+            # An unrunnable start blocks the resource where it runs too: it is stopped.
+            for node in list(nodes):
+                if self.stop_possible(resource, node):
+                    nodes.remove(node)
         target = resource.assigned
         if getattr(resource, "no_quorum_stop", False):
             return tuple(nodes), role if nodes else "Stopped"

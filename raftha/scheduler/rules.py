@@ -70,10 +70,9 @@ def evaluate_term(term, context: RuleContext) -> bool:
 
 
 def _parse_int(text: str) -> int | None:
-    text = text.strip()
-    if re.fullmatch(r"[+-]?\d+", text):
-        return int(text)
-    return None
+    """Leading integer as C strtoll reads it ("3.6" is 3); None without digits."""
+    match = re.match(r"\s*([+-]?\d+)", text)
+    return int(match.group(1)) if match else None
 
 
 def _parse_number(text: str) -> float | None:
