@@ -16,11 +16,14 @@ import sys
 
 from jepsen import hosts, runner, schedule
 
-TARGETS = ("selftest", "selftest-split-brain")
+TARGETS = ("selftest", "selftest-split-brain", "raftha")
 
 
 def _adapter(name: str):
     from jepsen.adapter import SelfTestCluster
+    if name == "raftha":
+        from jepsen.raftha_target import RafthaCluster
+        return RafthaCluster()
     if name == "selftest":
         return SelfTestCluster()
     if name == "selftest-split-brain":
@@ -46,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--target", default="selftest", choices=TARGETS,
                      help="cluster under test (selftest: the harness's own trivial target; "
                      "selftest-split-brain: every node runs one shared resource, so the "
-                     "run must be judged invalid)")
+                     "run must be judged invalid; raftha: real raftha daemons)")
     check = commands.add_parser("check", help="re-check a stored run directory")
     check.add_argument("dir", type=pathlib.Path)
     cleanup = commands.add_parser("cleanup", help="remove leftovers of interrupted runs")

@@ -34,7 +34,8 @@ def build_results(run: checkers.RunData, names: Sequence[str], seed: int | None,
     """The results.json document (DESIGN §8 keys plus run metadata)."""
     merged = checkers.check_all(run, names)
     results = {"valid": merged["valid"], "checkers": merged["checkers"],
-               "failover_s": merged["failover_s"], "seed": seed}
+               "failover_s": merged["failover_s"], "seed": seed,
+               "not_checked": [name for name in checkers.CHECKERS if name not in names]}
     results.update(extra or {})
     return results
 
@@ -165,6 +166,8 @@ def timeline_png(run: checkers.RunData, path: pathlib.Path,
     for window in checkers.fault_windows(run.history, end):
         axes.axvspan((window.start_ms - start) / 1000, (window.end_ms - start) / 1000,
                      color=FAMILY_COLOURS.get(window.family, "#ddd"), alpha=0.4)
+        axes.text((window.start_ms - start) / 1000, len(nodes) - 0.45, window.family,
+                  fontsize=7, va="top")
     gap_ms = int(run.param("gap_threshold_ms"))
     resources = sorted({tick.resource for tick in run.ledger})
     palette = pyplot.get_cmap("tab10")
@@ -176,8 +179,17 @@ def timeline_png(run: checkers.RunData, path: pathlib.Path,
         axes.broken_barh([((interval.start_ms - start) / 1000,
                            max((interval.end_ms - interval.start_ms) / 1000, 0.05))],
                          (row - 0.3, 0.6), color=colour)
+    for sample_index, sample in enumerate(leader_samples):
+        if sample.get("leader") in nodes:
+            following = (leader_samples[sample_index + 1]["time_ms"]
+                         if sample_index + 1 < len(leader_samples) else end)
+            row = nodes.index(sample["leader"])
+            axes.plot([(sample["time_ms"] - start) / 1000, (following - start) / 1000],
+                      [row + 0.38, row + 0.38], color="black", linewidth=2)
     axes.set_yticks(range(len(nodes)), nodes)
-    axes.set_xlabel("seconds since start (shaded: faults)")
+    axes.set_ylim(-0.5, len(nodes) - 0.4)
+    axes.set_xlabel("seconds since start (shaded: faults; black line: leader; "
+                    "bars: resource activity)")
     axes.set_xlim(0, (end - start) / 1000)
     figure.tight_layout()
     figure.savefig(path, dpi=80)
@@ -199,6 +211,8 @@ def summary_table(results: dict, counts: dict[str, Any] | None = None) -> str:
     for name, result in results.get("checkers", {}).items():
         lines.append(f"{name:<26} {str(result.get('valid')):<8} {_detail(result)[:60]}")
     lines.append("-" * 70)
+    if results.get("not_checked"):
+        lines.append("not checked: " + ", ".join(results["not_checked"]))
     failover = results.get("failover_s", {})
     lines.append(f"failover_s p50={failover.get('p50')} p99={failover.get('p99')} "
                  f"n={failover.get('n')}")

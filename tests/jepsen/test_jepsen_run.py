@@ -121,3 +121,20 @@ def test_bad_arguments_exit_2_with_one_line_reason(tmp_path):
     assert completed.returncode == 2
     assert completed.stderr.strip().startswith("jepsen: unknown nemesis 'flood'")
     assert len(completed.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_raftha_cluster_under_partitions_and_kills(tmp_path):
+    """Real raftha daemons in the namespaces: acknowledged writes survive, nodes converge."""
+    pytest.importorskip("raftha.daemon.bootstrap")
+    from jepsen.raftha_target import RafthaCluster
+
+    out = tmp_path / "raftha"
+    options = runner.RunOptions(nodes=3, time_s=15, families=["partition", "kill"], seed=4,
+                                out=out, quick=True)
+    results = runner.execute(options, RafthaCluster(), log=quiet)
+    assert results["checkers"]["acknowledged_writes"]["valid"] is True, results
+    assert results["checkers"]["acknowledged_writes"]["acknowledged"] > 0
+    assert results["checkers"]["convergence"]["valid"] is True, results
+    assert results["valid"] is True
+    assert set(results["not_checked"]) >= {"no_overlap", "recovery", "fenced_recovery"}

@@ -1,0 +1,216 @@
+"""The raftha cluster under test: real `raftha node run` daemons, one per netns node.
+
+Each node's daemon listens for Raft on 10.231.0.i:7000 inside its namespace and serves its
+Control API on a Unix socket in the run directory (Unix sockets live in the filesystem, so
+the harness and the CLI reach them from the root namespace; Raft traffic only crosses the
+bridge, where the partitions are). Configuration comes from `init_cluster`, exactly as an
+operator's `raftha cluster init` would write it.
+
+Workload (through the real CLI, `python -m raftha.cli`):
+- write: `property set cluster-name=<unique token>`; exit 0 -> ok, anything else -> info
+  (the CLI cannot tell "definitely not proposed" apart, so no op is ever called fail);
+- status: `status --output json` samples (for promoted-max and the timeline).
+Final phase: `history` (every committed event) and `state_hash` from every node, through the
+Control API, for the acknowledged-writes and convergence checkers.
+
+Not yet covered (no ledger-agent resources or fence history are configured here yet): the
+ledger-based checkers run only with `ledger=True`; otherwise results.json lists them under
+"not_checked".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import random
+import secrets
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from jepsen import clockhook
+from jepsen.adapter import Collected
+from jepsen.client import ClientCall
+from jepsen.hosts import HostSet
+
+RAFT_PORT = 7000
+READY_TIMEOUT_S = 90.0
+API_TIMEOUT_MS = 3_000
+FINAL_HISTORY_LIMIT = 100_000
+CLI_TIMEOUT_S = 20.0
+
+
+class RafthaCluster:
+    """Adapter for real raftha daemons (see jepsen.adapter for the contract)."""
+
+    name = "raftha"
+    LOG_CHECKERS = ("acknowledged_writes", "convergence", "promoted_max", "stats")
+    LEDGER_CHECKERS = ("no_overlap", "recovery", "fenced_recovery")
+
+    def __init__(self, timing: dict[str, int] | None = None, ledger: bool = False) -> None:
+        """`ledger`: also judge the ledger checkers (once resources run the ledger agent and
+        write to run_dir/ledger/); without it they are listed as not checked."""
+        self.timing = timing
+        self.checkers = self.LOG_CHECKERS + (self.LEDGER_CHECKERS if ledger else ())
+        self.params: dict[str, Any] = {"recovery_bound_ms": 30_000, "min_ok_ops": 1}
+        self.hosts: HostSet | None = None
+        self.run_dir: pathlib.Path | None = None
+        self.cluster_dir: pathlib.Path | None = None
+        self._files: dict[str, Any] = {}
+        self._daemons: dict[str, Any] = {}
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self, hosts: HostSet, run_dir: pathlib.Path) -> None:
+        from raftha.daemon.bootstrap import init_cluster
+
+        self.hosts, self.run_dir = hosts, run_dir
+        self.cluster_dir = run_dir / "cluster"
+        for sub in ("logs", "clock", "ledger"):
+            (run_dir / sub).mkdir(parents=True, exist_ok=True)
+        members = [(node, f"{hosts.address(node)}:{RAFT_PORT}") for node in hosts.nodes]
+        written = init_cluster(self.cluster_dir, "jepsen", members, self.timing)
+        self._files = {files.name: files for files in written}
+        for node in hosts.nodes:
+            clockhook.write_clock_file(self.clock_file(node))
+            self.start_node(node)
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while True:
+            quorum = [node for node in self._files if self._has_quorum(node)]
+            if len(quorum) == len(self._files):
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"raftha cluster not ready within {READY_TIMEOUT_S:.0f}s "
+                                   f"(quorate: {quorum}); see {self.run_dir}/logs")
+            time.sleep(0.2)
+
+    def _has_quorum(self, node: str) -> bool:
+        status = self._api(node, "status")
+        return bool(status and status.get("cluster", {}).get("quorum"))
+
+    def start_node(self, node: str) -> None:
+        assert self.hosts is not None and self.run_dir is not None
+        process = self._daemons.get(node)
+        if process is not None and process.poll() is None:
+            return
+        files = self._files[node]
+        argv = [sys.executable, "-m", "raftha.cli", "node", "run", "--config",
+                str(files.config_path)]
+        env = {clockhook.ENVIRONMENT_VARIABLE: str(self.clock_file(node)),
+               "PYTHONPATH": str(pathlib.Path(__file__).resolve().parent.parent)}
+        self._daemons[node] = self.hosts.spawn(
+            node, argv, env=env, log_path=self.run_dir / "logs" / f"{node}.log",
+            cwd=self.cluster_dir)
+
+    def daemon_pids(self, node: str) -> list[int]:
+        process = self._daemons.get(node)
+        if process is None or process.poll() is not None:
+            return []
+        return [process.pid]
+
+    def leader(self) -> str | None:
+        """The leader named by the first node that answers raft_status."""
+        for node in self._files:
+            status = self._api(node, "raft_status", timeout_ms=500)
+            if not status:
+                continue
+            leader_address = status.get("leader")
+            for name, files in self._files.items():
+                if files.address == leader_address:
+                    return name
+            return None
+        return None
+
+    def data_files(self, node: str) -> list[pathlib.Path]:
+        files = self._files[node]
+        data_dir = files.config_path.parent / "data"
+        return sorted(path for path in data_dir.rglob("*") if path.is_file()
+                      and "journal" in path.name)
+
+    def clock_file(self, node: str) -> pathlib.Path:
+        assert self.run_dir is not None
+        return self.run_dir / "clock" / f"{node}.json"
+
+    def add_member(self, node: str) -> None:
+        raise NotImplementedError("membership faults need a re-join procedure (not wired yet)")
+
+    def remove_member(self, node: str) -> None:
+        raise NotImplementedError("membership faults need a re-join procedure (not wired yet)")
+
+    def stop(self) -> None:
+        for process in self._daemons.values():
+            if process.poll() is None:
+                process.terminate()
+        for process in self._daemons.values():
+            try:
+                process.wait(timeout=10)
+            except Exception:  # noqa: BLE001 - the host teardown kills the group anyway
+                process.kill()
+
+    # ------------------------------------------------------------ workload
+
+    def _cli(self, node: str, *args: str) -> list[str]:
+        return [sys.executable, "-m", "raftha.cli", *args, "--socket",
+                str(self._files[node].socket_path)]
+
+    def next_call(self, rng: random.Random, process: str) -> ClientCall | None:
+        node = rng.choice(list(self._files))
+        if rng.random() < 0.3:
+            return self._status_call(node)
+        token = f"jw-{process}-{secrets.token_hex(4)}"
+        return ClientCall(f="write", value={"token": token, "node": node},
+                          argv=self._cli(node, "property", "set", f"cluster-name={token}"),
+                          timeout_s=CLI_TIMEOUT_S)
+
+    def _status_call(self, node: str) -> ClientCall:
+        return ClientCall(f="status", value={"node": node},
+                          argv=self._cli(node, "status", "--output", "json"),
+                          timeout_s=CLI_TIMEOUT_S,
+                          parse_ok=lambda stdout, _value: json.loads(stdout))
+
+    def final_calls(self) -> Sequence[ClientCall]:
+        return [self._status_call(node) for node in self._files]
+
+    def collect(self) -> Collected:
+        assert self.run_dir is not None
+        final_logs: dict[str, list] = {}
+        hashes: dict[str, str | None] = {}
+        self._wait_converged()
+        for node in self._files:
+            history = self._api(node, "history", timeout_ms=10_000, limit=FINAL_HISTORY_LIMIT)
+            if history is not None:
+                final_logs[node] = history.get("events", [])
+            state = self._api(node, "state_hash")
+            hashes[node] = f"{state['index']}:{state['hash']}" if state else None
+        return Collected(ledger_files=sorted((self.run_dir / "ledger").glob("*.log")),
+                         final_logs=final_logs, state_hashes=hashes)
+
+    def _wait_converged(self, timeout_s: float = 20.0) -> None:
+        """Give followers time to apply the last entries before hashes are compared."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            indices = {self._api(node, "state_hash", timeout_ms=1000) is not None and
+                       self._api(node, "state_hash", timeout_ms=1000)["index"]
+                       for node in self._files}
+            if len(indices) == 1 and False not in indices:
+                return
+            time.sleep(0.5)
+
+    # ------------------------------------------------------------ Control API
+
+    def _api(self, node: str, op: str, timeout_ms: int = API_TIMEOUT_MS, **args: Any) -> Any:
+        from raftha.daemon.client import ApiError, ControlClient
+
+        socket_path = self._files[node].socket_path
+        if not os.path.exists(socket_path):
+            return None
+        try:
+            with ControlClient(socket_path, timeout_ms) as client:
+                return client.call(op, **args)
+        except (ApiError, OSError):
+            return None
