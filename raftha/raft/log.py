@@ -202,7 +202,11 @@ class RaftLog:
         node = self._node
         if node is None:
             return _not_applied("raft log is not running")
-        node.apply_entry(entry, callback=guarded(pending.deliver))
+        try:
+            node.apply_entry(entry, callback=guarded(pending.deliver))
+        except Exception as error:
+            # The entry may already sit in the library's queue: its fate is unknown.
+            return ProposeResult(ProposeOutcome.UNKNOWN, None, f"submission failed: {error!r}")
         return pending.wait(timeout_ms)
 
     def add_member(self, address: str, timeout_ms: int) -> ProposeResult:
@@ -232,10 +236,13 @@ class RaftLog:
         if node is None:
             return _not_applied("raft log is not running")
         pending = PendingProposal()
-        if action == "add":
-            node.addNodeToCluster(address, callback=guarded(pending.deliver))
-        else:
-            node.removeNodeFromCluster(address, callback=guarded(pending.deliver))
+        try:
+            if action == "add":
+                node.addNodeToCluster(address, callback=guarded(pending.deliver))
+            else:
+                node.removeNodeFromCluster(address, callback=guarded(pending.deliver))
+        except Exception as error:
+            return ProposeResult(ProposeOutcome.UNKNOWN, None, f"submission failed: {error!r}")
         return pending.wait(timeout_ms)
 
     def _precheck(self, timeout_ms: int) -> ProposeResult | None:

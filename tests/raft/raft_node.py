@@ -8,6 +8,7 @@ an entry applied twice. Each request line is {"id": N, "cmd": ..., ...}; each an
 Faults for tests:
   --poison TEXT            apply_entry raises (after recording) when the entry equals TEXT
   --raise-in-delivery      the proposal answer hand-off raises after storing the answer
+  --fail-tick-after-s S    after S seconds every Raft tick raises (the node must fail-stop)
 """
 
 from __future__ import annotations
@@ -65,6 +66,13 @@ def install_raising_delivery() -> None:
         raise RuntimeError("answer hand-off failed")
 
     outcome.PendingProposal.deliver = deliver_then_raise
+
+
+def break_ticks(log: RaftLog) -> None:
+    def raising_tick(*_arguments: object) -> None:
+        raise RuntimeError("injected tick failure")
+
+    log._node.doTick = raising_tick
 
 
 def percentile(sorted_values: list[float], fraction: float) -> float | None:
@@ -148,6 +156,7 @@ def main() -> None:
     parser.add_argument("--authkey-hex", required=True)
     parser.add_argument("--poison", default=None)
     parser.add_argument("--raise-in-delivery", action="store_true")
+    parser.add_argument("--fail-tick-after-s", type=float, default=None)
     parser.add_argument("--compaction-entries", type=int, default=5000)
     parser.add_argument("--max-life-s", type=float, default=300.0)
     arguments = parser.parse_args()
@@ -166,6 +175,8 @@ def main() -> None:
     machine = RecordingStateMachine(arguments.poison.encode() if arguments.poison else None)
     log = RaftLog(settings, machine)
     log.start()
+    if arguments.fail_tick_after_s is not None:
+        threading.Timer(arguments.fail_tick_after_s, break_ticks, args=(log,)).start()
     server = Server(log, machine)
     server.emit({"id": 0, "started": True, "pid": os.getpid()})
     for line in sys.stdin:

@@ -264,3 +264,39 @@ def test_a_member_is_added_catches_up_and_is_removed(raft_cluster):
     assert cluster.propose_committed("after-removal", among=founders)["outcome"] == "COMMITTED"
     for node in cluster.nodes.values():
         assert "refused to unpickle" not in node.stderr_text()
+
+
+def wait_exit(cluster: RaftCluster, address: str, timeout_s: float = 20.0) -> int:
+    node = cluster.node(address)
+    cluster.wait_for(lambda: not node.alive(), timeout_s, f"{address} to stop")
+    return node.process.returncode
+
+
+def test_a_failing_tick_stops_the_process_and_the_others_carry_on(raft_cluster):
+    cluster = raft_cluster(3, extra_args={0: ["--fail-tick-after-s", "2"]}).start()
+    cluster.wait_leader()
+    broken = cluster.addresses[0]
+    assert wait_exit(cluster, broken) == 70
+    assert "fatal raft error" in cluster.node(broken).stderr_text()
+    others = cluster.addresses[1:]
+    assert cluster.propose_committed("still-working", among=others)["outcome"] == "COMMITTED"
+
+
+def test_a_corrupt_snapshot_stops_the_node_instead_of_starting_empty(raft_cluster):
+    cluster = raft_cluster(3, extra_args={-1: ["--compaction-entries", "20"]}).start()
+    cluster.wait_leader()
+    for number in range(45):
+        cluster.propose_committed(f"entry-{number}")
+    victim = next(a for a in cluster.addresses if a != cluster.current_leader())
+    snapshot = cluster.node(victim).data_dir / "raft.snapshot"
+    cluster.wait_for(snapshot.exists, 20.0, "a snapshot on the follower")
+    cluster.kill(victim)
+    damaged = bytearray(snapshot.read_bytes())
+    damaged[len(damaged) // 2] ^= 0xFF
+    snapshot.write_bytes(bytes(damaged))
+    try:
+        cluster.restart(victim)
+    except Exception:
+        pass  # it may die before it answers
+    assert wait_exit(cluster, victim) == 70
+    assert "cannot load raft snapshot" in cluster.node(victim).stderr_text()
