@@ -85,6 +85,7 @@ class RunData:
     fence_history: tuple[dict, ...] = ()
     params: Mapping[str, Any] = field(default_factory=dict)
     nodes: tuple[str, ...] = ()
+    leader_samples: tuple[dict, ...] = ()   # {"time_ms", "leader"} at every change
 
     def param(self, name: str) -> Any:
         return self.params.get(name, DEFAULT_PARAMS[name])
@@ -557,6 +558,31 @@ def failover_summary(run: RunData) -> dict:
             "p99": None if p99 is None else round(p99, 3), "n": len(seconds)}
 
 
+def leader_failover_durations_ms(run: RunData) -> list[int]:
+    """For each fault that hit the node leading when it began: time until another node was
+    seen leading."""
+    samples = sorted(run.leader_samples, key=lambda sample: sample["time_ms"])
+    end_ms = run_end_ms(run) or 0
+    durations: list[int] = []
+    for window in fault_windows(run.history, end_ms):
+        before = [sample for sample in samples if sample["time_ms"] <= window.start_ms]
+        leader = before[-1]["leader"] if before else None
+        if leader is None or leader not in window.affected:
+            continue
+        for sample in samples:
+            if sample["time_ms"] > window.start_ms and sample["leader"] not in (None, leader):
+                durations.append(sample["time_ms"] - window.start_ms)
+                break
+    return durations
+
+
+def leader_failover_summary(run: RunData) -> dict:
+    seconds = [duration / 1000.0 for duration in leader_failover_durations_ms(run)]
+    p50, p99 = percentile(seconds, 0.50), percentile(seconds, 0.99)
+    return {"p50": None if p50 is None else round(p50, 3),
+            "p99": None if p99 is None else round(p99, 3), "n": len(seconds)}
+
+
 CHECKERS: dict[str, Callable[[RunData], dict]] = {
     "no_overlap": check_no_overlap,
     "promoted_max": check_promoted_max,
@@ -578,4 +604,5 @@ def check_all(run: RunData, names: Iterable[str] | None = None) -> dict:
                          f"known: {', '.join(CHECKERS)}")
     results = {name: CHECKERS[name](run) for name in selected}
     return {"valid": merge_valid(result["valid"] for result in results.values()),
-            "checkers": results, "failover_s": failover_summary(run)}
+            "checkers": results, "failover_s": failover_summary(run),
+            "leader_failover_s": leader_failover_summary(run)}

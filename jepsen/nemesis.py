@@ -286,11 +286,15 @@ class Nemesis:
         params = op.get("params", {})
         count = int(params.get("bytes", 64))
         mode = str(params.get("mode", "truncate"))
+        choice = int(params.get("file_choice", 0))
         damaged: dict[str, list[dict]] = {}
         for node in targets:
             self.hosts.hosts[node].cgroup.kill_all()
-            damaged[node] = [damage_file(path, count, mode)
-                             for path in self.adapter.data_files(node)]
+            files = self.adapter.data_files(node)
+            # One file per op (chosen at plan time), so journal damage and meta-file damage
+            # are exercised separately.
+            damaged[node] = [damage_file(files[choice % len(files)], count, mode)] if files \
+                else []
         return ({"targets": targets, "affected": targets, "damaged": damaged, **extra},
                 self._restart(targets))
 

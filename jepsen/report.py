@@ -35,6 +35,7 @@ def build_results(run: checkers.RunData, names: Sequence[str], seed: int | None,
     merged = checkers.check_all(run, names)
     results = {"valid": merged["valid"], "checkers": merged["checkers"],
                "failover_s": merged["failover_s"], "seed": seed,
+               "leader_failover_s": merged["leader_failover_s"],
                "not_checked": [name for name in checkers.CHECKERS if name not in names]}
     results.update(extra or {})
     return results
@@ -216,6 +217,9 @@ def summary_table(results: dict, counts: dict[str, Any] | None = None) -> str:
     failover = results.get("failover_s", {})
     lines.append(f"failover_s p50={failover.get('p50')} p99={failover.get('p99')} "
                  f"n={failover.get('n')}")
+    leader = results.get("leader_failover_s") or {}
+    lines.append(f"leader_failover_s p50={leader.get('p50')} p99={leader.get('p99')} "
+                 f"n={leader.get('n')}")
     if counts:
         lines.append("client ops: " + " ".join(f"{key}={value}"
                                                for key, value in sorted(counts.items())))

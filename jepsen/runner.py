@@ -201,11 +201,7 @@ def check_directory(run_dir: pathlib.Path, counts: dict | None = None, log=print
     names = meta.get("checkers") or list(checkers.CHECKERS)
     results = report.build_results(run, names, meta.get("seed"),
                                    {"nodes": list(run.nodes), "adapter": meta.get("adapter")})
-    leader_samples = []
-    leader_path = run_dir / "leader.jsonl"
-    if leader_path.exists():
-        leader_samples = [json.loads(line) for line in leader_path.read_text().splitlines()
-                          if line.strip()]
+    leader_samples = list(run.leader_samples)
     png = report.timeline_png(run, run_dir / "timeline.png", leader_samples)
     results["artefacts"] = {"history": "history.jsonl", "timeline_html": "timeline.html",
                             "timeline_png": "timeline.png" if png else None,

@@ -74,7 +74,8 @@ def _op_params(family: str, rng: random.Random) -> dict:
         return {"offset_ms": magnitude_ms * rng.choice((-1, 1)),
                 "rate": rng.choice((1.0, 1.0, 0.99, 1.01))}
     if family == "truncate":
-        return {"bytes": rng.choice((1, 7, 64, 512)), "mode": rng.choice(("truncate", "zero"))}
+        return {"bytes": rng.choice((1, 7, 64, 512)), "mode": rng.choice(("truncate", "zero")),
+                "file_choice": rng.randrange(1000)}
     return {}
 
 

@@ -36,6 +36,21 @@ def read_json(path: pathlib.Path, default: Any = None) -> Any:
         raise ValueError(f"{path} is not valid JSON: {error}") from error
 
 
+def read_json_lines(path: pathlib.Path) -> list[dict]:
+    """JSON objects, one per line; a missing file is empty, a torn line is skipped."""
+    if not pathlib.Path(path).exists():
+        return []
+    records = []
+    for line in pathlib.Path(path).read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
 def read_ledger(paths: list[pathlib.Path]) -> list[checkers.LedgerTick]:
     ticks: list[checkers.LedgerTick] = []
     for path in paths:
@@ -64,5 +79,6 @@ def load_run(run_dir: pathlib.Path) -> tuple[checkers.RunData, dict]:
         fence_history=tuple(collected.get("fence_history", [])),
         params=params,
         nodes=tuple(meta.get("nodes", [])),
+        leader_samples=tuple(read_json_lines(run_dir / "leader.jsonl")),
     )
     return run, meta

@@ -259,3 +259,14 @@ def test_network_faults_effective_fails_probe_through_partition():
     result = checkers.check_network_faults_effective(RunData(history=partition_history("ok")))
     assert result["valid"] is False
     assert result["violations"][0]["from"] == "n2"
+
+
+def test_leader_failover_counts_only_faults_that_hit_the_leader():
+    history = tuple(fault(1, 1000, ["n1"]) + heal(2, 3000, [1])
+                    + fault(3, 5000, ["n3"]) + heal(4, 6000, [3]))
+    samples = ({"time_ms": 0, "leader": "n1"}, {"time_ms": 1200, "leader": None},
+               {"time_ms": 2500, "leader": "n2"}, {"time_ms": 5500, "leader": "n2"})
+    run = RunData(history=history, leader_samples=samples)
+    assert checkers.leader_failover_durations_ms(run) == [1500]
+    assert checkers.leader_failover_summary(run) == {"p50": 1.5, "p99": 1.5, "n": 1}
+    assert checkers.leader_failover_summary(RunData(history=history))["n"] == 0
