@@ -531,3 +531,253 @@ def parse_cib(xml_text: str) -> tuple[Configuration, ClusterStatus]:
 def cib_version_info(xml_text: str) -> dict[str, str]:
     """The attributes of the <cib> element (crm_feature_set, validate-with...)."""
     return dict(parse_xml(xml_text).attrib)
+
+
+# ---------------------------------------------------------------- writing
+
+
+def _set_pairs(parent: ElementTree.Element, tag: str, set_id: str, pairs: Pairs) -> None:
+    if not pairs:
+        return
+    attribute_set = ElementTree.SubElement(parent, tag, {"id": set_id})
+    for index, (name, value) in enumerate(pairs):
+        ElementTree.SubElement(attribute_set, "nvpair",
+                               {"id": f"{set_id}-{_xml_id(name)}-{index}", "name": name,
+                                "value": value})
+
+
+def _xml_id(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", text) or "x"
+
+
+def _write_rule(parent: ElementTree.Element, rule: Rule, rule_id: str) -> None:
+    attributes = {"id": rule.id or rule_id, "boolean-op": rule.boolean_op}
+    if rule.score is not None:
+        attributes["score"] = rule.score
+    if rule.score_attribute:
+        attributes["score-attribute"] = rule.score_attribute
+    if rule.role:
+        attributes["role"] = rule.role
+    element = ElementTree.SubElement(parent, "rule", attributes)
+    for index, term in enumerate(rule.terms):
+        term_id = f"{attributes['id']}-{index}"
+        if isinstance(term, Expression):
+            values = {"id": term.id or term_id, "attribute": term.attribute,
+                      "operation": term.operation}
+            if term.value is not None:
+                values["value"] = term.value
+            if term.value_type:
+                values["type"] = term.value_type
+            if term.value_source != "literal":
+                values["value-source"] = term.value_source
+            ElementTree.SubElement(element, "expression", values)
+        elif isinstance(term, DateExpression):
+            values = {"id": term.id or term_id, "operation": term.operation}
+            if term.start:
+                values["start"] = term.start
+            if term.end:
+                values["end"] = term.end
+            date = ElementTree.SubElement(element, "date_expression", values)
+            if term.duration:
+                ElementTree.SubElement(date, "duration",
+                                       {"id": f"{values['id']}-duration", **dict(term.duration)})
+            if term.date_spec:
+                ElementTree.SubElement(date, "date_spec",
+                                       {"id": f"{values['id']}-spec", **dict(term.date_spec)})
+        elif isinstance(term, Rule):
+            _write_rule(element, term, term_id)
+
+
+def _write_primitive(parent: ElementTree.Element, primitive: Primitive) -> None:
+    attributes = {"id": primitive.id, "class": primitive.agent_class, "type": primitive.agent_type}
+    if primitive.provider:
+        attributes["provider"] = primitive.provider
+    element = ElementTree.SubElement(parent, "primitive", attributes)
+    _set_pairs(element, "instance_attributes", f"{primitive.id}-instance_attributes",
+               primitive.params)
+    _set_pairs(element, "meta_attributes", f"{primitive.id}-meta_attributes", primitive.meta)
+    _set_pairs(element, "utilization", f"{primitive.id}-utilization", primitive.utilization)
+    if primitive.operations:
+        operations = ElementTree.SubElement(element, "operations")
+        for index, operation in enumerate(primitive.operations):
+            values = {"id": operation.id or f"{primitive.id}-{operation.name}-{index}",
+                      "name": operation.name, "interval": operation.interval}
+            if operation.timeout:
+                values["timeout"] = operation.timeout
+            if operation.role:
+                values["role"] = operation.role
+            if operation.on_fail:
+                values["on-fail"] = operation.on_fail
+            if not operation.enabled:
+                values["enabled"] = "false"
+            values.update(dict(operation.attributes))
+            ElementTree.SubElement(operations, "op", values)
+
+
+def _write_resource(parent: ElementTree.Element, resource: Resource) -> None:
+    if isinstance(resource, Primitive):
+        _write_primitive(parent, resource)
+    elif isinstance(resource, Group):
+        element = ElementTree.SubElement(parent, "group", {"id": resource.id})
+        _set_pairs(element, "meta_attributes", f"{resource.id}-meta_attributes", resource.meta)
+        for member in resource.members:
+            _write_primitive(element, member)
+    else:
+        element = ElementTree.SubElement(parent, "clone", {"id": resource.id})
+        meta = resource.meta
+        if resource.promotable and pairs_get(meta, "promotable") is None:
+            meta = meta + (("promotable", "true"),)
+        _set_pairs(element, "meta_attributes", f"{resource.id}-meta_attributes", meta)
+        _write_resource(element, resource.child)
+
+
+def _write_sets(parent: ElementTree.Element, sets: tuple[ResourceSet, ...], owner: str) -> None:
+    for index, resource_set in enumerate(sets):
+        values = {"id": resource_set.id or f"{owner}-set-{index}"}
+        for key, value in (("sequential", resource_set.sequential),
+                           ("ordered", resource_set.ordered)):
+            if value is not None:
+                values[key] = "true" if value else "false"
+        if not resource_set.require_all:
+            values["require-all"] = "false"
+        for key, value in (("role", resource_set.role), ("action", resource_set.action),
+                           ("score", resource_set.score), ("kind", resource_set.kind)):
+            if value is not None:
+                values[key] = value
+        element = ElementTree.SubElement(parent, "resource_set", values)
+        for reference in resource_set.resources:
+            ElementTree.SubElement(element, "resource_ref", {"id": reference})
+
+
+def _write_constraint(parent: ElementTree.Element, constraint) -> None:
+    def put(element_tag: str, pairs: list[tuple[str, object]]):
+        values = {key: ("true" if value is True else "false" if value is False else str(value))
+                  for key, value in pairs if value is not None}
+        return ElementTree.SubElement(parent, element_tag, values)
+
+    if isinstance(constraint, LocationConstraint):
+        element = put("rsc_location", [
+            ("id", constraint.id), ("rsc", constraint.resource),
+            ("rsc-pattern", constraint.resource_pattern), ("node", constraint.node),
+            ("score", constraint.score), ("role", constraint.role),
+            ("resource-discovery", None if constraint.resource_discovery == "always"
+             else constraint.resource_discovery)])
+        for index, rule in enumerate(constraint.rules):
+            _write_rule(element, rule, f"{constraint.id}-rule-{index}")
+    elif isinstance(constraint, ColocationConstraint):
+        element = put("rsc_colocation", [
+            ("id", constraint.id), ("rsc", constraint.resource),
+            ("with-rsc", constraint.with_resource), ("score", constraint.score),
+            ("rsc-role", constraint.resource_role),
+            ("with-rsc-role", constraint.with_resource_role),
+            ("node-attribute", None if constraint.node_attribute == "#uname"
+             else constraint.node_attribute), ("influence", constraint.influence)])
+    elif isinstance(constraint, OrderConstraint):
+        element = put("rsc_order", [
+            ("id", constraint.id), ("first", constraint.first), ("then", constraint.then),
+            ("kind", constraint.kind), ("score", constraint.score),
+            ("first-action", constraint.first_action), ("then-action", constraint.then_action),
+            ("symmetrical", constraint.symmetrical)])
+    else:
+        element = put("rsc_ticket", [
+            ("id", constraint.id), ("ticket", constraint.ticket), ("rsc", constraint.resource),
+            ("rsc-role", constraint.role), ("loss-policy", constraint.loss_policy)])
+    _write_sets(element, constraint.resource_sets, constraint.id)
+
+
+def write_cib(config: Configuration, status: ClusterStatus | None = None) -> str:
+    """A CIB document Pacemaker's tools accept, for the configuration (and status)."""
+    status = status or ClusterStatus()
+    attributes = {"validate-with": "pacemaker-3.7", "epoch": "1", "num_updates": "0",
+                  "admin_epoch": "0", "crm_feature_set": "3.16.2",
+                  "have-quorum": "1" if status.have_quorum else "0"}
+    if status.now is not None:
+        attributes["execution-date"] = str(status.now)
+    names_to_ids = {node.name: node.id or node.name for node in config.nodes}
+    if status.dc_node:
+        attributes["dc-uuid"] = names_to_ids.get(status.dc_node, status.dc_node)
+    root = ElementTree.Element("cib", attributes)
+    configuration = ElementTree.SubElement(root, "configuration")
+    crm_config = ElementTree.SubElement(configuration, "crm_config")
+    property_set = ElementTree.SubElement(crm_config, "cluster_property_set",
+                                          {"id": "cib-bootstrap-options"})
+    for index, (name, value) in enumerate(config.properties):
+        ElementTree.SubElement(property_set, "nvpair", {
+            "id": f"cib-bootstrap-options-{_xml_id(name)}-{index}", "name": name,
+            "value": value})
+    nodes = ElementTree.SubElement(configuration, "nodes")
+    for node in config.nodes:
+        values = {"id": node.id or node.name, "uname": node.name, "type": node.node_type}
+        if node.score is not None:
+            values["score"] = node.score
+        element = ElementTree.SubElement(nodes, "node", values)
+        _set_pairs(element, "instance_attributes", f"nodes-{values['id']}", node.attributes)
+        _set_pairs(element, "utilization", f"nodes-{values['id']}-utilization",
+                   node.utilization)
+    resources = ElementTree.SubElement(configuration, "resources")
+    for resource in config.resources:
+        _write_resource(resources, resource)
+    constraints = ElementTree.SubElement(configuration, "constraints")
+    for constraint in config.constraints:
+        _write_constraint(constraints, constraint)
+    for tag, sets in (("rsc_defaults", config.rsc_defaults), ("op_defaults", config.op_defaults)):
+        if sets:
+            section = ElementTree.SubElement(configuration, tag)
+            for index, attribute_set in enumerate(sets):
+                _set_pairs(section, "meta_attributes", attribute_set.id or f"{tag}-{index}",
+                           attribute_set.values)
+    if config.fencing_topology:
+        topology = ElementTree.SubElement(configuration, "fencing-topology")
+        for level in config.fencing_topology:
+            values = {"id": level.id or f"fencing-{level.index}", "index": str(level.index),
+                      "devices": ",".join(level.devices)}
+            if level.target:
+                values["target"] = level.target
+            if level.target_pattern:
+                values["target-pattern"] = level.target_pattern
+            ElementTree.SubElement(topology, "fencing-level", values)
+    status_element = ElementTree.SubElement(root, "status")
+    for node_status in status.nodes:
+        values = {"id": node_status.id or names_to_ids.get(node_status.name, node_status.name),
+                  "uname": node_status.name,
+                  "crmd": "online" if node_status.controller_online else "offline",
+                  "join": node_status.join, "expected": node_status.expected}
+        if node_status.in_membership is not None:
+            values["in_ccm"] = "true" if node_status.in_membership else "false"
+        element = ElementTree.SubElement(status_element, "node_state", values)
+        if node_status.attributes:
+            transient = ElementTree.SubElement(element, "transient_attributes",
+                                               {"id": values["id"]})
+            _set_pairs(transient, "instance_attributes", f"status-{values['id']}",
+                       node_status.attributes)
+        if node_status.histories:
+            lrm = ElementTree.SubElement(element, "lrm", {"id": values["id"]})
+            lrm_resources = ElementTree.SubElement(lrm, "lrm_resources")
+            for history in node_status.histories:
+                history_values = {"id": history.resource, "class": history.agent_class,
+                                  "type": history.agent_type}
+                if history.provider:
+                    history_values["provider"] = history.provider
+                lrm_resource = ElementTree.SubElement(lrm_resources, "lrm_resource",
+                                                      history_values)
+                for op in history.operations:
+                    target_rc = 0 if op.target_rc is None else op.target_rc
+                    key = f"1:1:{target_rc}:00000000-0000-0000-0000-000000000000"
+                    op_values = {
+                        "id": op.id or f"{history.resource}_{op.operation}_{op.interval_ms}",
+                        "operation": op.operation, "call-id": str(op.call_id),
+                        "rc-code": str(op.rc), "op-status": str(op.op_status),
+                        "interval": str(op.interval_ms), "transition-key": key,
+                        "transition-magic": f"{op.op_status}:{op.rc};{key}",
+                        "operation_key": op.operation_key
+                        or f"{history.resource}_{op.operation}_{op.interval_ms}",
+                        "crm-debug-origin": "raftha", "crm_feature_set": "3.16.2",
+                        "on_node": node_status.name,
+                    }
+                    if op.last_rc_change is not None:
+                        op_values["last-rc-change"] = str(op.last_rc_change)
+                    if op.op_digest:
+                        op_values["op-digest"] = op.op_digest
+                    ElementTree.SubElement(lrm_resource, "lrm_rsc_op", op_values)
+    ElementTree.indent(root)
+    return ElementTree.tostring(root, encoding="unicode") + "\n"
