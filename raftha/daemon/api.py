@@ -148,7 +148,9 @@ class ControlApi:
             return status_view(self.machine.state, self.raft.status(), self.config.node_name,
                                self.fallback_names())
         at = integer_arg(args, "at", minimum=0)
-        state = self.history_replay(at)[0]
+        if self.history is None:
+            raise RequestError("this node keeps no history journal")
+        state = self.history.state_at(at)
         view = status_view(state, None, self.config.node_name, self.fallback_names())
         view["cluster"]["at_index"] = at
         return view
@@ -189,9 +191,10 @@ class ControlApi:
         limit = integer_arg(args, "limit", minimum=1, default=DEFAULT_HISTORY_LIMIT,
                             maximum=MAX_HISTORY_LIMIT)
         since = integer_arg(args, "since", minimum=0, default=0)
-        _, rows, earliest = self.history_replay(None)
-        selected = [row.to_dict() for row in rows if row.index >= since][-limit:]
-        return {"events": selected, "earliest": earliest}
+        if self.history is None:
+            raise RequestError("this node keeps no history journal")
+        rows, earliest = self.history.rows(limit, since)
+        return {"events": [row.to_dict() for row in rows], "earliest": earliest}
 
     def op_rejections(self, args: dict, user: str) -> dict:
         allow(args)
@@ -237,11 +240,6 @@ class ControlApi:
                 raise RequestError(f"cannot remove {name} from the Raft membership: "
                                    f"{result.reason or result.outcome.value}")
         return self.propose("NodeLeft", {"name": name}, user)
-
-    def history_replay(self, up_to_index: int | None):
-        if self.history is None:
-            raise RequestError("this node keeps no history journal")
-        return self.history.replay(up_to_index)
 
 
 def allow(args: dict, *names: str) -> None:

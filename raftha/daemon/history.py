@@ -3,9 +3,12 @@
 The Raft layer compacts its log, so `raftha history` and `raftha status --at INDEX` read
 this journal instead: an append-only file of msgpack frames, one per record,
 
-    ["e", index, entry_bytes]       a committed entry, as applied
-    ["s", index, snapshot_bytes]    a snapshot restored from the leader (entries before it
-                                    were never seen here) or written at rotation
+    ["e", index, entry_bytes, status, reason]   a committed entry and what the reducer did
+                                                with it (applied / rejected / duplicate)
+    ["s", index, snapshot_bytes]                a state snapshot: restored from the leader
+                                                (entries before it were never seen here),
+                                                a checkpoint every `checkpoint_every`
+                                                entries, or the start of a rotated file
 
 Invariants:
 - Indexes strictly increase through the file; an entry is appended only when its index is
@@ -14,7 +17,9 @@ Invariants:
 - Bounded: after `max_records` records the file is rotated to `history.1.msgpack` (one old
   generation kept) and the new file starts with a snapshot of the current state.
 - Replay uses the same pure reducer as the live node, so a rebuilt state is exactly the
-  state the node had at that index.
+  state the node had at that index; it starts from the nearest checkpoint at or before the
+  index, so `status --at` replays at most `checkpoint_every` entries. Listing the history
+  needs no replay at all (outcomes are recorded beside the entries).
 """
 
 from __future__ import annotations
@@ -28,14 +33,15 @@ from dataclasses import dataclass
 
 import msgpack
 
-from raftha.model.events import summarize
-from raftha.model.reducer import apply_with_outcome
+from raftha.model.events import EventError, decode_event, summarize
+from raftha.model.reducer import Outcome, apply
 from raftha.model.state import EMPTY_STATE, ClusterState, decode_snapshot, encode_snapshot
 
 LOG = logging.getLogger(__name__)
 ENTRY = "e"
 SNAPSHOT = "s"
 DEFAULT_MAX_RECORDS = 100_000
+DEFAULT_CHECKPOINT_EVERY = 1000
 MAX_FRAME_BYTES = 64 * 1024 * 1024
 
 
@@ -62,8 +68,27 @@ class HistoryRow:
         }
 
 
-def read_records(path: pathlib.Path) -> Iterator[tuple[str, int, bytes, int]]:
-    """Yields (type, index, payload, end_offset) until the end or a torn frame."""
+@dataclass(frozen=True)
+class Record:
+    record_type: str
+    index: int
+    payload: bytes
+    status: str = ""
+    reason: str = ""
+
+
+def valid_record(record: object) -> bool:
+    if not isinstance(record, list) or len(record) not in (3, 5):
+        return False
+    if record[0] not in (ENTRY, SNAPSHOT) or not isinstance(record[1], int):
+        return False
+    if not isinstance(record[2], bytes):
+        return False
+    return len(record) == 3 or (isinstance(record[3], str) and isinstance(record[4], str))
+
+
+def read_records(path: pathlib.Path) -> Iterator[tuple[Record, int]]:
+    """Yields (record, end_offset) until the end of the file or a torn frame."""
     try:
         handle = path.open("rb")
     except FileNotFoundError:
@@ -78,58 +103,65 @@ def read_records(path: pathlib.Path) -> Iterator[tuple[str, int, bytes, int]]:
             except Exception:  # a corrupt frame ends what we can trust
                 LOG.warning("history file %s has a corrupt frame; reading stops there", path)
                 return
-            if (not isinstance(record, list) or len(record) != 3
-                    or record[0] not in (ENTRY, SNAPSHOT) or not isinstance(record[1], int)
-                    or not isinstance(record[2], bytes)):
+            if not valid_record(record):
                 LOG.warning("history file %s has a malformed record; reading stops there", path)
                 return
-            yield record[0], record[1], record[2], unpacker.tell()
+            yield Record(*record), unpacker.tell()
 
 
 class HistoryJournal:
-    def __init__(self, directory: pathlib.Path, max_records: int = DEFAULT_MAX_RECORDS):
+    def __init__(self, directory: pathlib.Path, max_records: int = DEFAULT_MAX_RECORDS,
+                 checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY) -> None:
         self.path = directory / "history.msgpack"
         self.old_path = directory / "history.1.msgpack"
         self.max_records = max_records
+        self.checkpoint_every = checkpoint_every
         self.lock = threading.Lock()
         self.last_index, self.record_count, good_end = self.scan()
+        self.entries_since_checkpoint = 0
         with self.path.open("ab") as handle:
             handle.truncate(good_end)
         self.handle = self.path.open("ab")
 
     def scan(self) -> tuple[int, int, int]:
         last_index, count, end = 0, 0, 0
-        for _, index, _, offset in read_records(self.path):
-            last_index, count, end = index, count + 1, offset
+        for record, offset in read_records(self.path):
+            last_index, count, end = record.index, count + 1, offset
         if count == 0:
-            for _, index, _, _ in read_records(self.old_path):
-                last_index = index
+            for record, _ in read_records(self.old_path):
+                last_index = record.index
         return last_index, count, end
 
     def close(self) -> None:
         with self.lock:
             self.handle.close()
 
-    def append_entry(self, index: int, entry: bytes, state_after: ClusterState) -> None:
+    def append_entry(self, index: int, entry: bytes, state_after: ClusterState,
+                     outcome: Outcome | None = None) -> None:
         """Called on the apply path: one buffered write, no fsync (Raft's journal is the
         durable copy; a lost tail is re-applied and re-appended after a restart)."""
         with self.lock:
             if index <= self.last_index:
                 return
-            self.write(ENTRY, index, entry)
+            status, reason = (outcome.status, outcome.reason) if outcome else ("", "")
+            self.write([ENTRY, index, entry, status, reason])
+            self.entries_since_checkpoint += 1
             if self.record_count >= self.max_records:
                 self.rotate(state_after)
+            elif self.entries_since_checkpoint >= self.checkpoint_every:
+                self.write([SNAPSHOT, index, encode_snapshot(state_after)])
+                self.entries_since_checkpoint = 0
 
     def append_snapshot(self, state: ClusterState) -> None:
         with self.lock:
             if state.last_index <= self.last_index and self.record_count:
                 return
-            self.write(SNAPSHOT, state.last_index, encode_snapshot(state))
+            self.write([SNAPSHOT, state.last_index, encode_snapshot(state)])
 
-    def write(self, record_type: str, index: int, payload: bytes) -> None:
-        self.handle.write(msgpack.packb([record_type, index, payload], use_bin_type=True))
+    def write(self, record: list) -> None:
+        self.handle.write(msgpack.packb(record, use_bin_type=True))
         self.handle.flush()
-        self.last_index = max(self.last_index, index)
+        self.last_index = max(self.last_index, record[1])
         self.record_count += 1
 
     def rotate(self, state: ClusterState) -> None:
@@ -137,47 +169,63 @@ class HistoryJournal:
         os.replace(self.path, self.old_path)
         self.handle = self.path.open("ab")
         self.record_count = 0
-        self.write(SNAPSHOT, state.last_index, encode_snapshot(state))
+        self.entries_since_checkpoint = 0
+        self.write([SNAPSHOT, state.last_index, encode_snapshot(state)])
 
     # -- queries (any thread) ------------------------------------------------------------
 
-    def records(self) -> list[tuple[str, int, bytes]]:
+    def records(self) -> list[Record]:
         with self.lock:
             self.handle.flush()
             paths = [self.old_path, self.path]
-        records: list[tuple[str, int, bytes]] = []
+        records: list[Record] = []
         for path in paths:
-            for record_type, index, payload, _ in read_records(path):
-                if records and index < records[-1][1]:
+            for record, _ in read_records(path):
+                if records and record.index < records[-1].index:
                     continue  # an old generation overlapping a snapshot: keep order strict
-                records.append((record_type, index, payload))
+                records.append(record)
         return records
 
-    def replay(self, up_to_index: int | None = None
-               ) -> tuple[ClusterState, list[HistoryRow], int]:
-        """State at `up_to_index` (or the end), the rows replayed, and the earliest index
-        this journal can rebuild."""
-        state, rows = EMPTY_STATE, []
+    def earliest(self, records: list[Record]) -> int:
+        return records[0].index if records and records[0].record_type == SNAPSHOT else 0
+
+    def state_at(self, up_to_index: int | None = None) -> ClusterState:
+        """The state right after `up_to_index` (or the latest), rebuilt from the nearest
+        checkpoint with the pure reducer."""
         records = self.records()
-        earliest = records[0][1] if records and records[0][0] == SNAPSHOT else 0
-        for record_type, index, payload in records:
-            if up_to_index is not None and index > up_to_index:
-                break
-            if record_type == SNAPSHOT:
-                state = decode_snapshot(payload)
-                continue
-            state, outcome = apply_with_outcome(state, index, payload)
-            rows.append(row_for(index, payload, outcome))
+        earliest = self.earliest(records)
         if up_to_index is not None and up_to_index < earliest:
             raise HistoryError(f"index {up_to_index} is older than the kept history "
                                f"(earliest {earliest})")
-        return state, rows, earliest
+        limit = up_to_index if up_to_index is not None else float("inf")
+        start, state = 0, EMPTY_STATE
+        for position, record in enumerate(records):
+            if record.index > limit:
+                break
+            if record.record_type == SNAPSHOT:
+                start = position
+        for record in records[start:]:
+            if record.index > limit:
+                break
+            if record.record_type == SNAPSHOT:
+                state = decode_snapshot(record.payload)
+            else:
+                state = apply(state, record.index, record.payload)
+        return state
+
+    def rows(self, limit: int, since: int = 0) -> tuple[list[HistoryRow], int]:
+        """The latest `limit` entries with index >= since, and the earliest kept index."""
+        records = self.records()
+        entries = [record for record in records
+                   if record.record_type == ENTRY and record.index >= since]
+        return [row_for(record) for record in entries[-limit:]], self.earliest(records)
 
 
-def row_for(index: int, payload: bytes, outcome) -> HistoryRow:
-    event = outcome.event
-    if event is None:
-        return HistoryRow(index, 0, "", "", "", "(undecodable entry)", outcome.status,
-                          outcome.reason)
-    return HistoryRow(index, event.ts_ms, event.origin, event.user, event.kind,
-                      summarize(event), outcome.status, outcome.reason)
+def row_for(record: Record) -> HistoryRow:
+    try:
+        event = decode_event(record.payload)
+    except EventError:
+        return HistoryRow(record.index, 0, "", "", "", "(undecodable entry)",
+                          record.status or "rejected", record.reason)
+    return HistoryRow(record.index, event.ts_ms, event.origin, event.user, event.kind,
+                      summarize(event), record.status, record.reason)

@@ -47,7 +47,7 @@ class ReducerStateMachine:
                 return  # already folded in (restored snapshot newer than the replayed entry)
             state, outcome = apply_with_outcome(self.state, index, entry)
             if self.history is not None:
-                self.history.append_entry(index, entry, state)
+                self.history.append_entry(index, entry, state, outcome)
             with self.changed:
                 self.state = state
                 self.remember(outcome)

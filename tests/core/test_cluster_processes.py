@@ -192,8 +192,10 @@ def test_kill_9_of_the_leader_elects_a_new_one_and_writes_continue(ready_trio):
 def test_restarting_every_node_keeps_the_committed_state(ready_trio):
     sandbox = ready_trio
     sandbox.call("node2", "property_set", name="stop-all-resources", value="true")
-    before = sandbox.call("node1", "property_show")["properties"]
-    history_before = sandbox.call("node1", "history", limit=1000)["events"]
+    # Read back from the node that proposed: it has applied the write; others may lag.
+    before = sandbox.call("node2", "property_show")["properties"]
+    assert before["stop-all-resources"] == "true"
+    history_before = sandbox.call("node2", "history", limit=1000)["events"]
     sandbox.down()
     assert_all_stopped(sandbox)
     sandbox.up(3, timeout_s=90)

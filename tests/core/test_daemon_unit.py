@@ -217,12 +217,13 @@ def test_history_skips_replayed_entries_and_survives_a_torn_tail(tmp_path):
         handle.write(b"\x93\xa1e")  # a frame cut short by a crash
     reopened = HistoryJournal(tmp_path)
     assert reopened.last_index == 6
-    rebuilt, rows, earliest = reopened.replay()
+    rows, earliest = reopened.rows(100)
     assert [row.index for row in rows] == [1, 2, 3, 4, 5, 6] and earliest == 0
-    assert rebuilt == state
+    assert rows[0].kind == "ClusterCreated" and rows[1].summary == "clock tick"
+    assert reopened.state_at() == state
     entry = make_entries(7)[-1]
     reopened.append_entry(7, entry, apply(state, 7, entry))
-    assert [row.index for row in reopened.replay()[1]][-1] == 7
+    assert [row.index for row in reopened.rows(2)[0]] == [6, 7]
 
 
 def test_history_rotation_keeps_rebuilding_past_states(tmp_path):
@@ -235,13 +236,29 @@ def test_history_rotation_keeps_rebuilding_past_states(tmp_path):
         state = apply(state, index, entry)
         states[index] = state
         journal.append_entry(index, entry, state)
-    assert journal.replay()[0] == state
+    assert journal.state_at() == state
     assert (tmp_path / "history.1.msgpack").exists()
-    earliest = journal.replay()[2]
+    earliest = journal.rows(100)[1]
     assert earliest > 1
-    assert journal.replay(earliest + 1)[0] == states[earliest + 1]
+    assert journal.state_at(earliest + 1) == states[earliest + 1]
     with pytest.raises(HistoryError, match="older than the kept history"):
-        journal.replay(1)
+        journal.state_at(1)
+
+
+def test_history_checkpoints_rebuild_every_past_state(tmp_path):
+    from raftha.model.reducer import apply_with_outcome
+    from raftha.model.state import EMPTY_STATE
+    journal = HistoryJournal(tmp_path, checkpoint_every=3)
+    state = EMPTY_STATE
+    states = {}
+    for index, entry in enumerate([*make_entries(10), b"junk"], start=1):
+        state, outcome = apply_with_outcome(state, index, entry)
+        states[index] = state
+        journal.append_entry(index, entry, state, outcome)
+    for index, expected in states.items():
+        assert journal.state_at(index) == expected
+    last = journal.rows(1)[0][0]
+    assert (last.status, last.summary) == ("rejected", "(undecodable entry)")
 
 
 # ---------------------------------------------------------------------------
