@@ -2,9 +2,10 @@
 
 pysyncobj pickles everything it sends and stores. Unpickling a hostile frame runs arbitrary
 code, so every pickle the library reads goes through `restricted_loads`, whose `find_class`
-allows only the globals the library itself emits (protocol 2): `_codecs.encode` (how protocol 2
-carries bytes), `set`/`frozenset`, `bytes` (an empty bytes object is pickled as a call of
-`bytes()`; we hand out a version that refuses integer sizes) and pysyncobj's node classes.
+allows only the globals the library emits on the paths raftha uses (recorded over elections,
+commits, forwarding, membership changes, snapshot transfer and restarts): `_codecs.encode` (how
+protocol 2 carries bytes), `bytes` (an empty bytes object is pickled as a call of `bytes()`; we
+hand out a version that refuses integer sizes) and `pysyncobj.node.TCPNode` (membership entries).
 Anything else raises `pickle.UnpicklingError`, which the library treats as a broken frame
 (connection dropped).
 
@@ -22,10 +23,8 @@ from typing import Any, BinaryIO
 logger = logging.getLogger(__name__)
 
 _BUILTIN_MODULES = ("builtins", "__builtin__")
-ALLOWED_BUILTINS = frozenset({"set", "frozenset"})
 ALLOWED_GLOBALS = frozenset({
     ("_codecs", "encode"),
-    ("pysyncobj.node", "Node"),
     ("pysyncobj.node", "TCPNode"),
 })
 MAX_PICKLE_BYTES = 64 * 1024 * 1024
@@ -44,8 +43,7 @@ class RestrictedUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         if module in _BUILTIN_MODULES and name == "bytes":
             return _bytes_without_sizes
-        if (module, name) in ALLOWED_GLOBALS or (
-                module in _BUILTIN_MODULES and name in ALLOWED_BUILTINS):
+        if (module, name) in ALLOWED_GLOBALS:
             return super().find_class(module, name)
         logger.warning("raft: refused to unpickle global %s.%s", module, name)
         raise pickle.UnpicklingError(f"global {module}.{name} is not allowed")

@@ -134,6 +134,15 @@ class NodeProcess:
         except subprocess.TimeoutExpired:
             pass
 
+    def pause(self) -> None:
+        """SIGSTOP the whole process group (a frozen node: no crash, no TCP reset)."""
+        if self.process is not None:
+            os.killpg(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.process is not None:
+            os.killpg(self.process.pid, signal.SIGCONT)
+
     def stderr_text(self) -> str:
         try:
             return self.stderr_path.read_text(errors="replace")

@@ -10,6 +10,7 @@ import pathlib
 import pickle
 import socket
 import struct
+import threading
 import time
 import zlib
 
@@ -300,3 +301,36 @@ def test_a_corrupt_snapshot_stops_the_node_instead_of_starting_empty(raft_cluste
         pass  # it may die before it answers
     assert wait_exit(cluster, victim) == 70
     assert "cannot load raft snapshot" in cluster.node(victim).stderr_text()
+
+
+def test_a_deposed_leader_never_reports_a_false_outcome(raft_cluster):
+    """A frozen leader is replaced; a proposal made to it as it wakes up (believing it still
+    leads) must end COMMITTED only if the entry is in everybody's log, NOT_APPLIED only if
+    it is in nobody's."""
+    cluster = raft_cluster(3).start()
+    old_leader = cluster.wait_leader()
+    cluster.propose_committed("base")
+    others = [address for address in cluster.addresses if address != old_leader]
+    answer: dict = {}
+    cluster.node(old_leader).pause()
+    try:
+        cluster.wait_leader(timeout_s=15.0, among=others)
+        for number in range(3):
+            cluster.propose_committed(f"new-term-{number}", among=others)
+        proposer = threading.Thread(target=lambda: answer.update(
+            cluster.propose(old_leader, "from-deposed", timeout_ms=3000)))
+        proposer.start()
+        time.sleep(0.3)
+    finally:
+        cluster.node(old_leader).resume()
+    proposer.join(30.0)
+    assert answer.get("outcome") in ("COMMITTED", "NOT_APPLIED", "UNKNOWN"), answer
+    cluster.propose_committed("after-resume")
+    reference = entry_texts(wait_entries(cluster, cluster.wait_leader(), 5))
+    for address in cluster.addresses:
+        cluster.wait_for(lambda a=address: entry_texts(cluster.applied(a)) == reference,
+                         20.0, f"{address} to converge")
+    copies = reference.count("from-deposed")
+    expected_copies = {"COMMITTED": {1}, "NOT_APPLIED": {0}, "UNKNOWN": {0, 1}}
+    print(f"deposed leader answered {answer}")
+    assert copies in expected_copies[answer["outcome"]], (answer, reference)
