@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from typing import Any
 
 import click
@@ -28,6 +29,7 @@ def render_status(document: dict[str, Any]) -> str:
     lines = ["Cluster Summary:"]
     lines.append(f"  * Cluster name: {cluster['name'] or '(not created yet)'}")
     lines.append("  * Stack: raftha (Raft log)")
+    lines.append(f"  * Last updated: {format_time_ms(time.time_ns() // 1_000_000)}")
     if cluster.get("at_index") is not None:
         lines.append(f"  * Rebuilt at log index {cluster['at_index']} (history view)")
     else:

@@ -24,6 +24,7 @@ Invariants:
 
 from __future__ import annotations
 
+import datetime
 import logging
 import os
 import pathlib
@@ -62,7 +63,8 @@ class HistoryRow:
 
     def to_dict(self) -> dict:
         return {
-            "index": self.index, "ts_ms": self.ts_ms, "origin": self.origin, "user": self.user,
+            "index": self.index, "time": iso_time(self.ts_ms), "ts_ms": self.ts_ms,
+            "origin": self.origin, "user": self.user,
             "kind": self.kind, "summary": self.summary, "status": self.status,
             "reason": self.reason,
         }
@@ -75,6 +77,14 @@ class Record:
     payload: bytes
     status: str = ""
     reason: str = ""
+
+
+def iso_time(ts_ms: int) -> str | None:
+    """ISO 8601 UTC with milliseconds, or None for an entry without a time."""
+    if not ts_ms:
+        return None
+    moment = datetime.datetime.fromtimestamp(ts_ms / 1000, tz=datetime.UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def valid_record(record: object) -> bool:
