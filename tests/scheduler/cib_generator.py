@@ -384,6 +384,120 @@ def render_cib(spec: CibSpec) -> str:
             f"{_render_configuration(spec)}<status>{status}</status></cib>\n")
 
 
+# ---------------------------------------------------------------------------- shrinking
+
+
+def _without_primitives(spec: CibSpec, removed: set[str], resources: tuple[TopLevel, ...],
+                        removed_top: set[str]) -> CibSpec:
+    """The spec with some resources gone, and everything that referred to them."""
+    gone = removed | removed_top
+    return dataclasses.replace(
+        spec, resources=resources,
+        locations=tuple(item for item in spec.locations if item.resource_id not in gone),
+        colocations=tuple(item for item in spec.colocations
+                          if item.resource_id not in gone and item.with_resource_id not in gone),
+        history=tuple(item for item in spec.history if item.primitive_id not in removed))
+
+
+def _simpler_primitive(primitive: PrimitiveSpec) -> list[PrimitiveSpec]:
+    variants = []
+    if primitive.stickiness is not None:
+        variants.append(dataclasses.replace(primitive, stickiness=None))
+    if primitive.migration_threshold is not None:
+        variants.append(dataclasses.replace(primitive, migration_threshold=None))
+    if primitive.target_role_stopped:
+        variants.append(dataclasses.replace(primitive, target_role_stopped=False))
+    return variants
+
+
+def _replace_primitive(resource: TopLevel, old: PrimitiveSpec, new: PrimitiveSpec) -> TopLevel:
+    if resource == old:
+        return new
+    if isinstance(resource, GroupSpec):
+        return dataclasses.replace(resource, members=tuple(
+            new if member == old else member for member in resource.members))
+    if isinstance(resource, CloneSpec):
+        return dataclasses.replace(resource, child=_replace_primitive(resource.child, old, new))
+    return resource
+
+
+def simpler_specs(spec: CibSpec):
+    """Candidate specs one step simpler than spec (for greedy shrinking of a failure)."""
+    for index, resource in enumerate(spec.resources):
+        ids = {primitive.resource_id for primitive in primitives_of(resource)}
+        rest = spec.resources[:index] + spec.resources[index + 1:]
+        if rest:
+            yield _without_primitives(spec, ids, rest, {resource.resource_id})
+        if isinstance(resource, GroupSpec) and len(resource.members) > 1:
+            for member in resource.members:
+                smaller = dataclasses.replace(resource, members=tuple(
+                    other for other in resource.members if other != member))
+                resources = spec.resources[:index] + (smaller,) + spec.resources[index + 1:]
+                yield _without_primitives(spec, {member.resource_id}, resources, set())
+        if isinstance(resource, CloneSpec):
+            if resource.clone_max is not None:
+                yield dataclasses.replace(spec, resources=spec.resources[:index] + (
+                    dataclasses.replace(resource, clone_max=None),) + spec.resources[index + 1:])
+            if resource.target_role_stopped:
+                yield dataclasses.replace(spec, resources=spec.resources[:index] + (
+                    dataclasses.replace(resource, target_role_stopped=False),)
+                    + spec.resources[index + 1:])
+        if isinstance(resource, GroupSpec) and resource.stickiness is not None:
+            yield dataclasses.replace(spec, resources=spec.resources[:index] + (
+                dataclasses.replace(resource, stickiness=None),) + spec.resources[index + 1:])
+        for primitive in primitives_of(resource):
+            for variant in _simpler_primitive(primitive):
+                changed = _replace_primitive(resource, primitive, variant)
+                yield dataclasses.replace(spec, resources=spec.resources[:index] + (changed,)
+                                          + spec.resources[index + 1:])
+    for field_name in ("locations", "colocations", "history"):
+        items = getattr(spec, field_name)
+        for index in range(len(items)):
+            yield dataclasses.replace(spec, **{field_name: items[:index] + items[index + 1:]})
+    for index, entry in enumerate(spec.history):
+        if entry.kind != RUNNING:
+            simpler = HistorySpec(entry.primitive_id, entry.node, RUNNING)
+            yield dataclasses.replace(spec, history=spec.history[:index] + (simpler,)
+                                      + spec.history[index + 1:])
+    if len(spec.nodes) > 1:
+        last = spec.nodes[-1]
+        yield dataclasses.replace(
+            spec, nodes=spec.nodes[:-1],
+            locations=tuple(item for item in spec.locations if item.node != last.name),
+            history=tuple(item for item in spec.history if item.node != last.name))
+    for index, node in enumerate(spec.nodes):
+        if node.standby or not node.online:
+            plain = dataclasses.replace(node, standby=False, online=True)
+            yield dataclasses.replace(spec, nodes=spec.nodes[:index] + (plain,)
+                                      + spec.nodes[index + 1:])
+    if spec.default_stickiness is not None:
+        yield dataclasses.replace(spec, default_stickiness=None)
+    if spec.default_migration_threshold is not None:
+        yield dataclasses.replace(spec, default_migration_threshold=None)
+    if not spec.have_quorum:
+        yield dataclasses.replace(spec, have_quorum=True)
+    if not spec.symmetric_cluster:
+        yield dataclasses.replace(spec, symmetric_cluster=True)
+    if spec.no_quorum_policy != "stop":
+        yield dataclasses.replace(spec, no_quorum_policy="stop")
+
+
+def shrink(spec: CibSpec, still_fails, budget: int = 2000) -> CibSpec:
+    """Greedy shrinking: take any simpler spec that still fails, until none does."""
+    improved = True
+    while improved and budget > 0:
+        improved = False
+        for candidate in simpler_specs(spec):
+            budget -= 1
+            if budget <= 0:
+                break
+            if still_fails(candidate):
+                spec = candidate
+                improved = True
+                break
+    return spec
+
+
 # ---------------------------------------------------------------------------- strategies
 
 

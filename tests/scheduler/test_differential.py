@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import HealthCheck, Phase, given, seed, settings
 
 TESTS_DIRECTORY = Path(__file__).resolve().parent
 if str(TESTS_DIRECTORY) not in sys.path:
@@ -314,32 +314,86 @@ PROFILES = {
 }
 
 
-def hunt(profile: cib_generator.GeneratorProfile, examples: int, name: str) -> Path | None:
-    """Search for a disagreement, shrink it to a minimal CIB, save it; None if none found."""
+def placement_differences(xml_text: str) -> list[str]:
+    """Differences between Pacemaker and us (a crash of ours counts as one)."""
     import raftha.scheduler.simulate as simulate
-    from hypothesis import find
-    from hypothesis.errors import NoSuchExample
 
-    def disagrees(spec: cib_generator.CibSpec) -> bool:
-        xml_text = spec.to_xml()
-        expected = oracle.oracle_placement(xml_text)
-        try:
-            actual = simulate.final_placement_from_cib(xml_text)
-        except Exception:  # a crash is a disagreement too
-            return True
-        return bool(oracle.compare_placements(expected, actual,
-                                              oracle.anonymous_clone_members(xml_text)))
-
+    expected = oracle.oracle_placement(xml_text)
     try:
-        spec = find(cib_generator.cib_specs(profile), disagrees,
-                    settings=settings(max_examples=examples, deadline=None, database=None,
-                                      suppress_health_check=list(HealthCheck)))
-    except NoSuchExample:
-        return None
-    return save_disagreement(spec.to_xml(), name)
+        actual = simulate.final_placement_from_cib(xml_text)
+    except Exception as error:  # a crash is a disagreement too
+        return [f"crash: {type(error).__name__}: {error}"]
+    return oracle.compare_placements(expected, actual, oracle.anonymous_clone_members(xml_text))
 
 
-def save_disagreement(xml_text: str, name: str) -> Path:
+def features_of(spec: cib_generator.CibSpec) -> tuple[str, ...]:
+    """A short signature of the shapes a (minimal) spec uses, to tell failures apart."""
+    features = set()
+    for resource in spec.resources:
+        features.add(type(resource).__name__.removesuffix("Spec").lower())
+        for primitive in cib_generator.primitives_of(resource):
+            if primitive.stickiness is not None:
+                features.add("stickiness")
+            if primitive.migration_threshold is not None:
+                features.add("migration-threshold")
+            if primitive.target_role_stopped:
+                features.add("target-role")
+        if isinstance(resource, cib_generator.CloneSpec) and resource.target_role_stopped:
+            features.add("target-role")
+    features.update(f"history:{entry.kind}" for entry in spec.history)
+    features.update(f"location:{'inf' if 'INF' in item.score else 'finite'}"
+                    for item in spec.locations)
+    features.update(f"colocation:{'inf' if 'INF' in item.score else 'finite'}"
+                    for item in spec.colocations)
+    features.update(f"node:{'online' if node.online else 'offline'}"
+                    f"{'+standby' if node.standby else ''}" for node in spec.nodes)
+    if not spec.have_quorum:
+        features.add(f"no-quorum:{spec.no_quorum_policy}")
+    if spec.default_stickiness is not None:
+        features.add("stickiness")
+    if spec.default_migration_threshold is not None:
+        features.add("migration-threshold")
+    if not spec.symmetric_cluster:
+        features.add("opt-in")
+    return tuple(sorted(features))
+
+
+def hunt(profile: cib_generator.GeneratorProfile, examples: int, name: str,
+         keep: int) -> list[Path]:
+    """Run random CIBs, shrink each disagreement greedily, save distinct minimal ones."""
+    failing: list[cib_generator.CibSpec] = []
+
+    @settings(max_examples=examples, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck), phases=[Phase.generate])
+    @given(cib_generator.cib_specs(profile))
+    def collect(spec):
+        if placement_differences(spec.to_xml()):
+            failing.append(spec)
+
+    collect()
+    print(f"{len(failing)} of {examples} random CIBs disagree", file=sys.stderr)
+    saved: list[Path] = []
+    signatures = {features_of_saved(path) for path in known_disagreements()}
+    for spec in failing:
+        if len(saved) >= keep:
+            break
+        minimal = cib_generator.shrink(
+            spec, lambda candidate: bool(placement_differences(candidate.to_xml())))
+        signature = features_of(minimal)
+        if signature in signatures:
+            continue
+        signatures.add(signature)
+        saved.append(save_disagreement(minimal.to_xml(), f"{name}-{len(saved) + 1}",
+                                       features=signature))
+    return saved
+
+
+def features_of_saved(path: Path) -> tuple[str, ...]:
+    record = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+    return tuple(record.get("features", ()))
+
+
+def save_disagreement(xml_text: str, name: str, features: tuple[str, ...] = ()) -> Path:
     import raftha.scheduler.simulate as simulate
 
     FAILURES_DIRECTORY.mkdir(exist_ok=True)
@@ -353,7 +407,8 @@ def save_disagreement(xml_text: str, name: str) -> Path:
     path = FAILURES_DIRECTORY / f"{name}.xml"
     path.write_text(xml_text, encoding="utf-8")
     record = {"summary": differences[0] if differences else "agrees now", "status": "open",
-              "differences": differences, "pacemaker": expected, "raftha": actual}
+              "features": list(features), "differences": differences,
+              "pacemaker": expected, "raftha": actual}
     path.with_suffix(".json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     return path
 
@@ -365,13 +420,16 @@ def main(argv: list[str]) -> int:
     hunt_parser.add_argument("--examples", type=int, default=500)
     hunt_parser.add_argument("--profile", choices=sorted(PROFILES), default="full")
     hunt_parser.add_argument("--name", default="disagreement")
+    hunt_parser.add_argument("--keep", type=int, default=5,
+                             help="save at most this many distinct minimal disagreements")
     save_parser = commands.add_parser("save", help="record a CIB file as a disagreement")
     save_parser.add_argument("cib", type=Path)
     save_parser.add_argument("--name", required=True)
     arguments = parser.parse_args(argv)
     if arguments.command == "hunt":
-        path = hunt(PROFILES[arguments.profile], arguments.examples, arguments.name)
-        print(path if path else "no disagreement found")
+        for path in hunt(PROFILES[arguments.profile], arguments.examples, arguments.name,
+                         arguments.keep):
+            print(path)
         return 0
     print(save_disagreement(arguments.cib.read_text(encoding="utf-8"), arguments.name))
     return 0
