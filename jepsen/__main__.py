@@ -19,11 +19,11 @@ from jepsen import hosts, runner, schedule
 TARGETS = ("selftest", "selftest-split-brain", "raftha")
 
 
-def _adapter(name: str):
+def _adapter(name: str, resources: int = 0):
     from jepsen.adapter import SelfTestCluster
     if name == "raftha":
         from jepsen.raftha_target import RafthaCluster
-        return RafthaCluster()
+        return RafthaCluster(resources=resources)
     if name == "selftest":
         return SelfTestCluster()
     if name == "selftest-split-brain":
@@ -50,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="cluster under test (selftest: the harness's own trivial target; "
                      "selftest-split-brain: every node runs one shared resource, so the "
                      "run must be judged invalid; raftha: real raftha daemons)")
+    run.add_argument("--resources", type=int, default=0,
+                     help="raftha target: number of ocf:raftha:Ledger resources to run")
     check = commands.add_parser("check", help="re-check a stored run directory")
     check.add_argument("dir", type=pathlib.Path)
     cleanup = commands.add_parser("cleanup", help="remove leftovers of interrupted runs")
@@ -77,7 +79,9 @@ def main(argv: list[str] | None = None) -> int:
                                     families=schedule.parse_families(args.nemesis),
                                     seed=seed, out=out, quick=args.quick, replay=args.replay)
         hosts.install_signal_teardown()
-        results = runner.execute(options, _adapter(args.target))
+        if args.resources < 0 or (args.resources and args.target != "raftha"):
+            raise ValueError("--resources needs --target raftha and a count >= 0")
+        results = runner.execute(options, _adapter(args.target, args.resources))
         print(f"jepsen: results in {out / 'results.json'}")
         return runner.exit_status(results)
     except (ValueError, RuntimeError, OSError) as error:

@@ -13,9 +13,11 @@ Workload (through the real CLI, `python -m raftha.cli`):
 Final phase: `history` (every committed event) and `state_hash` from every node, through the
 Control API, for the acknowledged-writes and convergence checkers.
 
-Not yet covered (no ledger-agent resources or fence history are configured here yet): the
-ledger-based checkers run only with `ledger=True`; otherwise results.json lists them under
-"not_checked".
+Resources: with `resources=N`, N ocf:raftha:Ledger primitives are loaded through
+`raftha configure load` and tick into run_dir/ledger/ledger.log (needs the configure command
+and the executor); the ledger checkers run only then, otherwise results.json lists them under
+"not_checked". Fence history is collected with `raftha fence history --output json` when the
+command exists.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import os
 import pathlib
 import random
 import secrets
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -49,11 +52,13 @@ class RafthaCluster:
     LOG_CHECKERS = ("acknowledged_writes", "convergence", "promoted_max", "stats")
     LEDGER_CHECKERS = ("no_overlap", "recovery", "fenced_recovery")
 
-    def __init__(self, timing: dict[str, int] | None = None, ledger: bool = False) -> None:
-        """`ledger`: also judge the ledger checkers (once resources run the ledger agent and
-        write to run_dir/ledger/); without it they are listed as not checked."""
+    def __init__(self, timing: dict[str, int] | None = None, resources: int = 0) -> None:
+        """`resources`: number of ocf:raftha:Ledger primitives to configure (through
+        `raftha configure load`), each ticking into run_dir/ledger/ledger.log; with none, the
+        ledger checkers are listed as not checked."""
         self.timing = timing
-        self.checkers = self.LOG_CHECKERS + (self.LEDGER_CHECKERS if ledger else ())
+        self.resources = resources
+        self.checkers = self.LOG_CHECKERS + (self.LEDGER_CHECKERS if resources else ())
         self.params: dict[str, Any] = {"recovery_bound_ms": 30_000, "min_ok_ops": 1}
         self.hosts: HostSet | None = None
         self.run_dir: pathlib.Path | None = None
@@ -77,6 +82,31 @@ class RafthaCluster:
             clockhook.write_clock_file(self.clock_file(node))
             self.start_node(node)
         self._wait_ready()
+        if self.resources:
+            self._load_ledger_resources()
+
+    def ledger_configuration(self) -> str:
+        """crm configure text: fencing off (no fence device here yet) and N Ledger resources."""
+        assert self.run_dir is not None
+        ledger_file = self.run_dir / "ledger" / "ledger.log"
+        lines = ["property stonith-enabled=false"]
+        for number in range(1, self.resources + 1):
+            lines.append(f"primitive led{number} ocf:raftha:Ledger "
+                         f"params ledger_file={ledger_file} "
+                         "op monitor interval=2s timeout=10s")
+        return "\n".join(lines) + "\n"
+
+    def _load_ledger_resources(self) -> None:
+        assert self.run_dir is not None
+        config_path = self.run_dir / "resources.crm"
+        config_path.write_text(self.ledger_configuration())
+        node = next(iter(self._files))
+        completed = subprocess.run(self._cli(node, "configure", "load", str(config_path)),
+                                   capture_output=True, text=True, timeout=CLI_TIMEOUT_S)
+        if completed.returncode != 0:
+            reason = (completed.stderr or completed.stdout).strip().splitlines()
+            raise RuntimeError("loading the Ledger resources failed: "
+                               + (reason[-1] if reason else f"exit {completed.returncode}"))
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_S
@@ -188,7 +218,29 @@ class RafthaCluster:
             state = self._api(node, "state_hash")
             hashes[node] = f"{state['index']}:{state['hash']}" if state else None
         return Collected(ledger_files=sorted((self.run_dir / "ledger").glob("*.log")),
-                         final_logs=final_logs, state_hashes=hashes)
+                         final_logs=final_logs, state_hashes=hashes,
+                         fence_history=self._fence_history())
+
+    def _fence_history(self) -> list[dict]:
+        """`raftha fence history --output json` from the first node that answers; [] when the
+        command is unavailable."""
+        import subprocess
+
+        for node in self._files:
+            try:
+                completed = subprocess.run(self._cli(node, "fence", "history", "--output",
+                                                     "json"),
+                                           capture_output=True, text=True,
+                                           timeout=CLI_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                continue
+            if completed.returncode == 0:
+                try:
+                    records = json.loads(completed.stdout)
+                except json.JSONDecodeError:
+                    return []
+                return records if isinstance(records, list) else []
+        return []
 
     def _wait_converged(self, timeout_s: float = 20.0) -> None:
         """Give followers time to apply the last entries before hashes are compared."""
