@@ -428,6 +428,8 @@ class _Reader:
             dc_node=names_by_id.get(dc_uuid or "", dc_uuid) if dc_uuid else None,
             nodes=tuple(nodes),
             tickets=tuple(tickets),
+            quorum_panic=_truth(self.root.get("no-quorum-panic")),
+            feature_set=self.root.get("crm_feature_set", ""),
         ) if in_membership is not None else ClusterStatus()
 
     def node_status(self, element: ElementTree.Element, names_by_id: dict[str, str]) -> NodeStatus:

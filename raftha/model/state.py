@@ -6,7 +6,9 @@ Invariants:
   (recent event ids, rejections), so equal logs give byte-equal `encode_state` output and
   the same `state_hash` on every node.
 - Bounded: the dedup window of applied event ids and the list of recent rejections have
-  fixed maximum lengths, so snapshots stay small however long the log grows.
+  fixed maximum lengths, so snapshots stay small however long the log grows. The window
+  holds the last 960 to 1024 ids: a short tuple of the newest, plus frozen chunks of 64
+  (so the membership test and the update stay cheap on the apply path).
 - Snapshots are msgpack (never pickle): `encode_snapshot` / `decode_snapshot` round-trip
   exactly, and decoding untrusted bytes raises `StateError` with a one-line reason.
 """
@@ -21,7 +23,9 @@ import msgpack
 
 STATE_VERSION = 1
 SNAPSHOT_VERSION = 1
-APPLIED_ID_WINDOW = 1024
+APPLIED_ID_CHUNK = 64
+APPLIED_ID_CHUNKS = 16
+APPLIED_ID_WINDOW = APPLIED_ID_CHUNK * APPLIED_ID_CHUNKS
 REJECTION_WINDOW = 64
 MAX_SNAPSHOT_BYTES = 64 * 1024 * 1024
 
@@ -76,6 +80,7 @@ class ClusterState:
     rejected_count: int = 0
     duplicate_count: int = 0
     recent_event_ids: tuple[bytes, ...] = field(default=(), repr=False)
+    older_event_ids: tuple[frozenset[bytes], ...] = field(default=(), repr=False)
     rejections: tuple[Rejection, ...] = ()
 
     @property
@@ -101,7 +106,12 @@ class ClusterState:
         return None
 
     def has_applied(self, event_id: bytes) -> bool:
-        return event_id in self.recent_event_ids
+        if event_id in self.recent_event_ids:
+            return True
+        return any(event_id in chunk for chunk in self.older_event_ids)
+
+    def applied_id_count(self) -> int:
+        return len(self.recent_event_ids) + sum(len(chunk) for chunk in self.older_event_ids)
 
     def rejection_for(self, event_id_hex: str) -> Rejection | None:
         for rejection in reversed(self.rejections):
@@ -150,8 +160,11 @@ def with_property(state: ClusterState, name: str, value: str | None) -> ClusterS
 
 
 def with_event_id(state: ClusterState, event_id: bytes) -> ClusterState:
-    recent = (*state.recent_event_ids, event_id)[-APPLIED_ID_WINDOW:]
-    return evolve(state, recent_event_ids=recent)
+    recent = (*state.recent_event_ids, event_id)
+    if len(recent) < APPLIED_ID_CHUNK:
+        return evolve(state, recent_event_ids=recent)
+    older = (*state.older_event_ids, frozenset(recent))[-(APPLIED_ID_CHUNKS - 1):]
+    return evolve(state, recent_event_ids=(), older_event_ids=older)
 
 
 def with_rejection(state: ClusterState, rejection: Rejection) -> ClusterState:
@@ -184,6 +197,7 @@ def state_to_plain(state: ClusterState) -> dict[str, Any]:
         "rejected_count": state.rejected_count,
         "duplicate_count": state.duplicate_count,
         "recent_event_ids": list(state.recent_event_ids),
+        "older_event_ids": [sorted(chunk) for chunk in state.older_event_ids],
         "rejections": [
             [item.index, item.event_id, item.kind, item.reason] for item in state.rejections
         ],
@@ -244,6 +258,8 @@ def state_from_plain(plain: dict[str, Any]) -> ClusterState:
         rejected_count=int(plain["rejected_count"]),
         duplicate_count=int(plain["duplicate_count"]),
         recent_event_ids=tuple(bytes(item) for item in plain["recent_event_ids"]),
+        older_event_ids=tuple(frozenset(bytes(item) for item in chunk)
+                              for chunk in plain["older_event_ids"]),
         rejections=tuple(
             Rejection(int(index), str(event_id), str(kind), str(reason))
             for index, event_id, kind, reason in plain["rejections"]

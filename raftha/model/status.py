@@ -99,6 +99,12 @@ class ClusterStatus:
     dc_node: str | None = None
     nodes: tuple[NodeStatus, ...] = ()
     tickets: tuple[Ticket, ...] = ()
+    # The cluster had quorum before (Pacemaker's CIB no-quorum-panic): only then does
+    # no-quorum-policy=fence fence the partition.
+    quorum_panic: bool = False
+    # Version of the status format ("" for raftha's own); CIBs older than 3.0.13 keep
+    # per-resource fail counts (fail-count-RSC) instead of per-operation ones.
+    feature_set: str = ""
 
     def node(self, name: str) -> NodeStatus | None:
         for item in self.nodes:

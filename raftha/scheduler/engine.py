@@ -213,6 +213,10 @@ class Scheduler:
         self.no_quorum_policy = (self.properties.get("no-quorum-policy") or "stop").lower()
         if self.no_quorum_policy == "suicide":
             self.no_quorum_policy = "fence"
+        if self.no_quorum_policy == "fence" and not status.have_quorum and (
+                not status.quorum_panic):
+            # A partition that never had quorum stops rather than fencing everyone.
+            self.no_quorum_policy = "stop"
         self.stop_all = truth(self.properties.get("stop-all-resources"))
         self.maintenance_mode = truth(self.properties.get("maintenance-mode"))
         self.placement_strategy = (self.properties.get("placement-strategy") or "default").lower()
@@ -293,7 +297,7 @@ class Scheduler:
                     info.pending = True
                     info.standby = True
                     info.online = True
-            elif expected == "member" and False:
+            elif expected == "member":
                 self.mark_unclean(info, "peer is unexpectedly down")
             return
         if info.shutdown:
@@ -521,6 +525,9 @@ class Scheduler:
             info = self.nodes.get(node_status.name)
             if info is None:
                 continue
+            if not self.fencing_enabled and not info.online:
+                # Without fencing, an offline node's history says nothing about now.
+                continue
             for history in node_status.histories:
                 ops = sorted((op for op in history.operations),
                              key=lambda op: (op.call_id if op.call_id >= 0 else 1 << 40))
@@ -584,11 +591,10 @@ class Scheduler:
                 if rc == 8:
                     role = "Promoted"
                     continue
-            if op.op_status == 0 and rc == 7 and task == "monitor" and not success:
-                pass
-            if op.op_status == 0 and task != "stop" and rc in (2, 3, 4, 5, 6) and not success:
+            if (op.op_status == 0 and task != "stop" and rc in (2, 3, 4, 5, 6) and not success
+                    and self.op_on_fail(primitive_config, task, op.interval_ms) != "ignore"):
                 hard_error = rc
-                if rc == 5 and (is_probe or task == "monitor"):
+                if rc == 5 and is_probe:
                     role = "Stopped"
                     continue
             if success or (op.op_status == 0 and task == "monitor" and rc in (0, 8)
@@ -1862,7 +1868,7 @@ class Scheduler:
                     self.fenced.append(name)
 
     def ever_had_quorum(self) -> bool:
-        return True
+        return self.status.quorum_panic
 
     def node_gone(self, node: str) -> bool:
         """The node's resources are known stopped: fenced, or fencing off and node down."""
@@ -1957,7 +1963,12 @@ class Scheduler:
                 if previous.assigned is None and previous.next_role == "Stopped" and (
                         resource.assigned is not None):
                     blocked = not previous.managed and False
+        stays = (len(resource.running_on) == 1 and resource.assigned == resource.running_on[0]
+                 and not resource.failed)
         for first, kind in self.mandatory_firsts(resource):
+            if not kind[2] and stays:
+                # An asymmetric ordering never stops what already runs where it should.
+                continue
             if not self.first_runnable(first, resource, kind):
                 blocked = True
                 break
@@ -1972,7 +1983,7 @@ class Scheduler:
         return self.order_index.get(resource.id, [])
 
     def first_runnable(self, first: Resource, then: Resource, kind) -> bool:
-        minimum, interleave = kind
+        minimum, interleave, _symmetric = kind
         primitives = first.primitives()
         if first.variant == "clone":
             instances = first.children
@@ -2014,14 +2025,16 @@ class Scheduler:
             if first_action not in ("start", "promote") or then_action not in (
                     "start", "promote"):
                 continue
+            symmetric = constraint.symmetrical is not False
             for first_id in self.expand_reference(constraint.first or ""):
                 for then_id in self.expand_reference(constraint.then or ""):
-                    self.add_order(first_id, then_id)
-                    if constraint.symmetrical is not False and first_action == "start":
+                    self.add_order(first_id, then_id, symmetric)
+                    if symmetric and first_action == "start":
                         self.symmetric_orders.append((first_id, then_id))
 
     def build_set_orders(self, constraint: OrderConstraint) -> None:
         sets = constraint.resource_sets
+        symmetric = constraint.symmetrical is not False
         previous_members: list[str] = []
         previous_set: ResourceSet | None = None
         for resource_set in sets:
@@ -2033,7 +2046,7 @@ class Scheduler:
             set_kind = (resource_set.kind or "mandatory").lower()
             if resource_set.sequential is not False and set_kind == "mandatory":
                 for first_id, then_id in zip(members, members[1:], strict=False):
-                    self.add_order(first_id, then_id)
+                    self.add_order(first_id, then_id, symmetric)
             if previous_set is not None and previous_members and members:
                 if previous_set.require_all:
                     firsts = previous_members if previous_set.sequential is False else [
@@ -2041,14 +2054,14 @@ class Scheduler:
                     thens = members if resource_set.sequential is False else [members[0]]
                     for first_id in firsts:
                         for then_id in thens:
-                            self.add_order(first_id, then_id)
+                            self.add_order(first_id, then_id, symmetric)
                 else:
                     thens = members if resource_set.sequential is False else [members[0]]
                     for then_id in thens:
-                        self.add_order_any(previous_members, then_id)
+                        self.add_order_any(previous_members, then_id, symmetric)
             previous_members, previous_set = members, resource_set
 
-    def add_order(self, first_id: str, then_id: str) -> None:
+    def add_order(self, first_id: str, then_id: str, symmetric: bool = True) -> None:
         first = self.by_id.get(first_id)
         then = self.by_id.get(then_id)
         if first is None or then is None:
@@ -2061,9 +2074,10 @@ class Scheduler:
         for primitive in then.primitives():
             interleave = (then.variant == "clone" and then.interleave
                           and first.variant == "clone")
-            self.order_index.setdefault(primitive.id, []).append((first, (minimum, interleave)))
+            self.order_index.setdefault(primitive.id, []).append(
+                (first, (minimum, interleave, symmetric)))
 
-    def add_order_any(self, first_ids: list[str], then_id: str) -> None:
+    def add_order_any(self, first_ids: list[str], then_id: str, symmetric: bool = True) -> None:
         firsts = [self.by_id[f] for f in first_ids if f in self.by_id]
         then = self.by_id.get(then_id)
         if not firsts or then is None:
@@ -2071,7 +2085,8 @@ class Scheduler:
         pseudo = Resource(id="one-or-more:" + then_id, variant="clone", config=None)
         pseudo.children = firsts
         for primitive in then.primitives():
-            self.order_index.setdefault(primitive.id, []).append((pseudo, (1, False)))
+            self.order_index.setdefault(primitive.id, []).append(
+                (pseudo, (1, False, symmetric)))
 
     def is_fencing_device(self, resource: Resource) -> bool:
         return all(p.config.agent_class == "stonith" for p in resource.primitives())
