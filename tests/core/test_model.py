@@ -141,7 +141,13 @@ def test_dedup_window_and_rejection_list_are_bounded():
     state = created_state()
     for number in range(APPLIED_ID_WINDOW + 10):
         state = apply(state, number + 2, entry("ClockTicked", {}, seed=f"tick{number}"))
-    assert len(state.recent_event_ids) == APPLIED_ID_WINDOW
+    assert APPLIED_ID_WINDOW - 64 <= state.applied_id_count() <= APPLIED_ID_WINDOW
+    # An id 900 events old is still remembered; the very first ones are forgotten.
+    old_tick = entry("ClockTicked", {}, seed=f"tick{APPLIED_ID_WINDOW + 10 - 900}")
+    assert apply_with_outcome(state, 4000, old_tick)[1].status == DUPLICATE
+    first_tick = entry("ClockTicked", {}, seed="tick0")
+    assert apply_with_outcome(state, 4000, first_tick)[1].status == APPLIED
+    assert decode_snapshot(encode_snapshot(state)) == state
     for number in range(REJECTION_WINDOW + 5):
         state = apply(state, 5000 + number, b"\xc1garbage")
     assert len(state.rejections) == REJECTION_WINDOW
