@@ -14,6 +14,7 @@ working state of one run; the result is the frozen `Plan`.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -1361,27 +1362,73 @@ class Scheduler:
     def can_run_any(self, table: dict[str, int]) -> bool:
         return self.any_available(table)
 
-    def sort_nodes(self, resource: Resource, table: dict[str, int],
+    def sort_nodes(self, resource: Resource | None, table: dict[str, int],
                    current: str | None) -> list[str]:
-        def key(node: str):
-            info = self.nodes[node]
-            score = table[node] if info.available() else -INFINITY
-            parts: list = [-score]
-            if self.placement_strategy == "minimal":
-                return (*parts, 0, 0, 0, node.encode())
-            if self.placement_strategy == "balanced":
-                parts.append(-self.capacity_rank(node))
-            else:
-                parts.append(0)
-            parts.append(info.num_resources)
-            parts.append(0 if node == current else 1)
-            parts.append(node.encode())
-            return tuple(parts)
-        return sorted((node for node in table if node in self.nodes), key=key)
+        """Pacemaker's compare_nodes: score, capacity (balanced), load, current node, name."""
+        def compare(first: str, second: str) -> int:
+            first_info, second_info = self.nodes[first], self.nodes[second]
+            first_score = table[first] if first_info.available() else -INFINITY
+            second_score = table[second] if second_info.available() else -INFINITY
+            if first_score != second_score:
+                return -1 if first_score > second_score else 1
+            if self.placement_strategy != "minimal":
+                if self.placement_strategy == "balanced":
+                    votes = self.compare_capacities(first_info, second_info)
+                    if votes:
+                        return votes
+                if first_info.num_resources != second_info.num_resources:
+                    return -1 if first_info.num_resources < second_info.num_resources else 1
+                if current is not None and current in (first, second):
+                    return -1 if first == current else 1
+            first_bytes, second_bytes = first.encode(), second.encode()
+            return (first_bytes > second_bytes) - (first_bytes < second_bytes)
+        return sorted((node for node in table if node in self.nodes),
+                      key=functools.cmp_to_key(compare))
 
-    def capacity_rank(self, node: str) -> int:
-        """Balanced strategy: a node's free capacity summed over attributes (vote proxy)."""
-        return sum(self.nodes[node].remaining.values())
+    @staticmethod
+    def compare_capacities(first: NodeInfo, second: NodeInfo) -> int:
+        """Negative when `first` has more free capacity: one vote per utilization attribute."""
+        result = 0
+        names = list(first.remaining) + [n for n in second.remaining if n not in first.remaining]
+        for name in names:
+            first_value = first.remaining.get(name, 0)
+            second_value = second.remaining.get(name, 0)
+            if first_value > second_value:
+                result -= 1
+            elif first_value < second_value:
+                result += 1
+        return (result > 0) - (result < 0)
+
+    def resource_order(self) -> list[Resource]:
+        """Assignment order: priority, document order; other strategies compare scores too."""
+        by_priority = sorted(self.resources, key=lambda r: (-r.priority, r.order_index))
+        if self.placement_strategy == "default":
+            return by_priority
+        node_order = self.sort_nodes(None, {name: info.weight for name, info in self.nodes.items()},
+                                     None)
+        tables = {r.id: self.merge_weights(r, r.id, {}, "#uname", 1.0, rollback=False,
+                                           positive=False, init=True, forward=True)
+                  for r in by_priority}
+
+        def current_score(resource: Resource) -> int:
+            running = [p.current_node for p in resource.primitives() if p.current_node]
+            if not running:
+                return -INFINITY
+            return tables[resource.id].get(running[0], -INFINITY)
+
+        def compare(first: Resource, second: Resource) -> int:
+            if first.priority != second.priority:
+                return -1 if first.priority > second.priority else 1
+            first_current, second_current = current_score(first), current_score(second)
+            if first_current != second_current:
+                return -1 if first_current > second_current else 1
+            for node in node_order:
+                first_score = tables[first.id].get(node, -INFINITY)
+                second_score = tables[second.id].get(node, -INFINITY)
+                if first_score != second_score:
+                    return -1 if first_score > second_score else 1
+            return 0
+        return sorted(by_priority, key=functools.cmp_to_key(compare))
 
     def choose_node(self, resource: Resource, prefer: str | None) -> None:
         self.process_utilization(resource)
@@ -2149,7 +2196,7 @@ class Scheduler:
         self.apply_locations()
         self.apply_stickiness_and_failures()
         self.apply_unmanaged_and_bans()
-        order = sorted(self.resources, key=lambda r: (-r.priority, r.order_index))
+        order = self.resource_order()
         for resource in order:
             self.assign(resource)
         self.build_order_index()
