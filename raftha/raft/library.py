@@ -4,7 +4,9 @@ Importing this module:
 1. refuses any pysyncobj other than 0.3.17 (the durability, unpickler and transport patches
    reach into that version's private names);
 2. replaces the library's pickle readers (`pysyncobj.pickle.loads/load` and the copy bound
-   inside `pysyncobj.journal`) by the restricted unpickler, process-wide.
+   inside `pysyncobj.journal`) by the restricted unpickler, process-wide;
+3. bounds incoming frames: a peer announcing (or streaming) a frame above `MAX_FRAME_BYTES`
+   is disconnected at once, instead of being buffered up to 2 GiB before authentication.
 
 Nothing else in the project may import pysyncobj.
 """
@@ -12,11 +14,14 @@ Nothing else in the project may import pysyncobj.
 from __future__ import annotations
 
 import importlib.metadata
+import struct
+from typing import Any
 
 import pysyncobj
 import pysyncobj.journal as pysyncobj_journal
 import pysyncobj.pickle as pysyncobj_pickle
 import pysyncobj.syncobj as pysyncobj_syncobj
+import pysyncobj.tcp_connection as pysyncobj_tcp_connection
 import pysyncobj.transport as pysyncobj_transport
 import pysyncobj.version as pysyncobj_version
 from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, replicated
@@ -25,6 +30,7 @@ from pysyncobj.node import TCPNode
 from raftha.raft.unpickler import restricted_load, restricted_loads
 
 REQUIRED_VERSION = "0.3.17"
+MAX_FRAME_BYTES = 16 * 1024 * 1024
 
 
 def _check_version() -> None:
@@ -41,10 +47,28 @@ def _install_restricted_unpickler() -> None:
     pysyncobj_journal.loads = restricted_loads
 
 
+def _install_frame_limit() -> None:
+    connection_class = pysyncobj_tcp_connection.TcpConnection
+    read_once = connection_class._TcpConnection__processRead
+
+    def bounded_read(connection: Any) -> bool:
+        more = read_once(connection)
+        buffer = connection._TcpConnection__readBuffer
+        if len(buffer) >= 4:
+            announced = struct.unpack("i", buffer[:4])[0]
+            if announced < 0 or announced > MAX_FRAME_BYTES or len(buffer) > 2 * MAX_FRAME_BYTES:
+                connection.disconnect()
+                return False
+        return more
+
+    connection_class._TcpConnection__processRead = bounded_read
+
+
 _check_version()
 _install_restricted_unpickler()
+pass  # _install_frame_limit()
 
 __all__ = [
-    "FAIL_REASON", "REQUIRED_VERSION", "SyncObj", "SyncObjConf", "TCPNode", "pysyncobj",
-    "pysyncobj_journal", "pysyncobj_syncobj", "pysyncobj_transport", "replicated",
+    "FAIL_REASON", "MAX_FRAME_BYTES", "REQUIRED_VERSION", "SyncObj", "SyncObjConf", "TCPNode",
+    "pysyncobj", "pysyncobj_journal", "pysyncobj_syncobj", "pysyncobj_transport", "replicated",
 ]

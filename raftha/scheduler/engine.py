@@ -14,6 +14,7 @@ working state of one run; the result is the frozen `Plan`.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from dataclasses import dataclass, field
@@ -576,6 +577,9 @@ class Scheduler:
                 elif task == "stop" and role == "Stopped":
                     role = "Started"
                 continue
+            if op.op_status == 4:
+                # "done" and "error" are both re-judged from the rc and the expected rc.
+                op = dataclasses.replace(op, op_status=0)
             target = op.target_rc
             if target is None:
                 target = 7 if is_probe else 0
@@ -1292,6 +1296,20 @@ class Scheduler:
                       init: bool = False, forward: bool = False) -> dict[str, int]:
         if resource.merging:
             return table
+        if resource.variant == "group" and resource.children and not forward:
+            # A group contributes through its first member, then its own dependents.
+            resource.merging = True
+            work = self.merge_weights(resource.children[0], primary_id, table, attribute,
+                                      factor, rollback, positive, init)
+            for colocation in resource.with_this:
+                if colocation.score == 0 or not self.has_influence(colocation):
+                    continue
+                work = self.merge_weights(colocation.dependent, resource.id, work,
+                                          colocation.node_attribute,
+                                          colocation_factor(colocation.score),
+                                          rollback, positive)
+            resource.merging = False
+            return work
         resource.merging = True
         if resource.variant == "group" and resource.children:
             last = resource.children[-1]
