@@ -143,6 +143,10 @@ class Nemesis:
             if leader in nodes:
                 return [leader], {"leader": leader}
             return [order[0]], {"leader": None, "fallback": "no leader known; random node"}
+        if rule == "non-leader":
+            leader = self.adapter.leader()
+            others = [node for node in order if node != leader]
+            return [others[0] if others else order[0]], {"leader": leader}
         if rule in nodes:
             return [rule], {}
         return [order[0]], {}
@@ -305,6 +309,9 @@ class Nemesis:
                 self.adapter.remove_member(node)
         except NotImplementedError as reason:
             return {"targets": targets, "affected": [], "skipped": str(reason), **extra}, None
+        except RuntimeError as error:
+            # Refused (e.g. no quorum): recorded with its targets; nothing to undo.
+            return {"targets": targets, "affected": [], "error": str(error), **extra}, None
 
         def undo() -> dict:
             for node in targets:

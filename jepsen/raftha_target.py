@@ -43,6 +43,7 @@ READY_TIMEOUT_S = 90.0
 API_TIMEOUT_MS = 3_000
 FINAL_HISTORY_LIMIT = 100_000
 CLI_TIMEOUT_S = 20.0
+MEMBERSHIP_TIMEOUT_MS = 15_000
 
 
 class RafthaCluster:
@@ -65,6 +66,8 @@ class RafthaCluster:
         self.cluster_dir: pathlib.Path | None = None
         self._files: dict[str, Any] = {}
         self._daemons: dict[str, Any] = {}
+        self._removed: set[str] = set()
+        self._rejoins = 0
 
     # ------------------------------------------------------------ lifecycle
 
@@ -124,7 +127,10 @@ class RafthaCluster:
         return bool(status and status.get("cluster", {}).get("quorum"))
 
     def start_node(self, node: str) -> None:
+        """(Re)start a node's daemon; a node removed from the cluster stays down."""
         assert self.hosts is not None and self.run_dir is not None
+        if node in self._removed:
+            return
         process = self._daemons.get(node)
         if process is not None and process.poll() is None:
             return
@@ -166,11 +172,52 @@ class RafthaCluster:
         assert self.run_dir is not None
         return self.run_dir / "clock" / f"{node}.json"
 
-    def add_member(self, node: str) -> None:
-        raise NotImplementedError("membership faults need a re-join procedure (not wired yet)")
-
     def remove_member(self, node: str) -> None:
-        raise NotImplementedError("membership faults need a re-join procedure (not wired yet)")
+        """`node_remove` through another member (leader first), then power the node off, as
+        an operator would stop a removed node's daemon."""
+        assert self.hosts is not None
+        self._call_other_member(node, "node_remove", name=node)
+        self.hosts.hosts[node].cgroup.kill_all()
+        self._removed.add(node)
+
+    def add_member(self, node: str) -> None:
+        """Re-join a removed node the operator's way: a fresh joining configuration with an
+        empty data directory (`write_joining_node`), `node_add` through a member, start."""
+        from raftha.daemon.bootstrap import AUTHKEY_FILE_NAME, write_joining_node
+
+        assert self.hosts is not None and self.cluster_dir is not None
+        info = self._call_other_member(node, "cluster_info")
+        members = [(item["name"], item["address"]) for item in info["members"]
+                   if item["name"] != node]
+        self._rejoins += 1
+        directory = self.cluster_dir / f"rejoin{self._rejoins}"
+        directory.mkdir(parents=True, exist_ok=True)
+        address = f"{self.hosts.address(node)}:{RAFT_PORT}"
+        files = write_joining_node(directory, node, address, info["name"], info["id"],
+                                   members, self.cluster_dir / AUTHKEY_FILE_NAME, self.timing)
+        self._call_other_member(node, "node_add", name=node, address=address)
+        self._files[node] = files
+        self._removed.discard(node)
+        self.start_node(node)
+
+    def _call_other_member(self, node: str, op: str, **args: Any) -> Any:
+        """Call `op` on the leader first (even when it is `node` itself), then on the other
+        members; raises with every member's error when none accepts."""
+        from raftha.daemon.client import ApiError, ControlClient
+
+        leader = self.leader()
+        candidates = [name for name in self._files if name not in self._removed
+                      and (name != node or name == leader)]
+        candidates.sort(key=lambda name: name != leader)
+        errors: list[str] = []
+        for name in candidates:
+            try:
+                with ControlClient(self._files[name].socket_path, MEMBERSHIP_TIMEOUT_MS) as client:
+                    return client.call(op, **args)
+            except (ApiError, OSError) as error:
+                errors.append(f"{name}: {error}")
+        raise RuntimeError(f"{op} {args} failed on every member: "
+                           + ("; ".join(errors) or "no member to ask"))
 
     def stop(self) -> None:
         for process in self._daemons.values():

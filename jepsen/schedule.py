@@ -34,7 +34,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "clock": ("random", "leader"),
     "restart-all": ("all",),
     "truncate": ("random",),
-    "membership": ("random",),
+    "membership": ("non-leader", "random"),
 }
 NEMESIS_ALIASES = {"all": tuple(FAMILIES)}
 SCHEDULE_VERSION = 1
