@@ -152,6 +152,16 @@ def main() -> int:
             print(f"commit latency via {role} ({name}): p50 {p50:.2f} ms, p99 {p99:.2f} ms "
                   f"(n={len(latencies)})", flush=True)
 
+        metrics = sandbox.call(leader, "metrics")
+        raft_metrics = metrics["raft"]
+        syncs = raft_metrics.get("journal_syncs") or 0
+        sync_ms = 1000 * raft_metrics.get("journal_sync_seconds", 0.0) / syncs if syncs else 0.0
+        results["leader_apply_mean_us"] = metrics["apply_mean_us"]
+        results["leader_journal_sync_mean_ms"] = round(sync_ms, 3)
+        print(f"where the time goes on the leader: apply (reducer + history) "
+              f"{metrics['apply_mean_us']:.0f} us per entry, Raft journal fsync "
+              f"{sync_ms:.2f} ms per sync ({syncs} syncs)", flush=True)
+
         rate = throughput(sandbox, leader, arguments.clients, arguments.throughput_seconds)
         results["throughput_per_s"] = round(rate, 1)
         print(f"throughput: {rate:.0f} commits/s ({arguments.clients} clients on the leader)",
