@@ -57,6 +57,9 @@ def render_status(document: dict[str, Any]) -> str:
     if offline:
         lines.append(f"  * OFFLINE: [ {' '.join(offline)} ]")
     lines.extend(f"  * Node {name}: {state}" for name, state in special)
+    unreachable = sorted(name for name, node in nodes.items() if node.get("reachable") is False)
+    if unreachable and cluster.get("at_index") is None:
+        lines.append(f"  * Unreachable from {cluster['node']}: [ {' '.join(unreachable)} ]")
     properties = cluster.get("properties") or {}
     if properties:
         lines.append("")

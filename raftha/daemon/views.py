@@ -52,12 +52,18 @@ def status_view(state: ClusterState, raft_status: Any | None, self_name: str,
         "properties": dict(state.properties),
         "rejected_count": state.rejected_count,
     }
+    reachable = None
+    if raft_status is not None:
+        reachable = {raft_status.self_address, *raft_status.connected_peers}
     nodes = {
         node.name: {
             "state": node.state,
             "address": node.address,
             "leader": node.name == leader,
             "changed_index": node.changed_index,
+            # This node's own Raft connectivity: live, uncommitted, a hint for operators
+            # when the committed state cannot change (no quorum).
+            "reachable": None if reachable is None else node.address in reachable,
         }
         for node in state.nodes
     }

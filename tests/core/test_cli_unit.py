@@ -53,8 +53,9 @@ def test_status_rendering_looks_like_crm_mon():
                     "last_change": {"index": 9, "ts_ms": 1, "origin": "n2", "user": "root",
                                     "kind": "ClusterPropertySet"},
                     "properties": {"stonith-enabled": "false"}},
-        "nodes": {"n1": {"state": "online"}, "n2": {"state": "online"},
-                  "n3": {"state": "offline"}},
+        "nodes": {"n1": {"state": "online", "reachable": False},
+                  "n2": {"state": "online", "reachable": True},
+                  "n3": {"state": "offline", "reachable": False}},
         "resources": {},
     }
     text = render_status(document)
@@ -63,3 +64,4 @@ def test_status_rendering_looks_like_crm_mon():
     assert "by root via ClusterPropertySet on n2" in text
     assert "  * stonith-enabled=false" in text
     assert "3 nodes configured" in text
+    assert "Unreachable from n2: [ n1 n3 ]" in text

@@ -257,6 +257,10 @@ def test_five_nodes_survive_two_losses_and_refuse_writes_after_three(tmp_path):
                          socket_path=sandbox.node(survivor).socket_path)
         assert status.returncode == 0
         assert json.loads(status.stdout)["cluster"]["properties"]["stonith-enabled"] == "false"
+        text = run_cli("status", socket_path=sandbox.node(survivor).socket_path).stdout
+        assert "partition WITHOUT quorum" in text
+        unreachable = sorted([leader, *followers[:2]])
+        assert f"Unreachable from {survivor}: [ {' '.join(unreachable)} ]" in text
         refused = run_cli("property", "set", "stonith-enabled=true",
                           socket_path=sandbox.node(survivor).socket_path)
         assert refused.returncode == 1

@@ -1,0 +1,683 @@
+"""The fencer: runs fence agents (the exec edge of fencing) and carries out fence requests.
+
+Role: a library the daemon calls. `FenceRunner` runs one fence agent action with the standard
+stdin protocol; `execute_fencing` carries out one request (target, action) across the devices
+and topology levels that can fence the target and returns a `FenceOutcome` holding every
+attempt and the reasons. `FakeFenceRunner` is the in-memory twin for daemon unit tests. The
+rules themselves (host checks, level order, delays, reboot phases) are pure and live in
+raftha.model.fencing; this module only runs agents and sleeps.
+
+Agent protocol (research/ocf-fence-cli.md section 2.2): the agent runs with no arguments and
+reads `key=value` lines on stdin: every device parameter except pcmk_*, then `action=`, then
+for a targeted action `nodename=<target>` and the host argument (`port` or `plug`, whichever
+the agent's meta-data has, or pcmk_host_argument) set to the pcmk_host_map alias of the
+target. Exit codes: 0 success; for status 0 = on, 2 = off, 1 = cannot tell.
+
+Invariants:
+- Nothing here raises for agent behaviour: a missing agent, a timeout, garbage output all come
+  back as a failed FenceResult / HostCheckDecision with a one-line reason.
+- A timed-out agent's whole process group is killed (raftha.agents.process.run_process).
+- Every action has a deadline: `stonith-timeout` (or pcmk_<action>_timeout) per device, and
+  retries (pcmk_<action>_retries) share that one budget.
+- At most one action runs on a device at a time (pcmk_action_limit=1).
+- The random part of pcmk_delay_max and the sleeping are injected, so tests are deterministic.
+- Parameter values containing a newline are refused (they would forge stdin keys).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import shutil
+import tempfile
+import threading
+import time
+import xml.etree.ElementTree as ElementTree
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from raftha.agents.environment import plain_environment
+from raftha.agents.process import run_process
+from raftha.model.config import FencingLevel
+from raftha.model.fencing import (
+    DEFAULT_ACTION_TIMEOUT_MS,
+    FenceDevice,
+    FencePlan,
+    HostCheckDecision,
+    action_retries,
+    action_timeout_ms,
+    agent_action_for,
+    decide_from_list,
+    decide_from_status,
+    decide_none,
+    decide_static,
+    delay_ms,
+    host_argument_for,
+    host_check_method,
+    level_phases,
+    levels_for_target,
+    plan_fencing,
+    port_for,
+)
+
+REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_AGENT_DIRECTORIES = (REPOSITORY_ROOT / "fencing", Path("/usr/sbin"),
+                             Path("/usr/local/sbin"))
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+AGENT_NAME_PATTERN = re.compile(r"^fence_[A-Za-z0-9_.-]+$")
+MAX_METADATA_BYTES = 1024 * 1024
+OUTPUT_TAIL_CHARS = 2000
+METADATA_TIMEOUT_MS = 15_000
+LIST_CACHE_MS = 60_000
+STATUS_ON, STATUS_ERROR, STATUS_OFF = 0, 1, 2
+RESULT_OK, RESULT_FAILED, RESULT_TIMEOUT = "ok", "failed", "timeout"
+
+
+# ---------------------------------------------------------------- meta-data
+
+
+@dataclass(frozen=True)
+class FenceParameter:
+    name: str
+    required: bool
+    deprecated: bool
+    obsoletes: str
+    content_type: str
+    default: str | None
+    shortdesc: str
+
+
+@dataclass(frozen=True)
+class FenceActionInfo:
+    name: str
+    on_target: bool
+    automatic: bool
+
+
+@dataclass(frozen=True)
+class FenceAgentMetadata:
+    """A fence agent's meta-data (fence-agents' metadata.rng shape)."""
+
+    name: str
+    shortdesc: str
+    parameters: tuple[FenceParameter, ...]
+    actions: tuple[FenceActionInfo, ...]
+
+    @property
+    def action_names(self) -> frozenset[str]:
+        return frozenset(action.name for action in self.actions)
+
+    @property
+    def parameter_names(self) -> frozenset[str]:
+        return frozenset(parameter.name for parameter in self.parameters)
+
+    def supports(self, action: str) -> bool:
+        return action in self.action_names
+
+    @property
+    def needs_unfencing(self) -> bool:
+        """True when `on` is automatic (fabric fencing: nodes are unfenced before use)."""
+        return any(action.name == "on" and action.automatic for action in self.actions)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "shortdesc": self.shortdesc,
+            "parameters": [{"name": p.name, "required": p.required, "deprecated": p.deprecated,
+                            "obsoletes": p.obsoletes, "type": p.content_type,
+                            "default": p.default, "shortdesc": p.shortdesc}
+                           for p in self.parameters],
+            "actions": [{"name": a.name, "on_target": a.on_target, "automatic": a.automatic}
+                        for a in self.actions],
+        }
+
+
+class FenceMetadataError(ValueError):
+    """Fence agent meta-data that cannot be understood; the message is one line."""
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def parse_fence_metadata(text: str) -> FenceAgentMetadata:
+    """Parse `<resource-agent>` fence meta-data; raises FenceMetadataError."""
+    if len(text.encode("utf-8", "replace")) > MAX_METADATA_BYTES:
+        raise FenceMetadataError("fence meta-data larger than 1 MiB")
+    # ElementTree resolves no external entities; drop a DOCTYPE so nothing is even declared.
+    cleaned = re.sub(r"<!DOCTYPE[^>\[]*(\[[^\]]*\])?\s*>", "", text, count=1)
+    try:
+        root = ElementTree.fromstring(cleaned)
+    except ElementTree.ParseError as error:
+        raise FenceMetadataError(f"fence meta-data is not XML: {error}") from None
+    if root.tag != "resource-agent" or not root.get("name"):
+        raise FenceMetadataError("fence meta-data lacks <resource-agent name=...>")
+    parameters = []
+    for element in root.findall("parameters/parameter"):
+        content = element.find("content")
+        short = element.find("shortdesc")
+        parameters.append(FenceParameter(
+            name=element.get("name", ""),
+            required=_flag(element.get("required")),
+            deprecated=_flag(element.get("deprecated")),
+            obsoletes=element.get("obsoletes", ""),
+            content_type=content.get("type", "string") if content is not None else "string",
+            default=content.get("default") if content is not None else None,
+            shortdesc=(short.text or "").strip() if short is not None else "",
+        ))
+    actions = tuple(FenceActionInfo(element.get("name", ""), _flag(element.get("on_target")),
+                                    _flag(element.get("automatic")))
+                    for element in root.findall("actions/action"))
+    if not actions:
+        raise FenceMetadataError(f"fence meta-data of {root.get('name')} lists no actions")
+    return FenceAgentMetadata(root.get("name", ""), root.get("shortdesc", ""),
+                              tuple(parameters), actions)
+
+
+# ---------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class AgentCall:
+    """One run of a fence agent process."""
+
+    agent: str
+    action: str
+    rc: int | None            # None: could not run, or killed at the deadline
+    timed_out: bool
+    output: str               # stdout, bounded
+    error_tail: str           # last part of stderr
+    duration_ms: int
+    problem: str = ""         # why it could not run at all
+
+    @property
+    def reason(self) -> str:
+        if self.problem:
+            return self.problem
+        if self.timed_out:
+            return f"{self.agent} {self.action} timed out after {self.duration_ms} ms"
+        last = _last_line(self.error_tail) or _last_line(self.output)
+        detail = f": {last}" if last else ""
+        return f"{self.agent} {self.action} exited {self.rc}{detail}"
+
+
+@dataclass(frozen=True)
+class FenceResult:
+    """One device action for one target (after its retries)."""
+
+    target: str
+    action: str
+    device: str
+    level: int
+    rc: int | None
+    result: str               # "ok" | "failed" | "timeout"
+    reason: str
+    duration_ms: int
+    tries: int = 1
+    decides: bool = True      # False for the `on` half of a reboot (only reported)
+
+    @property
+    def ok(self) -> bool:
+        return self.result == RESULT_OK
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"target": self.target, "action": self.action, "device": self.device,
+                "level": self.level, "rc": self.rc, "result": self.result,
+                "reason": self.reason, "duration_ms": self.duration_ms, "tries": self.tries,
+                "decides": self.decides}
+
+
+@dataclass(frozen=True)
+class FenceOutcome:
+    """The answer to one fence request: ok when one level fully succeeded."""
+
+    target: str
+    action: str
+    result: str               # "ok" | "failed"
+    device: str | None        # the device(s) of the level that succeeded, comma separated
+    level: int | None
+    attempts: tuple[FenceResult, ...]
+    host_checks: tuple[HostCheckDecision, ...]
+    plan: FencePlan
+    explanation: tuple[str, ...]
+    delay_ms: int
+    duration_ms: int
+
+    @property
+    def ok(self) -> bool:
+        return self.result == RESULT_OK
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"target": self.target, "action": self.action, "result": self.result,
+                "device": self.device, "level": self.level,
+                "attempts": [attempt.to_dict() for attempt in self.attempts],
+                "host_checks": [check.to_dict() for check in self.host_checks],
+                "plan": self.plan.to_dict(), "explanation": list(self.explanation),
+                "delay_ms": self.delay_ms, "duration_ms": self.duration_ms}
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1][:300] if lines else ""
+
+
+# ---------------------------------------------------------------- the agent input
+
+
+class FenceInputError(ValueError):
+    """A device parameter that cannot be written on the agent's stdin."""
+
+
+def agent_input(device: FenceDevice, agent_action: str, target: str | None,
+                host_argument: str | None) -> str:
+    """The stdin text for one agent run. Device parameters come first and the fencer's own
+    keys last, so ours win (agents take the last value of a repeated key). A configured
+    host-argument value is kept unless it is "dynamic" (Pacemaker's rule)."""
+    lines = []
+    configured = dict(device.params)
+    for name, value in device.params:
+        if "\n" in name or "\n" in value or "\r" in value or "=" in name:
+            raise FenceInputError(f"parameter {name!r} of {device.id} contains a newline or '='")
+        if target is not None and name == host_argument and value != "dynamic":
+            continue
+        lines.append(f"{name}={value}")
+    lines.append(f"action={agent_action}")
+    if target is not None:
+        lines.append(f"nodename={target}")
+        if host_argument is not None:
+            explicit = configured.get(host_argument)
+            value = explicit if explicit not in (None, "dynamic") else port_for(device, target)
+            lines.append(f"{host_argument}={value}")
+    return "\n".join(lines) + "\n"
+
+
+def find_agent(agent: str, directories: Sequence[Path]) -> Path | None:
+    """The executable `fence_*` named `agent` in the first directory that has it."""
+    if not AGENT_NAME_PATTERN.match(agent):
+        return None
+    for directory in directories:
+        candidate = directory / agent
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+# ---------------------------------------------------------------- runners
+
+
+class FenceRunnerLike(Protocol):
+    """What execute_fencing needs; FenceRunner and FakeFenceRunner provide it."""
+
+    def check_host(self, device: FenceDevice, target: str,
+                   timeout_ms: int) -> HostCheckDecision: ...
+
+    def supports(self, device: FenceDevice, action: str) -> bool: ...
+
+    def fence_device(self, device: FenceDevice, target: str, action: str, *, level: int,
+                     timeout_ms: int, decides: bool = True) -> FenceResult: ...
+
+    def sleep_ms(self, milliseconds: int) -> None: ...
+
+    def random_fraction(self) -> float: ...
+
+
+@dataclass(frozen=True)
+class FenceRunnerSettings:
+    agent_directories: tuple[Path, ...] = DEFAULT_AGENT_DIRECTORIES
+    path: str = DEFAULT_PATH
+    environment_extra: tuple[tuple[str, str], ...] = ()
+    kill_grace_ms: int = 2000
+    metadata_timeout_ms: int = METADATA_TIMEOUT_MS
+    list_cache_ms: int = LIST_CACHE_MS
+    retry_pause_ms: int = 500
+
+
+class FenceRunner:
+    """Runs real fence agents. Thread-safe; one action at a time per device."""
+
+    def __init__(self, settings: FenceRunnerSettings | None = None, *,
+                 sleeper: Callable[[float], None] = time.sleep,
+                 random_source: Callable[[], float] | None = None,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.settings = settings or FenceRunnerSettings()
+        self.sleeper = sleeper
+        self.random_source = random_source or random.SystemRandom().random
+        self.monotonic = monotonic
+        self._lock = threading.Lock()
+        self._device_locks: dict[str, threading.Lock] = {}
+        self._metadata_cache: dict[tuple[str, int, int], FenceAgentMetadata] = {}
+        self._list_cache: dict[str, tuple[float, int, str]] = {}
+
+    # -- injected effects ------------------------------------------------------------------
+
+    def sleep_ms(self, milliseconds: int) -> None:
+        if milliseconds > 0:
+            self.sleeper(milliseconds / 1000.0)
+
+    def random_fraction(self) -> float:
+        return min(max(self.random_source(), 0.0), 0.999999)
+
+    # -- agents ----------------------------------------------------------------------------
+
+    def agent_path(self, agent: str) -> Path | None:
+        return find_agent(agent, self.settings.agent_directories)
+
+    def metadata(self, agent: str) -> FenceAgentMetadata:
+        """The agent's meta-data (cached per file version); raises FenceMetadataError."""
+        path = self.agent_path(agent)
+        if path is None:
+            raise FenceMetadataError(f"fence agent {agent!r} not found in "
+                                     f"{', '.join(map(str, self.settings.agent_directories))}")
+        stat = path.stat()
+        key = (str(path), stat.st_mtime_ns, stat.st_size)
+        with self._lock:
+            cached = self._metadata_cache.get(key)
+        if cached is not None:
+            return cached
+        call = self._run(path, "action=metadata\n", agent, "metadata",
+                         self.settings.metadata_timeout_ms)
+        if call.rc != 0:
+            raise FenceMetadataError(f"meta-data of {agent}: {call.reason}")
+        parsed = parse_fence_metadata(call.output)
+        with self._lock:
+            self._metadata_cache[key] = parsed
+        return parsed
+
+    def supports(self, device: FenceDevice, action: str) -> bool:
+        try:
+            return self.metadata(device.agent).supports(agent_action_for(device, action))
+        except FenceMetadataError:
+            return False
+
+    def call(self, device: FenceDevice, action: str, target: str | None,
+             timeout_ms: int) -> AgentCall:
+        """One agent run of `action` (already mapped by pcmk_<action>_action)."""
+        path = self.agent_path(device.agent)
+        if path is None:
+            return AgentCall(device.agent, action, None, False, "", "", 0,
+                             f"fence agent {device.agent!r} not found")
+        host_argument = None
+        if target is not None:
+            try:
+                host_argument = host_argument_for(
+                    device, self.metadata(device.agent).parameter_names)
+            except FenceMetadataError as error:
+                return AgentCall(device.agent, action, None, False, "", "", 0, str(error))
+        try:
+            text = agent_input(device, action, target, host_argument)
+        except FenceInputError as error:
+            return AgentCall(device.agent, action, None, False, "", "", 0, str(error))
+        with self._device_lock(device.id):
+            return self._run(path, text, device.agent, action, timeout_ms)
+
+    def _device_lock(self, device_id: str) -> threading.Lock:
+        with self._lock:
+            return self._device_locks.setdefault(device_id, threading.Lock())
+
+    def _run(self, path: Path, stdin_text: str, agent: str, action: str,
+             timeout_ms: int) -> AgentCall:
+        """Run the agent with `stdin_text` on its stdin. The text goes through a private
+        0600 file that a shell redirects (run_process gives agents no stdin pipe); the shell
+        execs the agent, so the agent leads its own process group."""
+        directory = tempfile.mkdtemp(prefix="raftha-fence-")
+        try:
+            input_path = os.path.join(directory, "input")
+            descriptor = os.open(input_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(stdin_text)
+            environment = plain_environment(self.settings.path,
+                                            dict(self.settings.environment_extra))
+            outcome = run_process(
+                ["/bin/sh", "-c", 'exec "$0" < "$1"', str(path), input_path],
+                environment=environment, timeout_ms=max(timeout_ms, 1),
+                kill_grace_ms=self.settings.kill_grace_ms, stdout_limit_bytes=MAX_METADATA_BYTES)
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
+        stderr = outcome.stderr_tail.decode("utf-8", "replace")[-OUTPUT_TAIL_CHARS:]
+        rc = None if outcome.timed_out else outcome.returncode
+        return AgentCall(agent, action, rc, outcome.timed_out,
+                         outcome.stdout.decode("utf-8", "replace"), stderr,
+                         outcome.duration_ms, outcome.spawn_error)
+
+    # -- host checks -----------------------------------------------------------------------
+
+    def check_host(self, device: FenceDevice, target: str,
+                   timeout_ms: int = DEFAULT_ACTION_TIMEOUT_MS) -> HostCheckDecision:
+        """Can `device` fence `target`? Runs `list` or `status` when the method needs it."""
+        try:
+            metadata = self.metadata(device.agent)
+        except FenceMetadataError as error:
+            return HostCheckDecision(device.id, target, "none", False, str(error))
+        method = host_check_method(device, metadata.action_names)
+        if method == "static-list":
+            return decide_static(device, target)
+        if method == "none":
+            return decide_none(device, target)
+        if method == "dynamic-list":
+            rc, output = self._list_output(device, action_timeout_ms(device, "list",
+                                                                     timeout_ms))
+            return decide_from_list(device, target, rc, output)
+        call = self.call(device, agent_action_for(device, "status"), target,
+                         action_timeout_ms(device, "status", timeout_ms))
+        decision = decide_from_status(device, target, -1 if call.rc is None else call.rc)
+        if call.rc is None:
+            return HostCheckDecision(device.id, target, "status", False, call.reason)
+        return decision
+
+    def _list_output(self, device: FenceDevice, timeout_ms: int) -> tuple[int, str]:
+        """`list` output, cached for list_cache_ms (Pacemaker caches it too)."""
+        now = self.monotonic()
+        with self._lock:
+            cached = self._list_cache.get(device.id)
+        if cached is not None and now - cached[0] < self.settings.list_cache_ms / 1000.0:
+            return cached[1], cached[2]
+        call = self.call(device, agent_action_for(device, "list"), None, timeout_ms)
+        rc = -1 if call.rc is None else call.rc
+        if rc == 0:
+            with self._lock:
+                self._list_cache[device.id] = (now, rc, call.output)
+        return rc, call.output
+
+    def list_targets(self, device: FenceDevice,
+                     timeout_ms: int = DEFAULT_ACTION_TIMEOUT_MS) -> AgentCall:
+        return self.call(device, agent_action_for(device, "list"), None,
+                         action_timeout_ms(device, "list", timeout_ms))
+
+    def status(self, device: FenceDevice, target: str,
+               timeout_ms: int = DEFAULT_ACTION_TIMEOUT_MS) -> AgentCall:
+        """Power state of target: rc 0 on, 2 off, 1 (or None) unknown."""
+        return self.call(device, agent_action_for(device, "status"), target,
+                         action_timeout_ms(device, "status", timeout_ms))
+
+    def monitor(self, device: FenceDevice,
+                timeout_ms: int = DEFAULT_ACTION_TIMEOUT_MS) -> AgentCall:
+        return self.call(device, agent_action_for(device, "monitor"), None,
+                         action_timeout_ms(device, "monitor", timeout_ms))
+
+    # -- fencing ---------------------------------------------------------------------------
+
+    def fence_device(self, device: FenceDevice, target: str, action: str, *, level: int = 0,
+                     timeout_ms: int = DEFAULT_ACTION_TIMEOUT_MS,
+                     decides: bool = True) -> FenceResult:
+        """Run `action` (off/on/reboot) for `target` on one device, retrying within one
+        budget of pcmk_<action>_timeout (else `timeout_ms`)."""
+        budget_ms = action_timeout_ms(device, action, timeout_ms)
+        retries = action_retries(device, action)
+        agent_action = agent_action_for(device, action)
+        started = self.monotonic()
+        tries = 0
+        call: AgentCall | None = None
+        while True:
+            remaining_ms = budget_ms - int((self.monotonic() - started) * 1000)
+            if remaining_ms <= 0:
+                break
+            tries += 1
+            call = self.call(device, agent_action, target, remaining_ms)
+            if call.rc == 0 or call.problem or tries > retries:
+                break
+            self.sleep_ms(min(self.settings.retry_pause_ms,
+                              budget_ms - int((self.monotonic() - started) * 1000)))
+        duration_ms = int((self.monotonic() - started) * 1000)
+        if call is None:
+            return FenceResult(target, action, device.id, level, None, RESULT_TIMEOUT,
+                               f"no time left to run {device.id}", duration_ms, 0, decides)
+        if call.rc == 0:
+            return FenceResult(target, action, device.id, level, 0, RESULT_OK,
+                               f"{device.id} {agent_action} {target}: done", duration_ms,
+                               tries, decides)
+        result = RESULT_TIMEOUT if call.timed_out else RESULT_FAILED
+        return FenceResult(target, action, device.id, level, call.rc, result,
+                           f"{device.id}: {call.reason} (try {tries} of {retries + 1})",
+                           duration_ms, tries, decides)
+
+
+# ---------------------------------------------------------------- the fake twin
+
+
+@dataclass
+class FakeFenceCall:
+    kind: str                 # "check" | "fence"
+    device: str
+    target: str
+    action: str
+    level: int
+    timeout_ms: int
+
+
+@dataclass
+class FakeFenceRunner:
+    """In-memory FenceRunner for daemon unit tests.
+
+    `can_fence`: device id -> targets it can fence (missing device: every target).
+    `results`: (device, target, action) -> list of "ok"/"failed"/"timeout" consumed in order
+    (the last one repeats); default "ok". `unsupported`: (device, action) pairs the device's
+    agent lacks. Every call is recorded in `calls`; sleeps add up in `slept_ms`.
+    """
+
+    can_fence: dict[str, set[str]] = field(default_factory=dict)
+    results: dict[tuple[str, str, str], list[str]] = field(default_factory=dict)
+    unsupported: set[tuple[str, str]] = field(default_factory=set)
+    fraction: float = 0.0
+    calls: list[FakeFenceCall] = field(default_factory=list)
+    slept_ms: list[int] = field(default_factory=list)
+    powered_off: set[str] = field(default_factory=set)
+
+    def check_host(self, device: FenceDevice, target: str,
+                   timeout_ms: int = DEFAULT_ACTION_TIMEOUT_MS) -> HostCheckDecision:
+        self.calls.append(FakeFenceCall("check", device.id, target, "", 0, timeout_ms))
+        allowed = self.can_fence.get(device.id)
+        able = allowed is None or target in allowed
+        return HostCheckDecision(device.id, target, "fake", able,
+                                 f"{device.id} {'can' if able else 'cannot'} fence {target}")
+
+    def supports(self, device: FenceDevice, action: str) -> bool:
+        return (device.id, action) not in self.unsupported
+
+    def fence_device(self, device: FenceDevice, target: str, action: str, *, level: int = 0,
+                     timeout_ms: int = DEFAULT_ACTION_TIMEOUT_MS,
+                     decides: bool = True) -> FenceResult:
+        self.calls.append(FakeFenceCall("fence", device.id, target, action, level, timeout_ms))
+        queue = self.results.get((device.id, target, action))
+        result = RESULT_OK
+        if queue:
+            result = queue.pop(0) if len(queue) > 1 else queue[0]
+        if result == RESULT_OK and action in ("off", "reboot"):
+            self.powered_off.add(target)
+        if result == RESULT_OK and action == "on":
+            self.powered_off.discard(target)
+        rc = {RESULT_OK: 0, RESULT_FAILED: 1, RESULT_TIMEOUT: None}[result]
+        return FenceResult(target, action, device.id, level, rc, result,
+                           f"fake {device.id} {action} {target}: {result}", 0, 1, decides)
+
+    def sleep_ms(self, milliseconds: int) -> None:
+        if milliseconds > 0:
+            self.slept_ms.append(milliseconds)
+
+    def random_fraction(self) -> float:
+        return self.fraction
+
+    def fence_calls(self) -> list[tuple[str, str, int]]:
+        """(device, action, level) of every fence call, in order."""
+        return [(call.device, call.action, call.level) for call in self.calls
+                if call.kind == "fence"]
+
+
+# ---------------------------------------------------------------- one fence request
+
+
+def execute_fencing(target: str, action: str, devices: Iterable[FenceDevice],
+                    levels: Iterable[FencingLevel], runner: FenceRunnerLike, *,
+                    timeout_ms: int = DEFAULT_ACTION_TIMEOUT_MS,
+                    node_attributes: Mapping[str, str] | None = None,
+                    priority_delay_ms: int = 0,
+                    monotonic: Callable[[], float] = time.monotonic) -> FenceOutcome:
+    """Fence `target` with `action` ("reboot", "off" or "on").
+
+    Steps (every decision lands in the outcome's explanation):
+    1. host checks for the devices that matter (the target's topology levels, else all);
+    2. the plan: topology levels in index order, else capable devices by priority;
+    3. one delay before the first device runs: pcmk_delay_base/max of that device plus
+       `priority_delay_ms` (computed by the caller with priority_fencing_delay_ms);
+    4. levels in order; inside a level every device must succeed; a reboot on several
+       devices (or on a device without reboot) is off to all, then on to all, and only the
+       off phase decides; the first level that succeeds ends the request.
+    `timeout_ms` is stonith-timeout: each device action gets its own budget of it.
+    """
+    if action not in ("reboot", "off", "on"):
+        raise ValueError(f"fence action must be reboot, off or on, not {action!r}")
+    started = monotonic()
+    devices = tuple(devices)
+    levels = tuple(levels)
+    by_id = {device.id: device for device in devices}
+    topology = levels_for_target(levels, target, node_attributes)
+    wanted = ({device_id for level in topology for device_id in level.devices} if topology
+              else set(by_id))
+    checks = tuple(runner.check_host(by_id[device_id], target, timeout_ms)
+                   for device_id in by_id if device_id in wanted and by_id[device_id].enabled)
+    plan = plan_fencing(target, action, devices, levels,
+                        {check.device: check for check in checks}, node_attributes)
+    explanation = list(plan.explanation)
+    attempts: list[FenceResult] = []
+    total_delay_ms = 0
+    if not plan.empty:
+        first = by_id[plan.levels[0].devices[0]]
+        device_delay_ms, why = delay_ms(first, target, runner.random_fraction())
+        total_delay_ms = device_delay_ms + max(priority_delay_ms, 0)
+        if total_delay_ms > 0:
+            explanation.append(why if device_delay_ms else "no device delay")
+            if priority_delay_ms > 0:
+                explanation.append(f"priority-fencing-delay {priority_delay_ms} ms")
+            runner.sleep_ms(total_delay_ms)
+    for planned in plan.levels:
+        level_devices = [by_id[device_id] for device_id in planned.devices]
+        supports_reboot = all(runner.supports(device, "reboot") for device in level_devices)
+        level_ok = True
+        for phase in level_phases(action, len(level_devices), supports_reboot):
+            for device in level_devices:
+                result = runner.fence_device(device, target, phase.action, level=planned.index,
+                                             timeout_ms=timeout_ms, decides=phase.decides)
+                attempts.append(result)
+                explanation.append(f"level {planned.index}: {result.reason} ({result.result})")
+                if not result.ok and phase.decides:
+                    level_ok = False
+                    break
+                if not result.ok:
+                    explanation.append(f"level {planned.index}: {phase.action} failure of "
+                                       f"{device.id} ignored (the off phase decides)")
+            if not level_ok:
+                break
+        if level_ok:
+            names = ",".join(planned.devices)
+            explanation.append(f"{target} fenced ({action}) by level {planned.index}: {names}")
+            return FenceOutcome(target, action, RESULT_OK, names, planned.index,
+                                tuple(attempts), checks, plan, tuple(explanation),
+                                total_delay_ms, int((monotonic() - started) * 1000))
+        explanation.append(f"level {planned.index} failed; trying the next level"
+                           if planned is not plan.levels[-1] else
+                           f"level {planned.index} failed; no level left")
+    explanation.append(f"fencing {target} ({action}) failed")
+    return FenceOutcome(target, action, RESULT_FAILED, None, None, tuple(attempts), checks,
+                        plan, tuple(explanation), total_delay_ms,
+                        int((monotonic() - started) * 1000))
