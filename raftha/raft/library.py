@@ -66,7 +66,7 @@ def _install_frame_limit() -> None:
 
 _check_version()
 _install_restricted_unpickler()
-pass  # _install_frame_limit()
+_install_frame_limit()
 
 __all__ = [
     "FAIL_REASON", "MAX_FRAME_BYTES", "REQUIRED_VERSION", "SyncObj", "SyncObjConf", "TCPNode",

@@ -966,6 +966,14 @@ class Scheduler:
         _insert_sorted(primary.with_this, colocation, lambda c: c.dependent)
 
     def internal_colocations(self) -> None:
+        for resource in self.all_primitives():
+            container_id = resource.meta.get("container")
+            container = self.by_id.get(container_id or "")
+            if container is not None and container is not resource:
+                # A resource inside a container lives where its container runs.
+                self.add_colocation(f"#container-{resource.id}", resource.id, container.id,
+                                    INFINITY, None, None, "#uname", True)
+                self.container_orders.append((container.id, resource.id))
         for resource in self.by_id.values():
             if resource.variant == "group" and truth(resource.meta.get("collocated"), True):
                 for previous, member in zip(resource.children, resource.children[1:],
@@ -2030,6 +2038,8 @@ class Scheduler:
                     blocked = not previous.managed and False
         stays = (len(resource.running_on) == 1 and resource.assigned == resource.running_on[0]
                  and not resource.failed)
+        if not blocked:
+            blocked = self.blocked_by_colocation(resource)
         for first, kind in self.mandatory_firsts(resource):
             if not kind[2] and stays:
                 # An asymmetric ordering never stops what already runs where it should.
@@ -2042,6 +2052,25 @@ class Scheduler:
             resource.promote_runnable = False
             resource.order_blocked = True
             return True
+        return False
+
+    def blocked_by_colocation(self, resource: Resource) -> bool:
+        """A mandatory colocation with a primary that cannot start stops the dependent."""
+        for colocation in self.group_this_with(resource) + self.inherited_clone_this_with(
+                resource):
+            if colocation.score < INFINITY or colocation.id == "#group-members":
+                continue
+            primary = colocation.primary
+            if primary.variant == "clone":
+                continue
+            members = primary.primitives()
+            if primary.variant == "group":
+                members = members[-1:]
+            for member in members:
+                if member.assigned is not None and not member.start_runnable and (
+                        getattr(member, "order_blocked", False)
+                        or member.assigned not in member.running_on):
+                    return True
         return False
 
     def mandatory_firsts(self, resource: Resource):
@@ -2072,6 +2101,8 @@ class Scheduler:
     def build_order_index(self) -> None:
         self.order_index: dict[str, list] = {}
         self.symmetric_orders: list[tuple[str, str]] = []
+        for first_id, then_id in self.container_orders:
+            self.add_order(first_id, then_id, True)
         for constraint in self.config.constraints:
             if not isinstance(constraint, OrderConstraint):
                 continue
@@ -2205,6 +2236,7 @@ class Scheduler:
         self.stop_bans: list = []
         self.promoted_locations: list = []
         self.exclusive_nodes: dict[str, set[str]] = {}
+        self.container_orders: list[tuple[str, str]] = []
         self.unpack_nodes()
         self.unpack_resources()
         self.unpack_status()
