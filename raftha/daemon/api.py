@@ -136,6 +136,12 @@ class ControlApi:
 
     # -- operations ------------------------------------------------------------------------
 
+    def require_history(self) -> None:
+        if self.machine.history_error:
+            raise RequestError(self.machine.history_error)
+        if self.history is None:
+            raise RequestError("this node keeps no history journal")
+
     def op_ping(self, args: dict, user: str) -> dict:
         allow(args)
         return {"node": self.config.node_name, "cluster": self.machine.state.name or None,
@@ -148,8 +154,7 @@ class ControlApi:
             return status_view(self.machine.state, self.raft.status(), self.config.node_name,
                                self.fallback_names())
         at = integer_arg(args, "at", minimum=0)
-        if self.history is None:
-            raise RequestError("this node keeps no history journal")
+        self.require_history()
         state = self.history.state_at(at)
         view = status_view(state, None, self.config.node_name, self.fallback_names())
         view["cluster"]["at_index"] = at
@@ -191,8 +196,7 @@ class ControlApi:
         limit = integer_arg(args, "limit", minimum=1, default=DEFAULT_HISTORY_LIMIT,
                             maximum=MAX_HISTORY_LIMIT)
         since = integer_arg(args, "since", minimum=0, default=0)
-        if self.history is None:
-            raise RequestError("this node keeps no history journal")
+        self.require_history()
         rows, earliest = self.history.rows(limit, since)
         return {"events": [row.to_dict() for row in rows], "earliest": earliest}
 

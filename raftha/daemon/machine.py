@@ -32,6 +32,7 @@ class ReducerStateMachine:
                  on_fatal: Callable[[], None] | None = None) -> None:
         self.state: ClusterState = EMPTY_STATE
         self.history = history
+        self.history_error = ""
         self.outcomes: OrderedDict[bytes, Outcome] = OrderedDict()
         self.changed = threading.Condition()
         self.on_fatal = on_fatal or (lambda: os._exit(70))
@@ -47,7 +48,7 @@ class ReducerStateMachine:
                 return  # already folded in (restored snapshot newer than the replayed entry)
             state, outcome = apply_with_outcome(self.state, index, entry)
             if self.history is not None:
-                self.history.append_entry(index, entry, state, outcome)
+                self.record_history(index, entry, state, outcome)
             with self.changed:
                 self.state = state
                 self.remember(outcome)
@@ -57,6 +58,18 @@ class ReducerStateMachine:
         except Exception:
             LOG.exception("applying entry %s failed; stopping this node", index)
             self.on_fatal()
+
+    def record_history(self, index: int, entry: bytes, state: ClusterState,
+                       outcome: Outcome) -> None:
+        """The history journal is a convenience copy: a disk error there (full, read-only)
+        must not stop the node, so it is logged and the journal is switched off."""
+        try:
+            self.history.append_entry(index, entry, state, outcome)
+        except OSError as error:
+            LOG.error("history journal write failed (%s); history is off until restart",
+                      error)
+            self.history_error = f"history journal failed at index {index}: {error}"
+            self.history = None
 
     def snapshot_bytes(self) -> bytes:
         return encode_snapshot(self.state)

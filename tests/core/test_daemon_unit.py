@@ -318,3 +318,17 @@ def test_socket_is_private_and_records_the_callers_os_user(fake_cluster, tmp_pat
     assert not os.path.exists(path)
     with pytest.raises(ApiError, match="is the node running"):
         ControlClient(path, 1000).call("ping")
+
+
+def test_a_failing_history_disk_does_not_stop_the_node(fake_cluster, monkeypatch):
+    _, nodes = fake_cluster
+    node = nodes["n1"]
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(node.history, "append_entry", disk_full)
+    node.call("property_set", name="batch-limit", value="2")
+    assert node.machine.state.property("batch-limit") == "2"
+    with pytest.raises(ApiError, match="history journal failed at index .*No space left"):
+        node.call("history")
