@@ -334,3 +334,26 @@ def test_a_deposed_leader_never_reports_a_false_outcome(raft_cluster):
     expected_copies = {"COMMITTED": {1}, "NOT_APPLIED": {0}, "UNKNOWN": {0, 1}}
     print(f"deposed leader answered {answer}")
     assert copies in expected_copies[answer["outcome"]], (answer, reference)
+
+
+def test_an_oversized_frame_announcement_is_cut_off(raft_cluster):
+    """Unbounded, the library keeps buffering up to 2 GiB from anyone before authenticating
+    (and keeps the connection open); bounded, it hangs up as soon as it reads the length."""
+    cluster = raft_cluster(3).start()
+    cluster.wait_leader()
+    host, port = cluster.addresses[0].rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=3) as connection:
+        try:
+            connection.sendall(struct.pack("i", 2**31 - 1) + b"\0" * (1024 * 1024))
+        except OSError:
+            pass
+        connection.settimeout(10.0)
+        try:
+            closed = connection.recv(1) == b""
+        except ConnectionResetError:
+            closed = True
+        except TimeoutError:
+            closed = False
+    assert closed, "the node kept the oversized frame's connection open"
+    assert cluster.node(cluster.addresses[0]).alive()
+    assert cluster.propose_committed("after-flood")["outcome"] == "COMMITTED"
