@@ -280,8 +280,8 @@ def agent_input(device: FenceDevice, agent_action: str, target: str | None,
     for name, value in device.params:
         if "\n" in name or "\n" in value or "\r" in value or "=" in name:
             raise FenceInputError(f"parameter {name!r} of {device.id} contains a newline or '='")
-        if target is not None and name == host_argument and value != "dynamic":
-            continue
+        if target is not None and name == host_argument:
+            continue   # written last, below
         lines.append(f"{name}={value}")
     lines.append(f"action={agent_action}")
     if target is not None:

@@ -580,6 +580,12 @@ class Scheduler:
             if op.op_status == 4:
                 # "done" and "error" are both re-judged from the rc and the expected rc.
                 op = dataclasses.replace(op, op_status=0)
+            elif op.op_status in (5, 6, 7):
+                # Executor hard error, fatal error, agent not installed.
+                op = dataclasses.replace(op, op_status=0, rc={5: 1, 6: 6, 7: 5}[op.op_status],
+                                         target_rc=-99 if op.op_status == 5 else op.target_rc)
+                if op.op_status == 0 and op.rc == 1:
+                    hard_error = 2
             target = op.target_rc
             if target is None:
                 target = 7 if is_probe else 0
@@ -846,7 +852,8 @@ class Scheduler:
         for rule in constraint.rules:
             rule_role = normalize_role(rule.role) or role
             for name, info in self.sorted_nodes():
-                context = RuleContext(info.attributes, self.now, resource.params, resource.meta)
+                context = RuleContext(info.attributes, self.now,
+                                      self.params_for_node(resource, info), resource.meta)
                 if not evaluate_rule(rule, context):
                     continue
                 if rule.score_attribute:
@@ -858,6 +865,22 @@ class Scheduler:
                     score = parse_score(rule.score, 0)
                 entries.append((name, score, rule_role))
         return entries
+
+    def params_for_node(self, resource: Resource, info: NodeInfo) -> dict[str, str]:
+        """Instance attributes as seen on one node: rule-guarded sets by descending score."""
+        primitive = resource.config if isinstance(resource.config, Primitive) else None
+        if primitive is None or not primitive.conditional_sets:
+            return resource.params
+        candidates = [(parse_score(attribute_set.score, 0), index, attribute_set.values)
+                      for index, (kind, attribute_set) in enumerate(primitive.conditional_sets)
+                      if kind == "params" and (attribute_set.rule is None or evaluate_rule(
+                          attribute_set.rule, RuleContext(info.attributes, self.now)))]
+        candidates.append((0, len(candidates) + 1, tuple(resource.params.items())))
+        found: dict[str, str] = {}
+        for _score, _index, values in sorted(candidates, key=lambda item: (-item[0], item[1])):
+            for key, value in values:
+                found.setdefault(key, value)
+        return found
 
     def apply_location_entries(self, resource: Resource, entries, tag: str) -> None:
         if resource.variant == "group":
