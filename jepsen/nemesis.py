@@ -47,7 +47,12 @@ class Nemesis:
         self.recorder = recorder
         self._lock = threading.Lock()
         self._next_id = 1
+        self._applying_id = 0  # the id of the fault being applied (handlers key state by it)
         self._open: dict[int, tuple[str, Callable[[], dict]]] = {}
+        # Network faults may overlap: the rules in force are the union of open partitions and
+        # the highest open loss per node.
+        self._grudges: dict[int, dict[str, frozenset[str]]] = {}
+        self._losses: dict[int, tuple[list[str], int]] = {}
 
     # ------------------------------------------------------------ recording
 
@@ -69,6 +74,7 @@ class Nemesis:
             start = {"id": fault_id, "family": family, "phase": "fault",
                      "rule": op.get("rule"), "schedule_index": op.get("index")}
             self._record("invoke", f"start-{family}", start)
+            self._applying_id = fault_id
             try:
                 resolved, undo = self._apply(family, op)
             except Exception as error:  # noqa: BLE001 - a failed fault is recorded, not fatal
@@ -112,6 +118,8 @@ class Nemesis:
                     undo()
                 except Exception as error:  # noqa: BLE001
                     errors.append(f"{fault_id}: {error}")
+            self._grudges.clear()
+            self._losses.clear()
             for step in (self.hosts.heal_network, self._thaw_all, self._resume_all,
                          self._reset_clocks, self._start_all):
                 try:
@@ -178,7 +186,9 @@ class Nemesis:
             targets, extra = self._resolve_targets(op)
             grudge = net.isolate_grudge(nodes, targets[0])
         grudge = net.symmetric(grudge)
-        self.hosts.apply_grudge(grudge)
+        fault_id = self._applying_id
+        self._grudges[fault_id] = grudge
+        self._apply_network()
         affected = net.minority_nodes(nodes, grudge)
         resolved = {"targets": sorted(node for node, peers in grudge.items() if peers),
                     "affected": affected,
@@ -186,7 +196,8 @@ class Nemesis:
                     **extra}
 
         def undo() -> dict:
-            self.hosts.apply_grudge({})
+            self._grudges.pop(fault_id, None)
+            self._apply_network()
             return {}
 
         return resolved, undo
@@ -194,12 +205,13 @@ class Nemesis:
     def _fault_loss(self, op: dict):
         percent = int(op.get("params", {}).get("percent", 30))
         targets, extra = self._resolve_targets(op)
-        for node in targets:
-            self.hosts.set_loss(node, percent)
+        fault_id = self._applying_id
+        self._losses[fault_id] = (targets, percent)
+        self._apply_network()
 
         def undo() -> dict:
-            for node in targets:
-                self.hosts.set_loss(node, 0)
+            self._losses.pop(fault_id, None)
+            self._apply_network()
             return {}
 
         return {"targets": targets, "affected": targets, "percent": percent, **extra}, undo
@@ -320,6 +332,22 @@ class Nemesis:
 
         return {"targets": targets, "affected": targets, **extra}, undo
 
+    def _apply_network(self) -> None:
+        """Install the union of open partitions and the highest open loss per node."""
+        union: dict[str, set[str]] = {}
+        for grudge in self._grudges.values():
+            for node, peers in grudge.items():
+                union.setdefault(node, set()).update(peers)
+        loss: dict[str, int] = {}
+        for targets, percent in self._losses.values():
+            for node in targets:
+                loss[node] = max(loss.get(node, 0), percent)
+        for node in self.hosts.nodes:
+            addresses = frozenset(self.hosts.address(peer) for peer in union.get(node, ()))
+            rules = net.NodeRules(addresses, loss.get(node, 0))
+            if rules != self.hosts.rules(node):
+                self.hosts.apply_rules(node, rules)
+
     # ------------------------------------------------------------ final heal helpers
 
     def _thaw_all(self) -> None:
@@ -361,17 +389,31 @@ def damage_file(path: pathlib.Path, count: int, mode: str) -> dict:
     return {"path": str(path), "mode": mode, "bytes": count, "size_before": size}
 
 
+def schedule_events(schedule: dict) -> list[tuple[int, int, str, dict]]:
+    """(time_ms, order, "apply"|"heal", op) for every op, in time order (heals first on
+    ties, so a fault never outlives its planned end because of another's start)."""
+    events: list[tuple[int, int, str, dict]] = []
+    for op in schedule["ops"]:
+        events.append((int(op["at_ms"]), 1, "apply", op))
+        events.append((int(op["at_ms"]) + int(op["duration_ms"]), 0, "heal", op))
+    events.sort(key=lambda event: (event[0], event[1], event[3]["index"]))
+    return events
+
+
 def run_schedule(nemesis: Nemesis, schedule: dict, start_monotonic: float,
                  stop: threading.Event, on_applied: Callable[[dict, dict], None]) -> None:
-    """Apply each op at its planned time, heal it after its duration; stop early on `stop`."""
-    for op in schedule["ops"]:
-        if _sleep_until(start_monotonic + op["at_ms"] / 1000.0, stop):
+    """Apply each op at its planned time and heal it after its duration (faults may
+    overlap); stop early when `stop` is set (the final heal cleans up)."""
+    fault_ids: dict[int, int] = {}
+    for time_ms, _order, kind, op in schedule_events(schedule):
+        if _sleep_until(start_monotonic + time_ms / 1000.0, stop):
             return
-        completion = nemesis.apply(op)
-        on_applied(op, completion)
-        if _sleep_until(time.monotonic() + op["duration_ms"] / 1000.0, stop):
-            return
-        nemesis.heal(completion["id"])
+        if kind == "apply":
+            completion = nemesis.apply(op)
+            fault_ids[op["index"]] = completion["id"]
+            on_applied(op, completion)
+        elif op["index"] in fault_ids:
+            nemesis.heal(fault_ids.pop(op["index"]))
 
 
 def _sleep_until(deadline: float, stop: threading.Event) -> bool:

@@ -12,6 +12,7 @@ Schedule document:
      "recovery_s": float, "families": [...],
      "ops": [{"index": int, "at_ms": int (from run start), "family": str, "rule": str,
               "duration_ms": int, "order": [node names shuffled], "params": {...},
+              "overlaps": bool (starts while the previous fault holds),
               "resolved": {...} (after the run)}]}
 """
 
@@ -46,6 +47,7 @@ class Timing:
     fault_s: tuple[float, float]
     warmup_s: float
     recovery_s: float
+    overlap_probability: float = 0.2  # a second fault starts while the previous one holds
 
 
 STANDARD_TIMING = Timing(gap_s=(2.0, 5.0), fault_s=(3.0, 10.0), warmup_s=5.0, recovery_s=15.0)
@@ -89,17 +91,23 @@ def plan(seed: int, nodes: Sequence[str], time_s: float, families: Sequence[str]
     clock_ms = int(timing.warmup_s * 1000)
     end_ms = int((timing.warmup_s + time_s) * 1000)
     while True:
-        clock_ms += int(rng.uniform(*timing.gap_s) * 1000)
+        overlap = bool(ops) and rng.random() < timing.overlap_probability
+        if overlap:
+            # Start inside the previous fault: bugs come from combinations of faults.
+            previous = ops[-1]
+            at_ms = previous["at_ms"] + int(previous["duration_ms"] * rng.uniform(0.2, 0.8))
+        else:
+            at_ms = clock_ms + int(rng.uniform(*timing.gap_s) * 1000)
         family = rng.choice(list(families))
         duration_ms = int(rng.uniform(*timing.fault_s) * 1000)
-        if clock_ms + duration_ms > end_ms:
+        if at_ms + duration_ms > end_ms:
             break
         order = list(nodes)
         rng.shuffle(order)
-        ops.append({"index": len(ops), "at_ms": clock_ms, "family": family,
+        ops.append({"index": len(ops), "at_ms": at_ms, "family": family,
                     "rule": rng.choice(FAMILIES[family]), "duration_ms": duration_ms,
-                    "order": order, "params": _op_params(family, rng)})
-        clock_ms += duration_ms
+                    "order": order, "params": _op_params(family, rng), "overlaps": overlap})
+        clock_ms = max(clock_ms, at_ms + duration_ms)
     return {"version": SCHEDULE_VERSION, "seed": seed, "nodes": list(nodes),
             "time_s": time_s, "warmup_s": timing.warmup_s, "recovery_s": timing.recovery_s,
             "families": list(families), "ops": ops}

@@ -207,3 +207,35 @@ def test_interrupted_run_tears_everything_down(tmp_path):
             hosts.cleanup_stale()
     assert hosts.leftovers(prefix) == {"namespaces": [], "cgroups": [], "root_links": []}
     assert snapshot() == before
+
+
+def test_overlapping_network_faults_combine_and_heal_separately(host_set, tmp_path):
+    from jepsen.adapter import SelfTestCluster
+    from jepsen.history import HistoryRecorder
+    from jepsen.nemesis import Nemesis
+
+    address = host_set.address
+    with HistoryRecorder(tmp_path / "history.jsonl") as recorder:
+        nemesis = Nemesis(host_set, SelfTestCluster(), recorder)
+        first = nemesis.apply({"index": 0, "family": "partition", "rule": "isolate-random",
+                               "order": ["n1", "n2", "n3"]})
+        second = nemesis.apply({"index": 1, "family": "partition", "rule": "isolate-random",
+                                "order": ["n3", "n1", "n2"]})
+        loss = nemesis.apply({"index": 2, "family": "loss", "rule": "random",
+                              "order": ["n2"], "params": {"percent": 30}})
+        assert first["affected"] == ["n1"] and second["affected"] == ["n3"]
+        assert host_set.rules("n2").drop_addresses == {address("n1"), address("n3")}
+        assert host_set.rules("n2").loss_percent == 30
+        nemesis.heal(first["id"])
+        assert host_set.rules("n2").drop_addresses == {address("n3")}
+        assert host_set.rules("n1").drop_addresses == {address("n3")}
+        assert "10.231.0.3" in host_set.nft_ruleset("n1")
+        nemesis.heal(second["id"])
+        assert host_set.rules("n1").empty
+        assert host_set.rules("n2").loss_percent == 30
+        healed = nemesis.heal_all()
+        assert healed["heals"] == [loss["id"]]
+        assert all(host_set.rules(node).empty for node in host_set.nodes)
+        records = recorder.ops()
+    assert all(op["process"] == "nemesis" for op in records)
+    assert [op["type"] for op in records].count("invoke") == 6

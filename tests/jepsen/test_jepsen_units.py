@@ -171,3 +171,27 @@ def test_client_maps_exit_status_and_timeout_to_ok_fail_info(tmp_path):
     ops = load_history(tmp_path / "h.jsonl")
     assert [op["type"] for op in ops] == ["invoke", "ok", "invoke", "fail", "invoke", "info",
                                           "invoke", "info", "invoke", "info"]
+
+
+def test_schedule_overlaps_faults_sometimes_and_events_heal_in_time():
+    from jepsen.nemesis import schedule_events
+
+    timing = schedule.Timing(gap_s=(1, 2), fault_s=(2, 4), warmup_s=1, recovery_s=1,
+                             overlap_probability=0.5)
+    planned = schedule.plan(3, NODES[:3], 120, ["partition", "loss"], timing)
+    overlapping = [op for op in planned["ops"] if op["overlaps"]]
+    assert overlapping, "with probability 0.5 some fault overlaps the previous one"
+    for op in overlapping:
+        previous = planned["ops"][op["index"] - 1]
+        assert previous["at_ms"] < op["at_ms"] < previous["at_ms"] + previous["duration_ms"]
+    events = schedule_events(planned)
+    assert [event[0] for event in events] == sorted(event[0] for event in events)
+    applied: set[int] = set()
+    for _time_ms, _order, kind, op in events:
+        if kind == "apply":
+            applied.add(op["index"])
+        else:
+            assert op["index"] in applied, "a fault is healed only after it was applied"
+    never = schedule.plan(3, NODES[:3], 120, ["partition"],
+                          schedule.Timing((1, 2), (2, 4), 1, 1, overlap_probability=0.0))
+    assert not any(op["overlaps"] for op in never["ops"])
