@@ -583,9 +583,9 @@ class FakeFenceRunner:
         result = RESULT_OK
         if queue:
             result = queue.pop(0) if len(queue) > 1 else queue[0]
-        if result == RESULT_OK and action in ("off", "reboot"):
+        if result == RESULT_OK and action == "off":
             self.powered_off.add(target)
-        if result == RESULT_OK and action == "on":
+        if result == RESULT_OK and action in ("on", "reboot"):
             self.powered_off.discard(target)
         rc = {RESULT_OK: 0, RESULT_FAILED: 1, RESULT_TIMEOUT: None}[result]
         return FenceResult(target, action, device.id, level, rc, result,

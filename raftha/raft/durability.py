@@ -11,8 +11,9 @@ can vanish on power loss. This module adds the missing syncs:
 - `DurableMetaStorer` writes the meta file to a temporary file, fsyncs it, renames it and
   fsyncs the directory; a corrupt meta file stops the node instead of silently resetting
   its term and vote.
-- Compaction truncates the journal only after the directory holding the new snapshot file
-  has been fsynced.
+- The journal is only cleared (compaction, or a snapshot received from the leader) after the
+  snapshot file that replaces its entries and the directory holding it have been fsynced:
+  pysyncobj writes a received snapshot without syncing it.
 
 Every sync is timed into `SyncStats` so the cost can be measured.
 """
@@ -108,9 +109,10 @@ class DurableMetaStorer:
 class DurableFileJournal(pysyncobj_journal.FileJournal):
     """pysyncobj's FileJournal plus explicit syncs (see the module docstring)."""
 
-    def __init__(self, journal_path: str, stats: SyncStats) -> None:
+    def __init__(self, journal_path: str, stats: SyncStats, snapshot_path: str) -> None:
         self._dirty = False
         self._stats = stats
+        self._snapshot_path = snapshot_path
         self._directory = os.path.dirname(os.path.abspath(journal_path))
         super().__init__(journal_path)
         storer = DurableMetaStorer(journal_path + ".meta", stats)
@@ -125,17 +127,25 @@ class DurableFileJournal(pysyncobj_journal.FileJournal):
         self._dirty = True
 
     def clear(self) -> None:
+        # Every entry is about to go: what replaces them (the snapshot file, renamed into
+        # place) must be on disk first.
+        self._make_snapshot_durable()
         super().clear()
         self._dirty = True
+
+    def _make_snapshot_durable(self) -> None:
+        if os.path.exists(self._snapshot_path):
+            with open(self._snapshot_path, "rb") as snapshot_file:
+                os.fsync(snapshot_file.fileno())
+        fsync_directory(self._directory)
 
     def deleteEntriesFrom(self, entryFrom: int) -> None:  # noqa: N802, N803
         super().deleteEntriesFrom(entryFrom)
         self._dirty = True
 
     def deleteEntriesTo(self, entryTo: int) -> None:  # noqa: N802, N803
-        # Called only after a snapshot was renamed into place: make that rename durable
-        # before the entries it replaces disappear from the journal.
-        fsync_directory(self._directory)
+        # Called only after a snapshot was renamed into place; the base class rewrites the
+        # journal through clear(), which makes that snapshot durable first.
         super().deleteEntriesTo(entryTo)
         self._dirty = True
         self.sync()

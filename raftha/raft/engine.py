@@ -15,6 +15,7 @@ Depends on pysyncobj 0.3.17 private names (checked by `raftha.raft.library`).
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -36,6 +37,8 @@ MAX_ENTRY_BYTES = 512 * 1024
 APPEND_ENTRIES_BATCH_BYTES = 1024 * 1024
 COMMANDS_QUEUE_SIZE = 10_000
 PING_MESSAGE_TYPE = "raftha_ping"
+JOURNAL_FILE_NAME = "raft.journal"
+SNAPSHOT_FILE_NAME = "raft.snapshot"
 
 # pysyncobj builds its journal through a module-level factory called inside SyncObj's
 # constructor; constructions are serialised so the factory knows whose counters to use.
@@ -46,7 +49,8 @@ _construction_stats: list[SyncStats] = []
 def _journal_factory(journal_path: str | None = None) -> DurableFileJournal:
     if journal_path is None or not _construction_stats:
         raise RuntimeError("raftha builds pysyncobj journals only through ReplicatedLogNode")
-    return DurableFileJournal(journal_path, _construction_stats[0])
+    snapshot_path = os.path.join(os.path.dirname(journal_path), SNAPSHOT_FILE_NAME)
+    return DurableFileJournal(journal_path, _construction_stats[0], snapshot_path)
 
 
 pysyncobj_syncobj.createJournal = _journal_factory
@@ -81,8 +85,8 @@ def build_conf(settings: RaftSettings, serializer: Callable[..., Any],
         logCompactionSplit=False,
         logCompactionBatchSize=2 ** 16,
         commandsWaitLeader=False,
-        fullDumpFile=str(data_dir / "raft.snapshot"),
-        journalFile=str(data_dir / "raft.journal"),
+        fullDumpFile=str(data_dir / SNAPSHOT_FILE_NAME),
+        journalFile=str(data_dir / JOURNAL_FILE_NAME),
         bindRetryTime=1.0,
         maxBindRetries=1,
         onReady=None,

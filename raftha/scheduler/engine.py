@@ -718,6 +718,8 @@ class Scheduler:
             resource.managed = False
         if info.name not in resource.running_on:
             resource.running_on.append(info.name)
+        if role == "Started" and self.is_promotable(resource):
+            role = "Unpromoted"
         if ROLE_ORDER[role] > ROLE_ORDER[resource.role]:
             resource.role = role
         if state["failed"]:
@@ -1868,6 +1870,7 @@ class Scheduler:
                 and self.nodes[node].available()
                 and not (not self.have_quorum and self.no_quorum_policy == "freeze"
                          and item_role(instance) != "Promoted")
+                and not (not self.have_quorum and self.no_quorum_policy == "demote")
             )
             if not all(p.managed for p in instance.primitives()):
                 can_promote = item_role(instance) == "Promoted"
