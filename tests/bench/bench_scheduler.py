@@ -55,6 +55,7 @@ class RunResult:
     returncode: int
     stdout: str
     stderr: str
+    timed_out: bool = False
 
 
 @dataclass
@@ -65,6 +66,7 @@ class Measurement:
     plan_s: float | None = None
     detail: str = ""
     error: str | None = None
+    timed_out: bool = False  # wall_s is then a lower bound
 
 
 def parse_sizes(text: str) -> list[tuple[int, int]]:
@@ -86,16 +88,18 @@ def run_measured(command: list[str], timeout_s: float, *, cwd: Path,
         process = subprocess.Popen(command, stdout=stdout_file, stderr=stderr_file, cwd=cwd,
                                    env=environment, start_new_session=True)
         deadline = started + timeout_s
+        timed_out = False
         try:
             while True:
                 pid, status, usage = os.wait4(process.pid, os.WNOHANG)
                 if pid == process.pid:
                     break
                 if time.perf_counter() > deadline:
+                    timed_out = True
                     os.killpg(process.pid, 9)
                     pid, status, usage = os.wait4(process.pid, 0)
                     break
-                time.sleep(0.01)
+                time.sleep(0.05)
         except BaseException:
             try:
                 os.killpg(process.pid, 9)
@@ -109,7 +113,7 @@ def run_measured(command: list[str], timeout_s: float, *, cwd: Path,
         stderr_file.seek(0)
         return RunResult(wall_s, usage.ru_maxrss, process.returncode,
                          stdout_file.read().decode(errors="replace"),
-                         stderr_file.read().decode(errors="replace"))
+                         stderr_file.read().decode(errors="replace"), timed_out)
 
 
 # ------------------------------------------------------------------ raftha child
@@ -145,18 +149,12 @@ def worker(cib_path: str, profile: bool) -> None:
 
 
 def plan_summary(result: object) -> str:
-    """A short description of what the plan decided (counts), for a sanity column."""
-    placement = getattr(result, "placement", None)
-    if placement is None:
-        return ""
-    items = placement.values() if isinstance(placement, dict) else placement
-    active = 0
-    total = 0
-    for item in items:
-        total += 1
-        node = item.get("node") if isinstance(item, dict) else getattr(item, "node", None)
-        active += node is not None
-    return f"{active}/{total} placed"
+    """What the plan decided, in counts, for a sanity column next to crm_simulate's."""
+    placements = getattr(result, "placements", ())
+    placed = sum(1 for placement in placements if placement.final_nodes)
+    starts = sum(1 for action in getattr(result, "actions", ())
+                 if action.verb == "start" and action.runnable)
+    return f"{placed}/{len(placements)} placed, {starts} starts"
 
 
 def smallest(current: float | None, new: float) -> float:
@@ -212,11 +210,13 @@ def measure_pacemaker_cached(cib_path: Path, repeat: int, timeout_s: float,
     if key in cache:
         entry = cache[key]
         return Measurement(wall_s=entry["wall_s"], peak_rss_kib=entry["peak_rss_kib"],
-                           detail=entry["detail"] + " (cached)")
+                           detail=entry["detail"] + " (cached)",
+                           timed_out=entry.get("timed_out", False))
     measured = measure_pacemaker(cib_path, repeat, timeout_s)
     if cache_path is not None and measured.error is None:
         cache[key] = {"wall_s": measured.wall_s, "peak_rss_kib": measured.peak_rss_kib,
-                      "detail": measured.detail, "size": cib_path.stem}
+                      "detail": measured.detail, "size": cib_path.stem,
+                      "timed_out": measured.timed_out}
         cache_path.write_text(json.dumps(cache, indent=1) + "\n", encoding="utf-8")
     return measured
 
@@ -228,6 +228,9 @@ def measure_pacemaker(cib_path: Path, repeat: int, timeout_s: float) -> Measurem
         for _ in range(repeat):
             run = run_measured(["crm_simulate", "-R", "-x", str(cib_path)], timeout_s,
                                cwd=Path(work_directory), environment=environment)
+            if run.timed_out:
+                return Measurement(wall_s=run.wall_s, peak_rss_kib=run.peak_rss_kib,
+                                   detail=f"killed after {timeout_s:.0f} s", timed_out=True)
             if run.returncode != 0:
                 lines = run.stderr.strip().splitlines() or ["no output"]
                 return Measurement(error=f"crm_simulate exited {run.returncode}: {lines[-1]}")
@@ -243,18 +246,21 @@ def measure_pacemaker(cib_path: Path, repeat: int, timeout_s: float) -> Measurem
 # ------------------------------------------------------------------ table
 
 
-def seconds(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3f}"
+def seconds(value: float | None, lower_bound: bool = False) -> str:
+    if value is None:
+        return "-"
+    return f">{value:.0f}" if lower_bound else f"{value:.3f}"
 
 
 def megabytes(kib: int | None) -> str:
     return "-" if kib is None else f"{kib / 1024:.0f}"
 
 
-def ratio(numerator: float | None, denominator: float | None) -> str:
+def ratio(numerator: float | None, denominator: float | None,
+          lower_bound: bool = False) -> str:
     if numerator is None or not denominator:
         return "-"
-    return f"{numerator / denominator:.1f}x"
+    return f"{'>' if lower_bound else ''}{numerator / denominator:.1f}x"
 
 
 HEADER = ("size", "raftha parse s", "raftha plan s", "raftha wall s", "raftha MB",
@@ -264,8 +270,8 @@ HEADER = ("size", "raftha parse s", "raftha plan s", "raftha wall s", "raftha MB
 
 def table_row(size: str, ours: Measurement, theirs: Measurement) -> tuple[str, ...]:
     return (size, seconds(ours.parse_s), seconds(ours.plan_s), seconds(ours.wall_s),
-            megabytes(ours.peak_rss_kib), seconds(theirs.wall_s),
-            megabytes(theirs.peak_rss_kib), ratio(theirs.wall_s, ours.wall_s),
+            megabytes(ours.peak_rss_kib), seconds(theirs.wall_s, theirs.timed_out),
+            megabytes(theirs.peak_rss_kib), ratio(theirs.wall_s, ours.wall_s, theirs.timed_out),
             ratio(theirs.peak_rss_kib, ours.peak_rss_kib), ours.error or ours.detail,
             theirs.error or theirs.detail)
 
