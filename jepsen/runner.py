@@ -22,7 +22,7 @@ from jepsen import checkers, report, schedule, store
 from jepsen.adapter import ClusterAdapter
 from jepsen.client import CliClient, WorkerPool
 from jepsen.history import HistoryRecorder, wall_ms
-from jepsen.hosts import HostSet
+from jepsen.hosts import HostSet, cleanup_stale
 from jepsen.nemesis import Nemesis, run_schedule
 
 LEADER_SAMPLE_PERIOD_S = 0.5
@@ -91,6 +91,9 @@ def execute(options: RunOptions, adapter: ClusterAdapter, log=print) -> dict:
     if out.exists() and any(out.iterdir()):
         raise ValueError(f"output directory {out} is not empty")
     out.mkdir(parents=True, exist_ok=True)
+    removed = cleanup_stale()
+    if removed:
+        log(f"jepsen: removed leftovers of dead runs: {' '.join(removed)}")
     node_names = [f"n{index}" for index in range(1, options.nodes + 1)]
     planned = prepare_schedule(options, node_names)
     seed = int(planned["seed"])

@@ -270,3 +270,23 @@ def test_leader_failover_counts_only_faults_that_hit_the_leader():
     assert checkers.leader_failover_durations_ms(run) == [1500]
     assert checkers.leader_failover_summary(run) == {"p50": 1.5, "p99": 1.5, "n": 1}
     assert checkers.leader_failover_summary(RunData(history=history))["n"] == 0
+
+
+def test_timeline_html_marks_faults_activity_overlaps_and_ops():
+    from jepsen import report
+
+    history = tuple(fault(1, 1000, ["n1"]) + heal(2, 3000, [1])) + (
+        client(1100, "c1", "invoke", "ping", {"from": "n2", "to": "n1"}),
+        client(1200, "c1", "info", "ping", {"from": "n2", "to": "n1"}))
+    run = RunData(history=history, nodes=("n1", "n2"),
+                  ledger=tuple(ticks("n1", "r1", 0, 2000) + ticks("n2", "r1", 1500, 4000)),
+                  leader_samples=({"time_ms": 0, "leader": "n1"},))
+    results = report.build_results(run, ["no_overlap"], 7)
+    assert results["valid"] is False and results["seed"] == 7
+    page = report.timeline_html(run, results, run.leader_samples)
+    assert page.startswith("<!doctype html>") and "<svg" in page
+    assert 'stroke="red"' in page, "the overlap is outlined"
+    assert "partition #1" in page and "leader n1" in page
+    assert report.OUTCOME_COLOURS["info"] in page
+    table = report.summary_table(results, {"ok": 1})
+    assert "no_overlap" in table and "VERDICT: False" in table
