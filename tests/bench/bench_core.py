@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import pathlib
+import shutil
 import statistics
 import sys
 import tempfile
@@ -182,6 +183,7 @@ def main() -> int:
               f"max {max(failovers):.3f} s (n={len(failovers)})", flush=True)
     finally:
         sandbox.down()
+        shutil.rmtree(directory, ignore_errors=True)
     print(json.dumps(results))
     return 0
 
