@@ -495,28 +495,20 @@ class Scheduler:
         clone = candidates[0].clone_parent()
         if clone.unique:
             return self.by_id.get(history_id)
-        # Anonymous clone: the instance already active here, else the first free one.
+        # Anonymous clone: the instance already active here, else the first instance not
+        # active anywhere (for cloned groups: the group instance with nothing active).
         for candidate in candidates:
             if node in candidate.running_on:
                 return candidate
-        group_instances = candidate_groups = None
-        if candidates[0].parent is not clone:
-            candidate_groups = [c.parent for c in candidates]
-            for group_instance, candidate in zip(candidate_groups, candidates, strict=True):
-                if any(node in member.running_on or node in member.known_on
-                       for member in group_instance.children):
-                    if not candidate.known_on - {node} and node not in candidate.known_on:
-                        return candidate
-                    if node in candidate.known_on:
-                        return candidate
-            group_instances = candidate_groups
-        for index, candidate in enumerate(candidates):
-            busy = candidate.running_on or candidate.known_on
-            if group_instances is not None:
-                busy = any(member.running_on or member.known_on
-                           for member in group_instances[index].children)
-            if not busy:
-                return candidate
+        grouped = candidates[0].parent is not clone
+        if grouped:
+            for candidate in candidates:
+                if any(node in member.running_on for member in candidate.parent.children):
+                    return candidate
+            for candidate in candidates:
+                if not any(member.running_on for member in candidate.parent.children):
+                    return candidate
+            return None
         for candidate in candidates:
             if not candidate.running_on:
                 return candidate
@@ -2065,7 +2057,11 @@ class Scheduler:
         stays = (len(resource.running_on) == 1 and resource.assigned == resource.running_on[0]
                  and not resource.failed)
         if not blocked:
-            blocked = self.blocked_by_colocation(resource)
+            blocked = self.blocked_by_colocation(resource, ("Started", None))
+        if not blocked and resource.promote_runnable and resource.next_role == "Promoted" and (
+                self.blocked_by_colocation(resource, ("Promoted",))):
+            resource.promote_runnable = False
+            return True
         for first, kind in self.mandatory_firsts(resource):
             if not kind[2] and stays:
                 # An asymmetric ordering never stops what already runs where it should.
@@ -2080,11 +2076,14 @@ class Scheduler:
             return True
         return False
 
-    def blocked_by_colocation(self, resource: Resource) -> bool:
-        """A mandatory colocation with a primary that cannot start stops the dependent."""
+    def blocked_by_colocation(self, resource: Resource, roles: tuple) -> bool:
+        """A mandatory colocation with a primary that cannot start stops the dependent
+        (or, for a colocation of the promoted role, keeps it from being promoted)."""
         for colocation in self.group_this_with(resource) + self.inherited_clone_this_with(
                 resource):
             if colocation.score < INFINITY or colocation.id == "#group-members":
+                continue
+            if colocation.dependent_role not in roles:
                 continue
             primary = colocation.primary
             if primary.variant == "clone":
