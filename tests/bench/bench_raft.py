@@ -160,7 +160,8 @@ def fsync_micro(directory: pathlib.Path, count: int = 2000) -> dict:
     payload = b"\x00" + os.urandom(199)
     for mode in ("append_only", "append_and_sync"):
         stats = SyncStats()
-        journal = DurableFileJournal(str(directory / f"journal-{mode}"), stats)
+        journal = DurableFileJournal(str(directory / f"journal-{mode}"), stats,
+                                     str(directory / "absent.snapshot"))
         latencies = []
         for index in range(count):
             started = time.perf_counter()

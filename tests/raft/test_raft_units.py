@@ -172,7 +172,7 @@ def test_good_settings_list_every_member():
 def test_journal_and_meta_survive_reopening_and_count_their_syncs(tmp_path):
     stats = SyncStats()
     path = str(tmp_path / "raft.journal")
-    journal = DurableFileJournal(path, stats)
+    journal = DurableFileJournal(path, stats, path + ".snapshot")
     journal.add(b"\x01first", 1, 1)
     journal.add(b"\x00second", 2, 1)
     journal.sync()
@@ -181,7 +181,7 @@ def test_journal_and_meta_survive_reopening_and_count_their_syncs(tmp_path):
     journal._destroy()
     assert stats.as_dict()["journal_syncs"] == 1
     assert stats.as_dict()["meta_syncs"] == 1
-    reopened = DurableFileJournal(path, SyncStats())
+    reopened = DurableFileJournal(path, SyncStats(), path + ".snapshot")
     assert [reopened[0], reopened[1]] == [(b"\x01first", 1, 1), (b"\x00second", 2, 1)]
     assert reopened.getCurrentTerm() == 5
     assert reopened.getVotedForNodeId() == "127.0.0.1:7001"
@@ -190,12 +190,12 @@ def test_journal_and_meta_survive_reopening_and_count_their_syncs(tmp_path):
 
 def test_a_corrupt_meta_file_stops_the_node_instead_of_forgetting_the_term(tmp_path):
     path = str(tmp_path / "raft.journal")
-    journal = DurableFileJournal(path, SyncStats())
+    journal = DurableFileJournal(path, SyncStats(), path + ".snapshot")
     journal.setCurrentTerm(5, None)
     journal._destroy()
     pathlib.Path(path + ".meta").write_bytes(b"\x80\x02garbage")
     with pytest.raises(CorruptMetaError):
-        DurableFileJournal(path, SyncStats())
+        DurableFileJournal(path, SyncStats(), path + ".snapshot")
 
 
 # ----------------------------------------------------------------- RaftLog edges
