@@ -57,7 +57,10 @@ def render_status(document: dict[str, Any]) -> str:
     if offline:
         lines.append(f"  * OFFLINE: [ {' '.join(offline)} ]")
     lines.extend(f"  * Node {name}: {state}" for name, state in special)
-    unreachable = sorted(name for name, node in nodes.items() if node.get("reachable") is False)
+    # Nodes the committed state still calls online but this node cannot reach (the change
+    # is not committed yet, or cannot be: no quorum).
+    unreachable = sorted(name for name, node in nodes.items()
+                         if node.get("reachable") is False and node["state"] == "online")
     if unreachable and cluster.get("at_index") is None:
         lines.append(f"  * Unreachable from {cluster['node']}: [ {' '.join(unreachable)} ]")
     properties = cluster.get("properties") or {}

@@ -64,4 +64,4 @@ def test_status_rendering_looks_like_crm_mon():
     assert "by root via ClusterPropertySet on n2" in text
     assert "  * stonith-enabled=false" in text
     assert "3 nodes configured" in text
-    assert "Unreachable from n2: [ n1 n3 ]" in text
+    assert "Unreachable from n2: [ n1 ]" in text
