@@ -308,6 +308,7 @@ class _Reader:
                 then_action=element.get("then-action"),
                 symmetrical=_optional_truth(element.get("symmetrical")),
                 resource_sets=self.resource_sets(element),
+                require_all=_optional_truth(element.get("require-all")),
             )
         if element.tag == "rsc_ticket":
             return TicketConstraint(
@@ -679,7 +680,7 @@ def _write_constraint(parent: ElementTree.Element, constraint) -> None:
             ("id", constraint.id), ("first", constraint.first), ("then", constraint.then),
             ("kind", constraint.kind), ("score", constraint.score),
             ("first-action", constraint.first_action), ("then-action", constraint.then_action),
-            ("symmetrical", constraint.symmetrical)])
+            ("symmetrical", constraint.symmetrical), ("require-all", constraint.require_all)])
     else:
         element = put("rsc_ticket", [
             ("id", constraint.id), ("ticket", constraint.ticket), ("rsc", constraint.resource),

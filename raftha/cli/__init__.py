@@ -7,6 +7,8 @@ one, define a click command or group there and add it to `COMMANDS` below.
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 import raftha
@@ -17,7 +19,27 @@ from raftha.cli.sandbox_commands import sandbox_group
 from raftha.cli.status import history_command, status_command
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class OneLineErrors(click.Group):
+    """A click group whose usage errors are one line on stderr, like every other error."""
+
+    def main(self, *args, **kwargs):  # type: ignore[override]
+        kwargs["standalone_mode"] = False
+        try:
+            result = super().main(*args, **kwargs)
+        except click.UsageError as error:
+            hint = f" (see '{error.ctx.command_path} --help')" if error.ctx else ""
+            click.echo(f"raftha: {error.format_message()}{hint}", err=True)
+            sys.exit(error.exit_code)
+        except click.ClickException as error:
+            click.echo(f"raftha: {error.format_message()}", err=True)
+            sys.exit(error.exit_code)
+        except click.Abort:
+            click.echo("raftha: aborted", err=True)
+            sys.exit(1)
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+@click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(raftha.__version__, prog_name="raftha")
 def main() -> None:
     """raftha: a high-availability cluster resource manager over a Raft event log."""

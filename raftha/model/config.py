@@ -263,7 +263,8 @@ class ColocationConstraint:
 
 @dataclass(frozen=True)
 class OrderConstraint:
-    """`first` then `then`; kind Mandatory/Optional/Serialize; `score` is the legacy form."""
+    """`first` then `then`; kind Mandatory/Optional/Serialize; `score` is the legacy form;
+    require_all=False (legacy) lets one instance of a cloned `first` satisfy the order."""
 
     id: str
     first: str | None = None
@@ -274,6 +275,7 @@ class OrderConstraint:
     then_action: str | None = None
     symmetrical: bool | None = None
     resource_sets: tuple[ResourceSet, ...] = ()
+    require_all: bool | None = None
 
 
 @dataclass(frozen=True)

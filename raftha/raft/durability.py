@@ -13,7 +13,8 @@ can vanish on power loss. This module adds the missing syncs:
   its term and vote.
 - The journal is only cleared (compaction, or a snapshot received from the leader) after the
   snapshot file that replaces its entries and the directory holding it have been fsynced:
-  pysyncobj writes a received snapshot without syncing it.
+  pysyncobj writes a received snapshot without syncing it. Compaction writes the kept
+  entries to a new file that atomically replaces the journal (the library rewrites in place).
 
 Every sync is timed into `SyncStats` so the cost can be measured.
 """
@@ -21,6 +22,7 @@ Every sync is timed into `SyncStats` so the cost can be measured.
 from __future__ import annotations
 
 import os
+import struct
 import threading
 import time
 from dataclasses import dataclass, field
@@ -113,6 +115,7 @@ class DurableFileJournal(pysyncobj_journal.FileJournal):
         self._dirty = False
         self._stats = stats
         self._snapshot_path = snapshot_path
+        self._path = journal_path
         self._directory = os.path.dirname(os.path.abspath(journal_path))
         super().__init__(journal_path)
         storer = DurableMetaStorer(journal_path + ".meta", stats)
@@ -144,11 +147,39 @@ class DurableFileJournal(pysyncobj_journal.FileJournal):
         self._dirty = True
 
     def deleteEntriesTo(self, entryTo: int) -> None:  # noqa: N802, N803
-        # Called only after a snapshot was renamed into place; the base class rewrites the
-        # journal through clear(), which makes that snapshot durable first.
-        super().deleteEntriesTo(entryTo)
-        self._dirty = True
-        self.sync()
+        """Drop the entries a new snapshot covers (log compaction).
+
+        The base class rewrites the file in place (clear, then re-add): a crash in between
+        leaves a journal missing acknowledged entries. Here the kept entries go to a new file
+        that atomically replaces the journal, after the snapshot itself is durable.
+        """
+        kept = list(self._FileJournal__journal[entryTo:])
+        self._make_snapshot_durable()
+        self._replace_file_with(kept)
+
+    def _replace_file_with(self, entries: list[tuple[bytes, int, int]]) -> None:
+        temporary = self._path + ".rewrite"
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        fresh = pysyncobj_journal.ResizableFile(
+            temporary, defaultContent=self._FileJournal__getDefaultHeader())
+        offset = pysyncobj_journal.FIRST_RECORD_OFFSET
+        for command, index, term in entries:
+            record = struct.pack("<QQ", index, term) + pysyncobj_journal.to_bytes(command)
+            length = struct.pack("<I", len(record))
+            fresh.write(offset, length + record + length)
+            offset += len(record) + 8
+        fresh.write(pysyncobj_journal.LAST_RECORD_OFFSET_OFFSET, struct.pack("<I", offset))
+        fresh._destroy()
+        with open(temporary, "rb") as written:
+            os.fsync(written.fileno())
+        self._FileJournal__journalFile._destroy()
+        os.replace(temporary, self._path)
+        fsync_directory(self._directory)
+        self._FileJournal__journalFile = pysyncobj_journal.ResizableFile(self._path)
+        self._FileJournal__journal = entries
+        self._FileJournal__currentOffset = offset
+        self._dirty = False
 
     def sync(self) -> None:
         """Write the journal to stable storage if it changed since the last sync."""

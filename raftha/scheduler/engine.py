@@ -594,7 +594,7 @@ class Scheduler:
                 if rc == 8:
                     role = "Promoted"
                     continue
-            if (op.op_status == 0 and task != "stop" and rc in (2, 3, 4, 5, 6) and not success
+            if (op.op_status == 0 and task != "stop" and rc in (2, 4, 5, 6) and not success
                     and self.op_on_fail(primitive_config, task, op.interval_ms) != "ignore"):
                 hard_error = rc
                 if rc == 5 and is_probe:
@@ -697,7 +697,7 @@ class Scheduler:
 
     def apply_history_state(self, resource: Resource, info: NodeInfo, state) -> None:
         resource.known_on.add(info.name)
-        if state["hard_error"] in (2, 3, 4, 5) and resource.managed:
+        if state["hard_error"] in (2, 4, 5) and resource.managed:
             resource.allowed[info.name] = -INFINITY if False else resource.allowed.get(
                 info.name, 0)
             self.hard_bans.append((resource, info.name))
@@ -2128,6 +2128,11 @@ class Scheduler:
         self.symmetric_orders: list[tuple[str, str]] = []
         for first_id, then_id in self.container_orders:
             self.add_order(first_id, then_id, True)
+        for resource in self.by_id.values():
+            if resource.variant == "group" and truth(resource.meta.get("ordered"), True):
+                for index, member in enumerate(resource.children):
+                    for later in resource.children[index + 1:]:
+                        self.symmetric_orders.append((member.id, later.id))
         for constraint in self.config.constraints:
             if not isinstance(constraint, OrderConstraint):
                 continue
@@ -2149,7 +2154,8 @@ class Scheduler:
             symmetric = constraint.symmetrical is not False
             for first_id in self.expand_reference(constraint.first or ""):
                 for then_id in self.expand_reference(constraint.then or ""):
-                    self.add_order(first_id, then_id, symmetric)
+                    self.add_order(first_id, then_id, symmetric,
+                                   minimum=1 if constraint.require_all is False else None)
                     if symmetric and first_action == "start":
                         self.symmetric_orders.append((first_id, then_id))
 
@@ -2182,16 +2188,17 @@ class Scheduler:
                         self.add_order_any(previous_members, then_id, symmetric)
             previous_members, previous_set = members, resource_set
 
-    def add_order(self, first_id: str, then_id: str, symmetric: bool = True) -> None:
+    def add_order(self, first_id: str, then_id: str, symmetric: bool = True,
+                  minimum: int | None = None) -> None:
         first = self.by_id.get(first_id)
         then = self.by_id.get(then_id)
         if first is None or then is None:
             return
         if self.is_fencing_device(first) != self.is_fencing_device(then):
             return
-        minimum = _int_value(first.meta.get("clone-min"), 0) if first.variant == "clone" else 0
-        if first.variant == "clone" and truth(first.meta.get("require-all"), True) is False:
-            minimum = 1
+        if minimum is None:
+            minimum = (_int_value(first.meta.get("clone-min"), 0)
+                       if first.variant == "clone" else 0)
         for primitive in then.primitives():
             interleave = (then.variant == "clone" and then.interleave
                           and first.variant == "clone")
