@@ -27,8 +27,8 @@ class OneLineErrors(click.Group):
         try:
             result = super().main(*args, **kwargs)
         except click.UsageError as error:
-            hint = f" (see '{error.ctx.command_path} --help')" if error.ctx else ""
-            click.echo(f"raftha: {error.format_message()}{hint}", err=True)
+            hint = f"; see '{error.ctx.command_path} --help'" if error.ctx else ""
+            click.echo(f"raftha: {error.format_message().rstrip('.')}{hint}", err=True)
             sys.exit(error.exit_code)
         except click.ClickException as error:
             click.echo(f"raftha: {error.format_message()}", err=True)

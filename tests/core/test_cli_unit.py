@@ -65,3 +65,15 @@ def test_status_rendering_looks_like_crm_mon():
     assert "  * stonith-enabled=false" in text
     assert "3 nodes configured" in text
     assert "Unreachable from n2: [ n1 ]" in text
+
+
+def test_usage_errors_are_one_line():
+    result = CliRunner().invoke(main, ["status", "--bogus"])
+    assert result.exit_code == 2
+    assert result.output.startswith("raftha: No such option") and "--bogus" in result.output
+    assert result.output.endswith("; see 'main status --help'\n")
+    assert result.output.count("\n") == 1
+    unknown = CliRunner().invoke(main, ["frobnicate"])
+    assert unknown.exit_code == 2 and unknown.output.count("\n") == 1
+    assert CliRunner().invoke(main, ["--help"]).exit_code == 0
+    assert CliRunner().invoke(main, ["property", "show", "--help"]).exit_code == 0
