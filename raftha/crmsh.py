@@ -87,6 +87,7 @@ _SCORE_PATTERN = re.compile(r"[+-]?(\d+|inf|infinity)", re.IGNORECASE)
 _SAFE_WORD = re.compile(r"[A-Za-z0-9_.+\-@%,#]+")
 _VALUE_SOURCE = re.compile(r"([^\s{}]+)\{(\S+)\}")
 _BRACKETS = {"(": ")", "[": "]", "{": "}"}
+_OPENING = {closing: opening for opening, closing in _BRACKETS.items()}
 
 
 class CrmSyntaxError(ValueError):
@@ -152,11 +153,11 @@ def _split_brackets(token: Token) -> list[Token]:
     text = token.text
     if token.quoted or len(text) < 2 or token.equals >= 0 or text.startswith("/"):
         return [token]
-    if text[0] in "([{":
+    if text[0] in "([{" and _BRACKETS[text[0]] not in text:
         rest = Token(text[1:], token.line, token.column + 1, False, -1,
                      tuple(index - 1 for index in token.colons))
         return [Token(text[0], token.line, token.column), *_split_brackets(rest)]
-    if text[-1] in ")]}":
+    if text[-1] in ")]}" and _OPENING[text[-1]] not in text:
         rest = Token(text[:-1], token.line, token.column, False, -1,
                      tuple(index for index in token.colons if index < len(text) - 1))
         return [*_split_brackets(rest), Token(text[-1], token.line, token.column + len(text) - 1)]
@@ -1298,12 +1299,15 @@ class _Parser:
             else:
                 reader.fail(token, f"expected Mandatory, Optional, Serialize or a score "
                                    f"before ':' in {reader.what}, found {head!r}")
-        items = _parse_set_items(reader, "action", ("symmetrical",), identifier.text, 2)
-        symmetrical = None
+        items = _parse_set_items(reader, "action", ("symmetrical", "require-all"),
+                                 identifier.text, 2)
+        symmetrical = require_all = None
         while not reader.at_end():
             token = reader.next("an attribute")
             if token.is_pair and token.key == "symmetrical":
                 symmetrical = _boolean(reader, token)
+            elif token.is_pair and token.key == "require-all":
+                require_all = _boolean(reader, token)
             else:
                 reader.fail(token, f"unexpected {token.text!r} in {reader.what}")
         if not items.uses_sets:
@@ -1313,11 +1317,12 @@ class _Parser:
             (first, first_action), (then, then_action) = items.simple
             self.constraints.append(OrderConstraint(
                 id=identifier.text, first=first, then=then, kind=kind, score=score,
-                first_action=first_action, then_action=then_action, symmetrical=symmetrical))
+                first_action=first_action, then_action=then_action, symmetrical=symmetrical,
+                require_all=require_all))
             return
         self.constraints.append(OrderConstraint(
             id=identifier.text, kind=kind, score=score, symmetrical=symmetrical,
-            resource_sets=tuple(items.sets)))
+            resource_sets=tuple(items.sets), require_all=require_all))
 
     def ticket(self, word: str, statement: Statement) -> None:
         reader = _Reader(statement, "rsc_ticket")
@@ -1878,6 +1883,8 @@ def _render_order(constraint: OrderConstraint) -> str:
                  f" {_render_member(constraint.then or '', constraint.then_action)}")
     if constraint.symmetrical is not None:
         head += f" symmetrical={'true' if constraint.symmetrical else 'false'}"
+    if constraint.require_all is not None:
+        head += f" require-all={'true' if constraint.require_all else 'false'}"
     return head
 
 

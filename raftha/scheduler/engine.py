@@ -538,6 +538,7 @@ class Scheduler:
     def replay_history(self, resource_id: str, ops: list[OperationRecord]):
         role = "Stopped"
         failed = False
+        failure_ignored = False
         on_fail_actions: list[tuple[str, str]] = []
         last_failure_op = None
         stop_failed = False
@@ -629,6 +630,7 @@ class Scheduler:
             if task == "monitor" and rc == 7 and op.op_status == 0 and False:
                 pass
             if on_fail == "ignore":
+                failure_ignored = True
                 if task in ("start", "promote", "migrate_from", "monitor"):
                     role = "Promoted" if rc == 8 or task == "promote" else (
                         role if role != "Stopped" else "Started")
@@ -657,7 +659,8 @@ class Scheduler:
             on_fail_actions = []
         return {"role": role, "failed": failed, "on_fail": on_fail_actions,
                 "stop_failed": stop_failed, "hard_error": hard_error,
-                "last_failure": last_failure_op, "migrate_target": migrate_target}
+                "last_failure": last_failure_op, "migrate_target": migrate_target,
+                "failure_ignored": failure_ignored}
 
     def op_on_fail(self, primitive: Primitive | None, task: str, interval_ms: int) -> str:
         configured = None
@@ -697,6 +700,8 @@ class Scheduler:
 
     def apply_history_state(self, resource: Resource, info: NodeInfo, state) -> None:
         resource.known_on.add(info.name)
+        if state.get("failure_ignored"):
+            resource.failure_ignored = True
         if state["hard_error"] in (2, 4, 5) and resource.managed:
             resource.allowed[info.name] = -INFINITY if False else resource.allowed.get(
                 info.name, 0)
@@ -2106,7 +2111,7 @@ class Scheduler:
         primitives = first.primitives()
         if first.variant == "clone":
             instances = first.children
-            if interleave and then.clone_parent() is not None:
+            if interleave and minimum <= 0 and then.clone_parent() is not None:
                 node = then.assigned
                 for instance in instances:
                     if self.instance_node(instance) == node and all(
