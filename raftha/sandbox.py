@@ -195,7 +195,7 @@ class Sandbox:
 
     def kill(self, name: str) -> None:
         """kill -9 of the node's process group; returns once it is gone."""
-        node = self.node(name)
+        self.node(name)  # a clear error for an unknown name
         pid = self.pids.get(name)
         if pid is None or not self.is_running(name):
             raise SandboxError(f"{name} is not running")
@@ -203,7 +203,6 @@ class Sandbox:
         self.wait_gone(name, pid, STOP_TIMEOUT_S)
         del self.pids[name]
         self.save()
-        del node
 
     def stop(self, name: str) -> None:
         """SIGTERM, then SIGKILL if the node does not exit in time."""
