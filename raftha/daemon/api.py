@@ -16,8 +16,8 @@ Operations (args -> result):
     property_set     {"name", "value"}      -> {"index"}   (ClusterPropertySet)
     property_unset   {"name"}               -> {"index"}   (ClusterPropertyUnset)
     property_show    {}                     -> {"properties": {NAME: VALUE}}
-    history          {"limit"?, "since"?}   -> {"events": [{index, ts_ms, origin, user, kind,
-                                               summary, status, reason}], "earliest"}
+    history          {"limit"?, "since"?}   -> {"events": [{index, time, ts_ms, origin, user,
+                                               kind, summary, status, reason}], "earliest"}
     rejections       {}                     -> {"rejections": [...]} (recent, from the state)
     metrics          {}                     -> {"apply_count", "apply_mean_us", "raft": {...}}
     cluster_info     {}                     -> {"name", "id", "members": [{name, address}]}
