@@ -22,14 +22,23 @@ Invariants:
 - At most one action runs on a device at a time (pcmk_action_limit=1).
 - The random part of pcmk_delay_max and the sleeping are injected, so tests are deterministic.
 - Parameter values containing a newline are refused (they would forge stdin keys).
+
+Watchdog side (the protocol is defined in fencing/raftha-watchdog's docstring):
+`start_watchdog` spawns it in its own session, `WatchdogClient.pet()` writes
+"PET <pid>" to DIR/pet.fifo, `disarm()` writes "DISARM <pid>", and `ProcessGroupRegistry`
+maintains DIR/process-groups ("<pgid> <leader_start_time> <label>" lines, replaced
+atomically) for the executor.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import random
 import re
 import shutil
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -681,3 +690,181 @@ def execute_fencing(target: str, action: str, devices: Iterable[FenceDevice],
     return FenceOutcome(target, action, RESULT_FAILED, None, None, tuple(attempts), checks,
                         plan, tuple(explanation), total_delay_ms,
                         int((monotonic() - started) * 1000))
+
+
+# ---------------------------------------------------------------- the watchdog, daemon side
+
+WATCHDOG_PROGRAM = REPOSITORY_ROOT / "fencing" / "raftha-watchdog"
+WATCHDOG_FIFO_NAME = "pet.fifo"
+WATCHDOG_REGISTRY_NAME = "process-groups"
+WATCHDOG_PID_NAME = "watchdog.pid"
+WATCHDOG_FIRED_NAME = "fired"
+WATCHDOG_LOG_NAME = "watchdog.log"
+WATCHDOG_START_TIMEOUT_MS = 10_000
+
+
+def process_start_time(pid: int) -> str | None:
+    """Field 22 of /proc/PID/stat (clock ticks since boot); None if gone or a zombie."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_bytes().decode("ascii", "replace")
+    except OSError:
+        return None
+    fields = text.rsplit(")", 1)[-1].split()
+    if len(fields) < 20 or fields[0] == "Z":
+        return None
+    return fields[19]
+
+
+@dataclass(frozen=True)
+class RegisteredGroup:
+    pgid: int
+    leader_start_time: str
+    label: str
+
+
+class ProcessGroupRegistry:
+    """The executor's list of resource process groups, read by the watchdog when it fires
+    and by fence_raftha_sandbox on `off`. Thread-safe; every change rewrites the file
+    atomically so a reader never sees half of it."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+
+    def entries(self) -> list[RegisteredGroup]:
+        return read_process_group_registry(self.path)
+
+    def add(self, pgid: int, label: str) -> bool:
+        """Register a running group (its leader must be alive now); False if it is gone."""
+        start = process_start_time(pgid)
+        if start is None or pgid <= 1:
+            return False
+        label = re.sub(r"\s+", "_", label) or "-"
+        with self._lock:
+            kept = [entry for entry in self.entries() if entry.pgid != pgid]
+            kept.append(RegisteredGroup(pgid, start, label))
+            self._write(kept)
+        return True
+
+    def remove(self, pgid: int) -> None:
+        with self._lock:
+            self._write([entry for entry in self.entries() if entry.pgid != pgid])
+
+    def _write(self, entries: list[RegisteredGroup]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_name(self.path.name + ".tmp")
+        temporary.write_text("".join(f"{entry.pgid} {entry.leader_start_time} {entry.label}\n"
+                                     for entry in entries))
+        os.replace(temporary, self.path)
+
+
+def read_process_group_registry(path: str | os.PathLike[str]) -> list[RegisteredGroup]:
+    """Entries of a registry file (missing file: none); malformed lines are skipped."""
+    try:
+        lines = Path(path).read_text(errors="replace").splitlines()
+    except OSError:
+        return []
+    entries = []
+    for line in lines:
+        fields = line.split()
+        if len(fields) < 2 or fields[0].startswith("#") or not fields[0].isdigit():
+            continue
+        if int(fields[0]) > 1:
+            entries.append(RegisteredGroup(int(fields[0]), fields[1],
+                                           fields[2] if len(fields) > 2 else ""))
+    return entries
+
+
+def kill_registered_groups(entries: Iterable[RegisteredGroup]) -> list[int]:
+    """SIGKILL each registered group unless its number now belongs to another process;
+    returns the groups signalled."""
+    signalled = []
+    for entry in entries:
+        current = process_start_time(entry.pgid)
+        if current is not None and current != entry.leader_start_time:
+            continue
+        try:
+            os.killpg(entry.pgid, 9)
+            signalled.append(entry.pgid)
+        except (ProcessLookupError, PermissionError):
+            pass
+    return signalled
+
+
+class WatchdogClient:
+    """Pets the watchdog serving `directory`. Each call is one atomic FIFO write."""
+
+    def __init__(self, directory: str | os.PathLike[str], daemon_pid: int | None = None) -> None:
+        self.directory = Path(directory)
+        self.daemon_pid = daemon_pid if daemon_pid is not None else os.getpid()
+
+    @property
+    def registry(self) -> ProcessGroupRegistry:
+        return ProcessGroupRegistry(self.directory / WATCHDOG_REGISTRY_NAME)
+
+    def pet(self) -> bool:
+        """Restart the countdown (arms a disarmed watchdog); False if none is listening."""
+        return self._send(f"PET {self.daemon_pid}\n")
+
+    def disarm(self) -> bool:
+        """Orderly stop: the watchdog stops counting and exits once the daemon is gone."""
+        return self._send(f"DISARM {self.daemon_pid}\n")
+
+    def _send(self, line: str) -> bool:
+        try:
+            descriptor = os.open(self.directory / WATCHDOG_FIFO_NAME,
+                                 os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as error:
+            if error.errno in (errno.ENXIO, errno.ENOENT):
+                return False
+            raise
+        try:
+            os.write(descriptor, line.encode("ascii"))
+            return True
+        except BlockingIOError:
+            return True   # the pipe is full of earlier pets: the watchdog is behind, not gone
+        finally:
+            os.close(descriptor)
+
+    def running_pid(self) -> int | None:
+        """The pid of the live watchdog serving this directory, if any."""
+        try:
+            pid = int((self.directory / WATCHDOG_PID_NAME).read_text().split()[0])
+            command_line = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            return None
+        if b"raftha-watchdog" not in command_line or process_start_time(pid) is None:
+            return None
+        return pid
+
+
+def start_watchdog(directory: str | os.PathLike[str], timeout_ms: int, daemon_pid: int, *,
+                   kill_wait_ms: int = 5000, python: str = sys.executable,
+                   program: Path = WATCHDOG_PROGRAM) -> int:
+    """Start the watchdog for `directory` in its own session (or reuse the live one) and
+    wait until it listens; returns its pid. It starts disarmed: the first pet arms it."""
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    os.chmod(folder, 0o700)
+    client = WatchdogClient(folder, daemon_pid)
+    existing = client.running_pid()
+    if existing is not None:
+        return existing
+    with open(folder / WATCHDOG_LOG_NAME, "ab") as log:
+        child = subprocess.Popen(
+            [python, "-I", str(program), "--dir", str(folder), "--timeout-ms", str(timeout_ms),
+             "--daemon-pid", str(daemon_pid), "--kill-wait-ms", str(kill_wait_ms)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True, close_fds=True, cwd="/")
+    deadline = time.monotonic() + WATCHDOG_START_TIMEOUT_MS / 1000.0
+    while time.monotonic() < deadline:
+        if client.running_pid() == child.pid:
+            return child.pid
+        if child.poll() is not None:
+            raise RuntimeError(f"raftha-watchdog exited with {child.returncode} at start; "
+                               f"see {folder / WATCHDOG_LOG_NAME}")
+        time.sleep(0.02)
+    child.kill()
+    child.wait()
+    raise RuntimeError(f"raftha-watchdog did not start listening within "
+                       f"{WATCHDOG_START_TIMEOUT_MS} ms")

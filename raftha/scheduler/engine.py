@@ -836,6 +836,30 @@ class Scheduler:
                     if name not in allowed_nodes:
                         self.resource_location(resource, name, -INFINITY, "exclusive-discovery")
 
+    def apply_node_health(self) -> None:
+        """node-health-strategy: each node's summed #health-* score joins every resource."""
+        strategy = (self.properties.get("node-health-strategy") or "none").lower()
+        if strategy == "none":
+            return
+        colors = {
+            "migrate-on-red": {"red": -INFINITY, "yellow": 0, "green": 0},
+            "only-green": {"red": -INFINITY, "yellow": -INFINITY, "green": 0},
+        }.get(strategy) or {color: parse_score(self.properties.get(f"node-health-{color}"), 0)
+                            for color in ("red", "yellow", "green")}
+        for name, info in self.sorted_nodes():
+            health = 0
+            for key, value in info.attributes.items():
+                if key.startswith("#health"):
+                    lowered = value.strip().lower()
+                    score = colors[lowered] if lowered in colors else parse_score(value, 0)
+                    health = add_scores(health, score)
+            if health == 0:
+                continue
+            for resource in self.resources:
+                if health < 0 and truth(resource.meta.get("allow-unhealthy-nodes")):
+                    continue
+                self.resource_location(resource, name, health, "node-health")
+
     def mark_exclusive(self, resource: Resource) -> None:
         resource.top().exclusive_discovery = True
 
@@ -2281,6 +2305,7 @@ class Scheduler:
         self.unpack_colocations()
         self.internal_colocations()
         self.apply_locations()
+        self.apply_node_health()
         self.apply_stickiness_and_failures()
         self.apply_unmanaged_and_bans()
         order = self.resource_order()
