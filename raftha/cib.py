@@ -122,11 +122,27 @@ class _Reader:
         conditional: list[AttributeSet] = []
         for child in parent.findall(tag):
             attribute_set = self.attribute_set(child)
-            if attribute_set.rule is None:
+            if attribute_set.rule is None and attribute_set.score is None:
                 plain.extend(attribute_set.values)
             else:
                 conditional.append(attribute_set)
         return tuple(plain), tuple(conditional)
+
+    def flat_pairs(self, parent: ElementTree.Element, tag: str) -> Pairs:
+        """Pairs of every rule-free `tag` set, higher-scored sets first (first value wins)."""
+        plain, conditional = self.plain_and_conditional(parent, tag)
+        scored = sorted((item for item in conditional if item.rule is None),
+                        key=lambda item: -_int(item.score, 0))
+        found: list[tuple[str, str]] = []
+        seen: set[str] = set()
+        ordered = [item.values for item in scored if _int(item.score, 0) > 0] + [plain] + [
+            item.values for item in scored if _int(item.score, 0) <= 0]
+        for values in ordered:
+            for name, value in values:
+                if name not in seen:
+                    seen.add(name)
+                    found.append((name, value))
+        return tuple(found)
 
     # ------------------------------------------------------------ rules
 
@@ -206,7 +222,7 @@ class _Reader:
     def primitive(self, element: ElementTree.Element) -> Primitive:
         params, conditional_params = self.plain_and_conditional(element, "instance_attributes")
         meta, conditional_meta = self.plain_and_conditional(element, "meta_attributes")
-        utilization, _ = self.plain_and_conditional(element, "utilization")
+        utilization = self.flat_pairs(element, "utilization")
         conditional = tuple(("params", item) for item in conditional_params) + tuple(
             ("meta", item) for item in conditional_meta)
         return Primitive(
@@ -234,11 +250,11 @@ class _Reader:
         if element.tag == "primitive":
             return self.primitive(element)
         if element.tag == "group":
-            meta, _ = self.plain_and_conditional(element, "meta_attributes")
+            meta = self.flat_pairs(element, "meta_attributes")
             members = tuple(self.primitive(child) for child in element.findall("primitive"))
             return Group(id=element.get("id", ""), members=members, meta=meta)
         if element.tag in ("clone", "master"):
-            meta, _ = self.plain_and_conditional(element, "meta_attributes")
+            meta = self.flat_pairs(element, "meta_attributes")
             child_element = None
             for child in element:
                 if child.tag in ("primitive", "group"):
@@ -341,7 +357,7 @@ class _Reader:
         nodes_element = configuration.find("nodes")
         for node in (nodes_element.findall("node") if nodes_element is not None else []):
             attributes, conditional = self.plain_and_conditional(node, "instance_attributes")
-            utilization, _ = self.plain_and_conditional(node, "utilization")
+            utilization = self.flat_pairs(node, "utilization")
             nodes.append(Node(
                 name=node.get("uname") or node.get("id", ""),
                 id=node.get("id", ""),

@@ -388,17 +388,26 @@ class Scheduler:
         primitive = self.resolve_template(primitive, templates)
         resource = Resource(id=primitive.id + suffix, variant="primitive", config=primitive,
                             parent=parent)
-        resource.meta = dict(primitive.meta)
-        for kind, attribute_set in primitive.conditional_sets:
-            if kind == "meta" and self.attribute_set_applies(attribute_set):
-                for key, value in attribute_set.values:
-                    resource.meta.setdefault(key, value)
+        resource.meta = self.merge_attribute_sets(
+            primitive.meta, [item for kind, item in primitive.conditional_sets if kind == "meta"])
         resource.params = dict(primitive.params)
         resource.utilization = {key: _int_value(value) for key, value in primitive.utilization}
         self.by_id[resource.id] = resource
         if not suffix:
             self.primitive_by_config_id[primitive.id] = resource
         return resource
+
+    def merge_attribute_sets(self, plain, conditional: list[AttributeSet]) -> dict[str, str]:
+        """Attribute sets by descending score (plain ones score 0); the first value wins."""
+        candidates = [(parse_score(item.score, 0), index, item.values)
+                      for index, item in enumerate(conditional)
+                      if self.attribute_set_applies(item)]
+        candidates.append((0, len(conditional), tuple(dict(plain).items())))
+        merged: dict[str, str] = {}
+        for _score, _index, values in sorted(candidates, key=lambda item: (-item[0], item[1])):
+            for key, value in values:
+                merged.setdefault(key, value)
+        return merged
 
     def attribute_set_applies(self, attribute_set: AttributeSet) -> bool:
         return attribute_set.rule is None or evaluate_rule(
