@@ -1,10 +1,11 @@
 """Long randomized fault run of the real Raft layer (marked slow).
 
-Three clients propose unique entries to random members while a nemesis kills (-9) and
-restarts members, kills the leader, or freezes a member (SIGSTOP) — one fault at a time, so
-a majority always survives. Afterwards every member must hold the same log, in which every
-entry answered COMMITTED appears exactly once at the index it was given, every entry
-answered NOT_APPLIED is absent, and every UNKNOWN entry appears at most once.
+Three clients propose unique entries to random members (log compaction every 300 entries)
+while a nemesis kills (-9) and restarts members, kills the leader, or freezes a member
+(SIGSTOP), one fault at a time, so a majority always survives. Afterwards every member must
+hold the same log, in which every entry answered COMMITTED appears exactly once at the index
+it was given, every entry answered NOT_APPLIED is absent, and every UNKNOWN entry appears at
+most once.
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ def nemesis(cluster, stop: threading.Event, chooser: random.Random, log: list) -
 def test_outcomes_match_the_final_log_under_crashes_and_pauses(raft_cluster):
     seed = int(os.environ.get("RAFTHA_RAFT_FAULT_SEED", str(random.randrange(1 << 30))))
     print(f"seed {seed}")
-    cluster = raft_cluster(3).start()
+    # Frequent compaction, so snapshots are taken and shipped while members crash.
+    cluster = raft_cluster(3, extra_args={-1: ["--compaction-entries", "300"]}).start()
     cluster.wait_leader()
     stop = threading.Event()
     answers: list = []

@@ -260,3 +260,30 @@ def test_the_version_pin_refuses_another_pysyncobj(monkeypatch):
     monkeypatch.setattr(library.pysyncobj_version, "VERSION", "0.3.16")
     with pytest.raises(ImportError, match="0.3.17"):
         library._check_version()
+
+
+def test_compaction_replaces_the_journal_atomically(tmp_path, monkeypatch):
+    path = str(tmp_path / "raft.journal")
+    (tmp_path / "raft.snapshot").write_bytes(b"snapshot")
+    journal = DurableFileJournal(path, SyncStats(), str(tmp_path / "raft.snapshot"))
+    entries = [(b"\x00entry-%d" % number, number + 1, 1) for number in range(10)]
+    for entry in entries:
+        journal.add(*entry)
+    journal.sync()
+    journal.deleteEntriesTo(6)
+    journal.add(b"\x00after", 11, 2)
+    journal.sync()
+    assert [journal[i] for i in range(len(journal))] == entries[6:] + [(b"\x00after", 11, 2)]
+    journal._destroy()
+    reopened = DurableFileJournal(path, SyncStats(), str(tmp_path / "raft.snapshot"))
+    assert [reopened[i] for i in range(len(reopened))] == entries[6:] + [(b"\x00after", 11, 2)]
+
+    def crash(*_arguments):
+        raise OSError("crashed before the rename")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError):
+        reopened.deleteEntriesTo(2)
+    survivor = DurableFileJournal(path, SyncStats(), str(tmp_path / "raft.snapshot"))
+    assert len(survivor) == 5  # a crash mid-compaction leaves the whole old journal
+    survivor._destroy()
