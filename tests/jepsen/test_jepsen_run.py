@@ -138,3 +138,16 @@ def test_raftha_cluster_under_partitions_and_kills(tmp_path):
     assert results["checkers"]["convergence"]["valid"] is True, results
     assert results["valid"] is True
     assert set(results["not_checked"]) >= {"no_overlap", "recovery", "fenced_recovery"}
+
+
+@pytest.mark.slow
+def test_five_node_selftest_with_every_fault_family(tmp_path):
+    out = tmp_path / "all"
+    options = runner.RunOptions(nodes=5, time_s=40, families=list(schedule.FAMILIES), seed=21,
+                                out=out, quick=True)
+    results = runner.execute(options, SelfTestCluster(), log=quiet)
+    assert results["valid"] is True, json.dumps(results["checkers"], indent=1)
+    families = {value["family"] for value in fault_completions(out)}
+    assert len(families) >= 5
+    prefix = json.loads((out / "run.json").read_text())["prefix"]
+    assert hosts.leftovers(prefix) == {"namespaces": [], "cgroups": [], "root_links": []}
