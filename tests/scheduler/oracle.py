@@ -66,13 +66,14 @@ def natural_key(text: str | None) -> list:
 
 
 def run_crm_simulate(cib_xml: str, arguments: Iterable[str] = ("-S",), *,
-                     timeout_s: float = DEFAULT_TIMEOUT_S) -> str:
-    """Run crm_simulate --output-as=xml on the given CIB text and return its stdout."""
+                     timeout_s: float = DEFAULT_TIMEOUT_S, output_format: str = "xml") -> str:
+    """Run crm_simulate --output-as=FORMAT on the given CIB text and return its stdout."""
     with tempfile.TemporaryDirectory(prefix="raftha-oracle-") as work_dir:
         cib_path = Path(work_dir) / "cib.xml"
         cib_path.write_text(cib_xml, encoding="utf-8")
         environment = dict(os.environ, LC_ALL="C", CIB_shadow_dir=work_dir)
-        command = [CRM_SIMULATE, "--output-as=xml", "-x", str(cib_path), *arguments]
+        command = [CRM_SIMULATE, f"--output-as={output_format}", "-x", str(cib_path),
+                   *arguments]
         try:
             completed = subprocess.run(command, capture_output=True, text=True, cwd=work_dir,
                                        env=environment, timeout=timeout_s, check=False)
@@ -107,6 +108,13 @@ def oracle_placement_file(cib_path: str | os.PathLike, *,
                           timeout_s: float = DEFAULT_TIMEOUT_S) -> dict:
     """oracle_placement() for a CIB stored in a file."""
     return oracle_placement(Path(cib_path).read_text(encoding="utf-8"), timeout_s=timeout_s)
+
+
+def allocation_scores(cib_xml: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> list[str]:
+    """Pacemaker's node scores at assignment time (`crm_simulate -s`), for debugging."""
+    text = run_crm_simulate(cib_xml, ("-s",), timeout_s=timeout_s, output_format="text")
+    return [line.strip() for line in text.splitlines()
+            if "allocation score" in line or "promotion score" in line]
 
 
 def placement_from_result(result_xml: str) -> dict:

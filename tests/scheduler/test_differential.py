@@ -300,6 +300,7 @@ def test_known_disagreements(cib_path):
     assert oracle.oracle_placement(xml_text) == record["pacemaker"]
     if record.get("status") == "open":
         pytest.xfail(f"known disagreement: {record['summary']}")
+    # fixed ones stay as regression tests
     assert_agreement(xml_text)
 
 
@@ -383,7 +384,10 @@ def hunt(profile: cib_generator.GeneratorProfile, examples: int, name: str,
         if signature in signatures:
             continue
         signatures.add(signature)
-        saved.append(save_disagreement(minimal.to_xml(), f"{name}-{len(saved) + 1}",
+        number = 1
+        while (FAILURES_DIRECTORY / f"{name}-{number}.xml").exists():
+            number += 1
+        saved.append(save_disagreement(minimal.to_xml(), f"{name}-{number}",
                                        features=signature))
     return saved
 
@@ -405,10 +409,15 @@ def save_disagreement(xml_text: str, name: str, features: tuple[str, ...] = ()) 
     except Exception as error:  # record the crash itself
         actual, differences = None, [f"crash: {type(error).__name__}: {error}"]
     path = FAILURES_DIRECTORY / f"{name}.xml"
+    found = differences
+    if path.with_suffix(".json").exists():  # keep what the disagreement was when found
+        previous = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+        found = previous.get("found", previous.get("differences", differences))
     path.write_text(xml_text, encoding="utf-8")
-    record = {"summary": differences[0] if differences else "agrees now", "status": "open",
-              "features": list(features), "differences": differences,
-              "pacemaker": expected, "raftha": actual}
+    record = {"summary": (found or ["?"])[0], "status": "open" if differences else "fixed",
+              "features": list(features), "found": found, "differences": differences,
+              "pacemaker": expected, "raftha": actual,
+              "pacemaker_scores": oracle.allocation_scores(xml_text)}
     path.with_suffix(".json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     return path
 
