@@ -16,6 +16,13 @@ Invariants:
 - Journal and term/vote meta are fsynced before they are acted on (`raftha.raft.durability`);
   every pickle the library reads goes through the restricted unpickler; snapshots are msgpack.
 - Entries up to `MAX_ENTRY_BYTES` (512 KiB) are accepted.
+
+Lifecycle: `start()` opens `data_dir/raft.journal` (+ `.meta`) and `data_dir/raft.snapshot`.
+On the first tick a node restores its snapshot (`StateMachine.restore_snapshot`), then
+applies again every committed entry after it: apply must only change in-memory state. A
+snapshot received from the leader also arrives through `restore_snapshot`. A node that cannot
+load its snapshot, or whose tick fails, exits with status 70 (`FAIL_STOP_EXIT_CODE`).
+Proposals still waiting when `stop()` is called end UNKNOWN when their timeout expires.
 """
 
 from __future__ import annotations
@@ -79,6 +86,7 @@ class RaftLog:
         self._tick_thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._lifecycle_lock = threading.Lock()
+        self._started_once = False
         self._sync_stats = SyncStats()
         self._apply_errors = 0
         self._elections_seen = 0
@@ -92,8 +100,11 @@ class RaftLog:
         Raises RuntimeError with a one-line reason if the node cannot start.
         """
         with self._lifecycle_lock:
-            if self._node is not None:
-                raise RuntimeError("raft log already started")
+            if self._started_once:
+                # A new start replays the whole log into the same state machine.
+                raise RuntimeError("a RaftLog starts once: build a new one with a fresh "
+                                   "state machine")
+            self._started_once = True
             self._settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
             conf = build_conf(self._settings, make_serializer(self._state_machine),
                               make_deserializer(self._state_machine, fail_stop),
