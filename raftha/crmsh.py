@@ -226,12 +226,13 @@ class _Lexer:
                 char = line[position]
                 if char in "\"'":
                     quote = char
+                    quote_column = position + 1
                     any_quote = True
                     position += 1
                     while True:
                         if position >= length:
                             raise CrmSyntaxError(f"unterminated {quote} quote", line_number,
-                                                 start + 1)
+                                                 quote_column)
                         char = line[position]
                         if char == quote:
                             position += 1

@@ -1657,29 +1657,65 @@ class Scheduler:
                 # The best promotion score also orders the instances for assignment.
                 instance.priority = max(instance.priority, score or 0)
 
+    def compare_instances(self, clone: Resource, first: Resource, second: Resource,
+                          promotion: bool = False) -> int:
+        """Pacemaker's instance order: fewer active nodes, usable current location, priority,
+        active before inactive, available node, allowed by the clone, not failed, id."""
+        def facts(instance: Resource):
+            running = self.instance_running_nodes(instance)
+            current = running[0] if running else None
+            usable = True
+            if current is not None:
+                score = instance.allowed.get(current)
+                if score is None or score < 0:
+                    current = None
+                    usable = False
+            priority = instance.priority
+            if promotion:
+                priority = getattr(instance, "own_promotion_priority", priority)
+            return running, current, usable, priority
+
+        running1, node1, usable1, priority1 = facts(first)
+        running2, node2, usable2, priority2 = facts(second)
+        if running1 and running2 and len(running1) != len(running2):
+            return -1 if len(running1) < len(running2) else 1
+        if usable1 != usable2:
+            return -1 if usable1 else 1
+        if priority1 != priority2:
+            return -1 if priority1 > priority2 else 1
+        if node1 is None and node2 is None:
+            return (first.instance_number > second.instance_number) - (
+                first.instance_number < second.instance_number)
+        if node1 is None or node2 is None:
+            return 1 if node1 is None else -1
+        available1, available2 = self.nodes[node1].available(), self.nodes[node2].available()
+        if available1 != available2:
+            return -1 if available1 else 1
+        allowed1, allowed2 = node1 in clone.allowed, node2 in clone.allowed
+        if allowed1 != allowed2:
+            return -1 if allowed1 else 1
+        count1, count2 = clone.counts.get(node1, 0), clone.counts.get(node2, 0)
+        if count1 != count2:
+            return -1 if count1 < count2 else 1
+        failed1 = any(p.failed for p in first.primitives())
+        failed2 = any(p.failed for p in second.primitives())
+        if failed1 != failed2:
+            return 1 if failed1 else -1
+        id1, id2 = first.id.encode(), second.id.encode()
+        return (id1 > id2) - (id1 < id2)
+
     def instance_key(self, clone: Resource, instance: Resource, promotion: bool = False):
-        running = self.instance_running_nodes(instance)
-        current = running[0] if running else None
-        if current is not None:
-            score = instance.allowed.get(current)
-            if score is None or score < 0:
-                current = None
-        active = current is not None
-        available = active and self.nodes[current].available()
-        parent_allowed = active and clone.allowed.get(current, -1) >= 0
-        failed = any(p.failed for p in instance.primitives())
-        priority = instance.priority
-        if promotion:
-            priority = getattr(instance, "own_promotion_priority", priority)
-        return (
-            len(running) if running else 0,
-            0 if active else 1,
-            -priority,
-            0 if available else 1,
-            0 if parent_allowed else 1,
-            0 if not failed else 1,
-            instance.id.encode(),
-        )
+        """Sort key wrapper for `compare_instances`."""
+        scheduler = self
+
+        class Key:
+            def __init__(self, item: Resource) -> None:
+                self.item = item
+
+            def __lt__(self, other: Key) -> bool:
+                return scheduler.compare_instances(clone, self.item, other.item, promotion) < 0
+
+        return Key(instance)
 
     def instance_running_nodes(self, instance: Resource) -> list[str]:
         if instance.variant == "primitive":
@@ -2156,9 +2192,8 @@ class Scheduler:
                             p.start_runnable for p in instance.primitives()))
             return count >= max(1, minimum)
         if first.variant == "group":
-            return all(p.start_runnable and p.assigned is not None for p in primitives
-                       if p.next_role != "Stopped" or p.assigned is not None) and any(
-                p.assigned is not None for p in primitives)
+            # The group is "running" only when every member can run.
+            return all(p.start_runnable and p.assigned is not None for p in primitives)
         return first.start_runnable and first.assigned is not None
 
     def build_order_index(self) -> None:
