@@ -293,10 +293,9 @@ class RafthaCluster:
         """Give followers time to apply the last entries before hashes are compared."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            indices = {self._api(node, "state_hash", timeout_ms=1000) is not None and
-                       self._api(node, "state_hash", timeout_ms=1000)["index"]
-                       for node in self._files}
-            if len(indices) == 1 and False not in indices:
+            answers = [self._api(node, "state_hash", timeout_ms=1000) for node in self._files]
+            indices = {answer["index"] if answer else None for answer in answers}
+            if len(indices) == 1 and None not in indices:
                 return
             time.sleep(0.5)
 
