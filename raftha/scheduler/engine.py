@@ -2137,6 +2137,13 @@ class Scheduler:
             resource.promote_runnable = False
             return True
         for first, kind in self.mandatory_firsts(resource):
+            if kind[3] == "promote":
+                # "first then promote": only the promotion waits on the first resource.
+                if resource.promote_runnable and resource.next_role == "Promoted" and (
+                        not self.first_runnable(first, resource, kind)):
+                    resource.promote_runnable = False
+                    return True
+                continue
             if not kind[2] and stays:
                 # An asymmetric ordering never stops what already runs where it should.
                 continue
@@ -2176,7 +2183,7 @@ class Scheduler:
         return self.order_index.get(resource.id, [])
 
     def first_runnable(self, first: Resource, then: Resource, kind) -> bool:
-        minimum, interleave, _symmetric = kind
+        minimum, interleave = kind[0], kind[1]
         primitives = first.primitives()
         if first.variant == "clone":
             instances = first.children
@@ -2228,7 +2235,8 @@ class Scheduler:
             for first_id in self.expand_reference(constraint.first or ""):
                 for then_id in self.expand_reference(constraint.then or ""):
                     self.add_order(first_id, then_id, symmetric,
-                                   minimum=1 if constraint.require_all is False else None)
+                                   minimum=1 if constraint.require_all is False else None,
+                                   then_action=then_action)
                     if symmetric and first_action == "start":
                         self.symmetric_orders.append((first_id, then_id))
 
@@ -2262,7 +2270,7 @@ class Scheduler:
             previous_members, previous_set = members, resource_set
 
     def add_order(self, first_id: str, then_id: str, symmetric: bool = True,
-                  minimum: int | None = None) -> None:
+                  minimum: int | None = None, then_action: str = "start") -> None:
         first = self.by_id.get(first_id)
         then = self.by_id.get(then_id)
         if first is None or then is None:
@@ -2276,7 +2284,7 @@ class Scheduler:
             interleave = (then.variant == "clone" and then.interleave
                           and first.variant == "clone")
             self.order_index.setdefault(primitive.id, []).append(
-                (first, (minimum, interleave, symmetric)))
+                (first, (minimum, interleave, symmetric, then_action)))
 
     def add_order_any(self, first_ids: list[str], then_id: str, symmetric: bool = True) -> None:
         firsts = [self.by_id[f] for f in first_ids if f in self.by_id]
@@ -2287,7 +2295,7 @@ class Scheduler:
         pseudo.children = firsts
         for primitive in then.primitives():
             self.order_index.setdefault(primitive.id, []).append(
-                (pseudo, (1, False, symmetric)))
+                (pseudo, (1, False, symmetric, "start")))
 
     def is_fencing_device(self, resource: Resource) -> bool:
         return all(p.config.agent_class == "stonith" for p in resource.primitives())
