@@ -1087,6 +1087,13 @@ class Scheduler:
             if policy == "block":
                 resource.managed = False
                 resource.blocked = True
+                parent = resource.parent
+                if parent is not None and parent.variant == "group" and (
+                        (parent.meta.get("multiple-active") or "").lower() == "block"):
+                    # A group configured to block is blocked as a whole.
+                    for member in parent.children:
+                        member.managed = False
+                        member.blocked = True
             elif policy == "stop_only":
                 resource.next_role = "Stopped"
                 self.stop_bans.append(resource)
