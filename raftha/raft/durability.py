@@ -5,9 +5,9 @@ meta file (term, vote, commit index) by rename without fsync: an acknowledged en
 can vanish on power loss. This module adds the missing syncs:
 
 - `DurableFileJournal` marks itself dirty on every change; `sync()` msyncs the mapping
-  (MS_SYNC: data reaches the disk). The hardened transport calls `sync()` before sending any
-  message, so a follower's success reply never precedes its durable log, and the tick loop
-  calls it before every tick, so the leader never counts its own unsynced entries.
+  (MS_SYNC: data reaches the disk). The hardened transport holds a follower's success replies
+  until `sync()` ran (once per tick), and the tick loop calls it before every tick, so the
+  leader never counts its own unsynced entries.
 - `DurableMetaStorer` writes the meta file to a temporary file, fsyncs it, renames it and
   fsyncs the directory; a corrupt meta file stops the node instead of silently resetting
   its term and vote.

@@ -1,9 +1,9 @@
 """The pysyncobj node behind `RaftLog`: configuration, hardened transport, replicated entry point.
 
 - `build_conf` sets every SyncObjConf option explicitly (no library default is relied on).
-- `HardenedTransport` syncs the journal before sending anything (a follower's success reply
-  and a vote are never ahead of the disk), refuses read-only clients and the unauthenticated
-  admin ("utility") commands.
+- `HardenedTransport` holds a follower's acknowledgements until the journal is synced (one
+  sync per tick: group commit), refuses read-only clients and the admin ("utility")
+  commands.
 - `ReplicatedLogNode` has exactly one replicated method, `apply_entry(bytes)`, whose body
   calls a wrapper that never raises, and returns the entry's log index to the proposer.
 - `install_peer_ping` keeps follower-to-follower links alive: pysyncobj drops a link on which
@@ -37,6 +37,7 @@ MAX_ENTRY_BYTES = 512 * 1024
 APPEND_ENTRIES_BATCH_BYTES = 1024 * 1024
 COMMANDS_QUEUE_SIZE = 10_000
 PING_MESSAGE_TYPE = "raftha_ping"
+ACK_TYPE = "next_node_idx"
 JOURNAL_FILE_NAME = "raft.journal"
 SNAPSHOT_FILE_NAME = "raft.snapshot"
 
@@ -103,11 +104,21 @@ def build_conf(settings: RaftSettings, serializer: Callable[..., Any],
 
 
 class HardenedTransport(pysyncobj_transport.TCPTransport):
-    """TCP transport that syncs the journal before every send and admits members only."""
+    """TCP transport with group-committed acknowledgements; admits members only.
+
+    A follower's acknowledgement of appended entries ("next_node_idx") is held back until
+    `flush_acknowledgements`, which the tick loop calls after every tick: one journal sync
+    then covers every entry received in that tick (group commit). Any later message to the
+    same peer queues behind a held one, so each link stays FIFO. Other messages need no
+    journal sync: the leader may replicate before its own write is durable (it counts itself
+    only after the pre-tick sync), and term/vote are synced by the meta storer itself.
+    """
 
     def __init__(self, syncObj: Any, selfNode: Any, otherNodes: Any) -> None:  # noqa: N803
         self._pings_lock = threading.Lock()
         self._pings_received: dict[str, int] = {}
+        self._held: list[tuple[Any, Any]] = []
+        self._held_peers: set[Any] = set()
         super().__init__(syncObj, selfNode, otherNodes)
 
     def pings_received(self) -> dict[str, int]:
@@ -124,10 +135,24 @@ class HardenedTransport(pysyncobj_transport.TCPTransport):
         super()._onMessageReceived(node, message)
 
     def send(self, node: Any, message: Any) -> bool:
+        is_acknowledgement = isinstance(message, dict) and message.get("type") == ACK_TYPE
+        if is_acknowledgement or node in self._held_peers:
+            self._held.append((node, message))
+            self._held_peers.add(node)
+            return True
+        return super().send(node, message)
+
+    def flush_acknowledgements(self) -> None:
+        """Sync the journal once, then send every held message in order (tick thread)."""
+        if not self._held:
+            return
         journal = getattr(self._syncObj, "_SyncObj__raftLog", None)
         if isinstance(journal, DurableFileJournal):
             journal.sync()
-        return super().send(node, message)
+        held, self._held = self._held, []
+        self._held_peers.clear()
+        for node, message in held:
+            super().send(node, message)
 
     def _onIncomingMessageReceived(self, conn: Any, message: Any) -> None:  # noqa: N802
         handshake_done = self._syncObj.encryptor is None or conn.sendRandKey

@@ -145,6 +145,8 @@ class RaftLog:
                 # Durable before the leader counts its own entries in this tick.
                 node.journal.sync()
                 node.doTick(TICK_WAIT_SECONDS)
+                # Durable before a follower acknowledges what it received in this tick.
+                node.transport.flush_acknowledgements()
                 self._status = self._read_status(node)
         except BaseException as error:  # noqa: B036 - fail-stop on anything
             fail_stop(f"tick failed: {error!r}")

@@ -1351,8 +1351,7 @@ class Scheduler:
 
     def find_compatible_instance(self, dependent: Resource, clone: Resource,
                                  colocation: Colocation) -> Resource | None:
-        nodes = [node for node, score in sorted(dependent.allowed.items(),
-                                                key=lambda item: (-item[1], item[0]))]
+        nodes = self.sort_nodes(dependent, dependent.allowed, dependent.current_node)
         for node in nodes:
             for instance in clone.children:
                 if instance.assigned == node and (
