@@ -20,6 +20,10 @@ Operations (args -> result):
                                                kind, summary, status, reason}], "earliest"}
     rejections       {}                     -> {"rejections": [...]} (recent, from the state)
     metrics          {}                     -> {"apply_count", "apply_mean_us", "raft": {...}}
+    configure_load   {"text", "mode"?}      -> {"index", "resources"}  (crm configure text;
+                                               mode "update" (default) or "replace";
+                                               verified, then one ConfigurationLoaded event)
+    configure_show   {}                     -> {"text", "configuration", "index"}
     cluster_info     {}                     -> {"name", "id", "members": [{name, address}]}
     node_add         {"name", "address"}    -> {"index"}   (Raft add_member, then NodeJoined)
     node_remove      {"name"}               -> {"index"}   (Raft remove_member, then NodeLeft)
@@ -47,15 +51,18 @@ import raftha
 from raftha.daemon.config import NodeConfig
 from raftha.daemon.history import HistoryError, HistoryJournal
 from raftha.daemon.machine import ReducerStateMachine
-from raftha.daemon.proposer import ProposalError, Proposer
+from raftha.crmsh import CrmSyntaxError, load_configuration, render_configuration, verify
+from raftha.daemon.proposer import ProposalError, ProposalRejected, Proposer
 from raftha.daemon.views import rejections_view, status_view
 from raftha.model.properties import validate_property, validate_property_name
+from raftha.model.reducer import stored_configuration
 from raftha.model.state import state_hash
 
 LOG = logging.getLogger(__name__)
 MAX_REQUEST_BYTES = 1024 * 1024
 CONNECTION_IDLE_TIMEOUT_S = 300.0
 MEMBERSHIP_TIMEOUT_MS = 10_000
+CONFIGURE_ATTEMPTS = 3
 DEFAULT_HISTORY_LIMIT = 100
 MAX_HISTORY_LIMIT = 100_000
 
@@ -99,6 +106,8 @@ class ControlApi:
             "history": self.op_history,
             "rejections": self.op_rejections,
             "metrics": self.op_metrics,
+            "configure_load": self.op_configure_load,
+            "configure_show": self.op_configure_show,
             "cluster_info": self.op_cluster_info,
             "node_add": self.op_node_add,
             "node_remove": self.op_node_remove,
@@ -212,6 +221,35 @@ class ControlApi:
         return {"apply_count": count, "apply_mean_us": round(mean_us, 1),
                 "raft": json.loads(json.dumps(raft_metrics, default=str))}
 
+    def op_configure_load(self, args: dict, user: str) -> dict:
+        allow(args, "text", "mode")
+        text = string_arg(args, "text")
+        mode = args.get("mode", "update")
+        if mode not in ("update", "replace"):
+            raise RequestError("mode must be 'update' or 'replace'")
+        for _ in range(CONFIGURE_ATTEMPTS):
+            state = self.machine.state
+            configuration = merged_configuration(state, text, mode)
+            body = {"configuration": configuration.to_dict(),
+                    "base_index": state.configuration_index, "mode": mode}
+            try:
+                result = self.propose("ConfigurationLoaded", body, user)
+            except ProposalRejected as rejection:
+                if "load it again" in str(rejection):
+                    continue  # a concurrent change won: merge onto the new configuration
+                raise
+            return {"index": result["index"], "resources": len(configuration.all_primitives())}
+        raise RequestError(f"the configuration kept changing; gave up after "
+                           f"{CONFIGURE_ATTEMPTS} attempts")
+
+    def op_configure_show(self, args: dict, user: str) -> dict:
+        allow(args)
+        state = self.machine.state
+        configuration = stored_configuration(state)
+        return {"text": render_configuration(configuration),
+                "configuration": configuration.to_dict(),
+                "index": state.configuration_index}
+
     def op_cluster_info(self, args: dict, user: str) -> dict:
         allow(args)
         state = self.machine.state
@@ -244,6 +282,24 @@ class ControlApi:
                 raise RequestError(f"cannot remove {name} from the Raft membership: "
                                    f"{result.reason or result.outcome.value}")
         return self.propose("NodeLeft", {"name": name}, user)
+
+
+def merged_configuration(state, text: str, mode: str):
+    """The configuration after loading `text`: parsed, merged and verified, or a
+    RequestError naming the first problem (nothing is proposed then)."""
+    try:
+        configuration = load_configuration(stored_configuration(state), text, mode)
+    except CrmSyntaxError as error:
+        raise RequestError(str(error)) from None
+    problems = verify(configuration)
+    for name, value in configuration.properties:
+        problem = validate_property(name, value)
+        if problem is not None:
+            problems.append(problem)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise RequestError(f"configuration refused: {problems[0]}{more}")
+    return configuration
 
 
 def allow(args: dict, *names: str) -> None:

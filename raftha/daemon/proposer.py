@@ -23,6 +23,7 @@ from raftha.model.reducer import REJECTED, Outcome
 from raftha.raft.contract import ProposeOutcome
 
 ATTEMPT_TIMEOUT_MS = 1500
+MAX_PROPOSAL_BYTES = 512 * 1024  # the Raft layer's entry limit
 NO_QUORUM_GRACE_MS = 2000
 RETRY_PAUSE_MS = (10, 25, 50, 100, 200)
 
@@ -63,6 +64,9 @@ class Proposer:
         return self.propose_bytes(event.id, encode_event(event), timeout_ms)
 
     def propose_bytes(self, event_id: bytes, data: bytes, timeout_ms: int) -> Outcome:
+        if len(data) > MAX_PROPOSAL_BYTES:  # permanent: retrying could never help
+            raise ProposalError(f"event of {len(data)} bytes is larger than the "
+                                f"{MAX_PROPOSAL_BYTES} bytes a log entry may hold")
         started = time.monotonic()
         deadline = started + timeout_ms / 1000
         no_quorum_since: float | None = None

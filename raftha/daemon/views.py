@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from raftha.model.reducer import stored_configuration
 from raftha.model.state import ClusterState, state_hash
 
 
@@ -67,7 +68,22 @@ def status_view(state: ClusterState, raft_status: Any | None, self_name: str,
         }
         for node in state.nodes
     }
-    return {"cluster": cluster, "nodes": nodes, "resources": {}}
+    return {"cluster": cluster, "nodes": nodes, "resources": resources_view(state)}
+
+
+def resources_view(state: ClusterState) -> dict[str, Any]:
+    """Every configured primitive. Nothing runs a resource until the executor reports it,
+    so each is Stopped on no node until operation results are in the state."""
+    if not state.configuration_bytes:
+        return {}
+    resources = {}
+    for primitive in stored_configuration(state).all_primitives():
+        provider = f"{primitive.provider}:" if primitive.provider else ""
+        resources[primitive.id] = {
+            "node": None, "role": "Stopped",
+            "agent": f"{primitive.agent_class}:{provider}{primitive.agent_type}",
+        }
+    return resources
 
 
 def rejections_view(state: ClusterState) -> list[dict[str, Any]]:

@@ -209,6 +209,21 @@ def validate_property_unset(body: Mapping[str, Any]) -> None:
     require_text(body["name"], "property name", MAX_NAME_CHARS)
 
 
+LOAD_MODES = ("update", "replace")
+
+
+def validate_configuration_loaded(body: Mapping[str, Any]) -> None:
+    """Shape only: whether the configuration itself is sound is the reducer's decision."""
+    require_keys(body, ("configuration", "base_index", "mode"))
+    if not isinstance(body["configuration"], dict):
+        raise EventError("configuration must be a map")
+    base_index = body["base_index"]
+    if not isinstance(base_index, int) or isinstance(base_index, bool) or base_index < 0:
+        raise EventError("base_index must be a non-negative integer")
+    if body["mode"] not in LOAD_MODES:
+        raise EventError(f"mode must be one of {', '.join(LOAD_MODES)}")
+
+
 def validate_empty(body: Mapping[str, Any]) -> None:
     require_keys(body, ())
 
@@ -221,6 +236,7 @@ BODY_VALIDATORS: dict[str, Callable[[Mapping[str, Any]], None]] = {
     "NodeReturned": validate_node_named,
     "ClusterPropertySet": validate_property_set,
     "ClusterPropertyUnset": validate_property_unset,
+    "ConfigurationLoaded": validate_configuration_loaded,
     "ClockTicked": validate_empty,
 }
 
@@ -245,6 +261,10 @@ def summarize(event: Event) -> str:
         return f"{body['name']}={body['value']}"
     if event.kind == "ClusterPropertyUnset":
         return f"{body['name']} unset"
+    if event.kind == "ConfigurationLoaded":
+        resources = body["configuration"].get("resources")
+        count = len(resources) if isinstance(resources, list) else 0
+        return f"configuration loaded ({body['mode']}): {count} top-level resources"
     if event.kind == "ClockTicked":
         return "clock tick"
     return event.kind

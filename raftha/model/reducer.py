@@ -16,6 +16,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
+import msgpack
+
+from raftha.model.config import Configuration
 from raftha.model.events import Event, EventError, decode_event
 from raftha.model.properties import validate_property, validate_property_name
 from raftha.model.state import (
@@ -167,7 +170,7 @@ def on_property_set(state: ClusterState, index: int, event: Event) -> ClusterSta
     problem = validate_property(name, value)
     if problem is not None:
         raise Refused(problem)
-    return with_property(state, name, value)
+    return evolve(with_property(state, name, value), configuration_index=index)
 
 
 def on_property_unset(state: ClusterState, index: int, event: Event) -> ClusterState:
@@ -178,7 +181,36 @@ def on_property_unset(state: ClusterState, index: int, event: Event) -> ClusterS
         raise Refused(problem)
     if state.property(name) is None:
         raise Refused(f"cluster property {name!r} is not set")
-    return with_property(state, name, None)
+    return evolve(with_property(state, name, None), configuration_index=index)
+
+
+def stored_configuration(state: ClusterState) -> Configuration:
+    """The whole configuration: the stored objects plus the cluster properties."""
+    configuration = Configuration()
+    if state.configuration_bytes:
+        plain = msgpack.unpackb(state.configuration_bytes, raw=False, strict_map_key=True)
+        configuration = Configuration.from_dict(plain)
+    return replace(configuration, properties=state.properties)
+
+
+def on_configuration_loaded(state: ClusterState, index: int, event: Event) -> ClusterState:
+    require_created(state)
+    base_index = event.body["base_index"]
+    if base_index != state.configuration_index:
+        raise Refused(f"the configuration changed at index {state.configuration_index} after "
+                      f"it was read at index {base_index}; load it again")
+    try:
+        configuration = Configuration.from_dict(event.body["configuration"])
+    except Exception as error:  # from_dict raises several types on malformed data
+        raise Refused(f"invalid configuration: {error}") from None
+    properties = dict(configuration.properties)
+    for name, value in properties.items():
+        problem = validate_property(name, value)
+        if problem is not None:
+            raise Refused(problem)
+    stored = msgpack.packb(replace(configuration, properties=()).to_dict(), use_bin_type=True)
+    return evolve(state, properties=tuple(sorted(properties.items())),
+                  configuration_bytes=stored, configuration_index=index)
 
 
 def on_clock_ticked(state: ClusterState, index: int, event: Event) -> ClusterState:
@@ -193,6 +225,7 @@ HANDLERS: dict[str, Callable[[ClusterState, int, Event], ClusterState]] = {
     "NodeReturned": node_state_handler(NODE_ONLINE),
     "ClusterPropertySet": on_property_set,
     "ClusterPropertyUnset": on_property_unset,
+    "ConfigurationLoaded": on_configuration_loaded,
     "ClockTicked": on_clock_ticked,
 }
 

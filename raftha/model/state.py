@@ -74,6 +74,12 @@ class ClusterState:
     created_index: int = 0
     nodes: tuple[NodeRecord, ...] = ()
     properties: tuple[tuple[str, str], ...] = ()
+    # The Pacemaker configuration other than cluster properties: canonical msgpack of
+    # `Configuration.to_dict()` (bytes keep the state immutable and cheap to copy).
+    configuration_bytes: bytes = b""
+    # Index of the last change to the configuration or the properties (the epoch a
+    # `configure load` is checked against).
+    configuration_index: int = 0
     now_ms: int = 0
     last_change: Change | None = None
     applied_count: int = 0
@@ -189,6 +195,8 @@ def state_to_plain(state: ClusterState) -> dict[str, Any]:
             for node in state.nodes
         ],
         "properties": [[key, value] for key, value in state.properties],
+        "configuration": state.configuration_bytes,
+        "configuration_index": state.configuration_index,
         "now_ms": state.now_ms,
         "last_change": None if change is None else [
             change.index, change.ts_ms, change.origin, change.user, change.kind
@@ -250,6 +258,8 @@ def state_from_plain(plain: dict[str, Any]) -> ClusterState:
             for name, address, node_state, joined, changed, changed_ts in plain["nodes"]
         ),
         properties=tuple((str(key), str(value)) for key, value in plain["properties"]),
+        configuration_bytes=bytes(plain["configuration"]),
+        configuration_index=int(plain["configuration_index"]),
         now_ms=int(plain["now_ms"]),
         last_change=None if change is None else Change(
             int(change[0]), int(change[1]), str(change[2]), str(change[3]), str(change[4])

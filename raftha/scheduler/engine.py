@@ -1315,6 +1315,9 @@ class Scheduler:
                                colocation: Colocation) -> None:
         if clone.provisional and not clone.allocating:
             return
+        if colocation.primary_role in ("Promoted", "Unpromoted") and not clone.promotable:
+            # A role the primary can never have: the colocation never applies.
+            return
         dependent_clone = dependent.clone_parent()
         if (dependent_clone is not None and dependent_clone.interleave
                 and dependent_clone is not clone and dependent.parent is dependent_clone):
