@@ -13,6 +13,7 @@ import click
 
 import raftha
 from raftha.cli.cluster import cluster_group, node_group
+from raftha.cli.configure import configure_group
 from raftha.cli.demo import demo_command
 from raftha.cli.property import property_group
 from raftha.cli.sandbox_commands import sandbox_group
@@ -49,6 +50,7 @@ COMMANDS: list[click.Command] = [
     status_command,
     history_command,
     property_group,
+    configure_group,
     cluster_group,
     node_group,
     sandbox_group,

@@ -48,10 +48,10 @@ from dataclasses import asdict
 from typing import Any
 
 import raftha
+from raftha.crmsh import CrmSyntaxError, load_configuration, render_configuration, verify
 from raftha.daemon.config import NodeConfig
 from raftha.daemon.history import HistoryError, HistoryJournal
 from raftha.daemon.machine import ReducerStateMachine
-from raftha.crmsh import CrmSyntaxError, load_configuration, render_configuration, verify
 from raftha.daemon.proposer import ProposalError, ProposalRejected, Proposer
 from raftha.daemon.views import rejections_view, status_view
 from raftha.model.properties import validate_property, validate_property_name

@@ -701,6 +701,13 @@ WATCHDOG_PID_NAME = "watchdog.pid"
 WATCHDOG_FIRED_NAME = "fired"
 WATCHDOG_LOG_NAME = "watchdog.log"
 WATCHDOG_START_TIMEOUT_MS = 10_000
+WATCHDOG_DIRECTORY_NAME = "watchdog"
+
+
+def watchdog_directory(data_dir: str | os.PathLike[str]) -> Path:
+    """Where a node's watchdog files live: DATA_DIR/watchdog (fence_raftha_sandbox reads the
+    process-group registry there)."""
+    return Path(data_dir) / WATCHDOG_DIRECTORY_NAME
 
 
 def process_start_time(pid: int) -> str | None:

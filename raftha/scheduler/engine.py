@@ -1612,19 +1612,37 @@ class Scheduler:
                 resource.contributions.append(("__limit_utilization__", node, -INFINITY))
 
     def unassigned_colocated(self, resource: Resource) -> list[Resource]:
-        found: list[Resource] = []
-        seen = {resource.id}
-        queue = [c.dependent for c in self.with_this_list(resource) if c.score >= INFINITY]
-        queue += [c.primary for c in self.group_this_with(resource) if c.score >= INFINITY]
-        while queue:
-            other = queue.pop(0)
-            for primitive in other.primitives():
-                if primitive.id in seen or not primitive.provisional:
+        """Resources that must share the node (mandatory colocations, followed transitively;
+        a clone does not pull in non-clone dependents), as utilization consumers."""
+        collected: list[Resource] = []
+
+        def visit(item: Resource) -> None:
+            if any(item is seen for seen in collected):
+                return
+            collected.append(item)
+            for colocation in self.group_this_with(item) + self.inherited_clone_this_with(item):
+                if colocation.score >= INFINITY and colocation.primary is not resource:
+                    visit(colocation.primary)
+            for colocation in self.with_this_list(item):
+                dependent = colocation.dependent
+                if dependent is resource or colocation.score < INFINITY:
                     continue
-                seen.add(primitive.id)
-                found.append(primitive)
-                queue += [c.dependent for c in self.with_this_list(primitive)
-                          if c.score >= INFINITY]
+                if item.variant == "clone" and dependent.variant != "clone":
+                    continue
+                visit(dependent)
+
+        visit(resource)
+        found: list[Resource] = []
+        for item in collected[1:]:
+            if not item.provisional:
+                continue
+            if item.variant == "clone":
+                first = item.children[0] if item.children else None
+                members = first.primitives() if first is not None else []
+            else:
+                members = item.primitives()
+            found.extend(member for member in members if member.provisional
+                         and member is not resource)
         return found
 
     # ------------------------------------------------------------ clones
