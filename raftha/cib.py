@@ -516,6 +516,8 @@ class _Reader:
             agent_type=element.get("type", ""),
             operations=tuple(operations),
             container=element.get("container"),
+            shutdown_lock=_int(element.get("shutdown-lock")) if element.get("shutdown-lock")
+            else None,
         )
 
 
@@ -777,6 +779,8 @@ def write_cib(config: Configuration, status: ClusterStatus | None = None) -> str
                                   "type": history.agent_type}
                 if history.provider:
                     history_values["provider"] = history.provider
+                if history.shutdown_lock is not None:
+                    history_values["shutdown-lock"] = str(history.shutdown_lock)
                 lrm_resource = ElementTree.SubElement(lrm_resources, "lrm_resource",
                                                       history_values)
                 for op in history.operations:

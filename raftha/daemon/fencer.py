@@ -75,7 +75,11 @@ from raftha.model.fencing import (
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_AGENT_DIRECTORIES = (REPOSITORY_ROOT / "fencing", Path("/usr/sbin"),
                              Path("/usr/local/sbin"))
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# The daemon's own interpreter comes first, so our Python agents (`#!/usr/bin/env python3`)
+# run with the interpreter that has raftha and its dependencies.
+DEFAULT_PATH = os.pathsep.join(
+    [str(Path(sys.executable).parent),
+     "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"])
 AGENT_NAME_PATTERN = re.compile(r"^fence_[A-Za-z0-9_.-]+$")
 MAX_METADATA_BYTES = 1024 * 1024
 OUTPUT_TAIL_CHARS = 2000

@@ -56,6 +56,9 @@ class ResourceHistory:
     agent_type: str = ""
     operations: tuple[OperationRecord, ...] = ()
     container: str | None = None
+    # When set (seconds since the epoch), the resource was stopped by a clean shutdown of
+    # this node and stays locked to it (cluster option shutdown-lock).
+    shutdown_lock: int | None = None
 
 
 @register_plain_class

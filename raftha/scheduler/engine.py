@@ -543,6 +543,31 @@ class Scheduler:
                         self.add_orphan(history.resource, info.name, state)
                     continue
                 self.apply_history_state(resource, info, state)
+                if history.shutdown_lock is not None and not info.online:
+                    self.recorded_locks.append((resource, info.name, history.shutdown_lock))
+
+    def apply_shutdown_locks(self) -> None:
+        """shutdown-lock: what a cleanly leaving node ran stays locked to it (no failover)."""
+        if not truth(self.properties.get("shutdown-lock")):
+            return
+        limit_seconds = parse_interval_ms(self.properties.get("shutdown-lock-limit")) // 1000
+        locks: list[tuple[Resource, str]] = []
+        for resource in self.all_primitives():
+            if resource.config.agent_class == "stonith" or resource.clone_parent() is not None:
+                continue
+            if len(resource.running_on) == 1 and self.nodes[resource.running_on[0]].shutdown:
+                locks.append((resource, resource.running_on[0]))
+        for resource, node, locked_at in self.recorded_locks:
+            if resource.config.agent_class == "stonith" or resource.clone_parent() is not None:
+                continue
+            expired = (limit_seconds > 0 and self.now is not None
+                       and self.now > locked_at + limit_seconds)
+            if not expired:
+                locks.append((resource, node))
+        for resource, node in locks:
+            for other in self.nodes:
+                if other != node:
+                    self.resource_location(resource, other, -INFINITY, "shutdown-lock")
 
     def replay_history(self, resource_id: str, ops: list[OperationRecord]):
         role = "Stopped"
@@ -2377,6 +2402,7 @@ class Scheduler:
         self.promoted_locations: list = []
         self.exclusive_nodes: dict[str, set[str]] = {}
         self.container_orders: list[tuple[str, str]] = []
+        self.recorded_locks: list[tuple[Resource, str, int]] = []
         self.unpack_nodes()
         self.unpack_resources()
         self.unpack_status()
@@ -2385,6 +2411,7 @@ class Scheduler:
         self.internal_colocations()
         self.apply_locations()
         self.apply_node_health()
+        self.apply_shutdown_locks()
         self.apply_stickiness_and_failures()
         self.apply_unmanaged_and_bans()
         order = self.resource_order()
