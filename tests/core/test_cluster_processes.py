@@ -35,12 +35,13 @@ def wait_until(predicate, timeout_s: float, what: str, period_s: float = 0.05):
         time.sleep(period_s)
 
 
-def run_cli(*args: str, socket_path: str | None = None) -> subprocess.CompletedProcess:
+def run_cli(*args: str, socket_path: str | None = None,
+            input_text: str = "") -> subprocess.CompletedProcess:
     environment = dict(os.environ)
     if socket_path is not None:
         environment["RAFTHA_SOCKET"] = socket_path
     return subprocess.run([sys.executable, "-m", "raftha.cli", *args], capture_output=True,
-                          text=True, timeout=60, env=environment)
+                          text=True, timeout=60, env=environment, input=input_text)
 
 
 def converged_hash(sandbox: Sandbox, names: list[str]) -> str | None:
@@ -111,6 +112,28 @@ def test_property_set_on_one_node_is_visible_on_all_with_equal_state_hash(ready_
                         socket_path=sandbox.node(name).socket_path)
         assert json.loads(shown.stdout)["stonith-enabled"] == "false"
     wait_until(lambda: converged_hash(sandbox, list(sandbox.nodes)), 10, "equal state hashes")
+
+
+def test_configure_load_through_one_node_shows_on_another(ready_trio, tmp_path):
+    sandbox = ready_trio
+    path = tmp_path / "web.crm"
+    path.write_text("primitive web ocf:heartbeat:Dummy op monitor interval=10s\n"
+                    "primitive ip ocf:heartbeat:Dummy\n"
+                    "colocation web-with-ip inf: web ip\n")
+    loaded = run_cli("configure", "load", str(path), socket_path=sandbox.node("node1").socket_path)
+    assert loaded.returncode == 0, loaded.stderr
+    def shown_on_node3() -> str:
+        return run_cli("configure", "show", socket_path=sandbox.node("node3").socket_path).stdout
+    text = wait_until(lambda: "colocation web-with-ip inf: web ip" in (out := shown_on_node3())
+                      and out, 20, "the configuration on node3")
+    assert "primitive web ocf:heartbeat:Dummy" in text
+    status = json.loads(run_cli("status", "--output", "json",
+                                socket_path=sandbox.node("node2").socket_path).stdout)
+    assert set(status["resources"]) >= {"web", "ip"}
+    from_stdin = run_cli("configure", "load", "-", socket_path=sandbox.node("node2").socket_path,
+                         input_text="primitive db ocf:heartbeat:Dummy\n")
+    assert from_stdin.returncode == 0, from_stdin.stderr
+    assert "3 resources" in from_stdin.stdout
 
 
 def test_bad_input_and_unreachable_nodes_give_one_line_errors(ready_trio, tmp_path):

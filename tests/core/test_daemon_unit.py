@@ -332,3 +332,67 @@ def test_a_failing_history_disk_does_not_stop_the_node(fake_cluster, monkeypatch
     assert node.machine.state.property("batch-limit") == "2"
     with pytest.raises(ApiError, match="history journal failed at index .*No space left"):
         node.call("history")
+
+
+# ---------------------------------------------------------------------------
+# Configuration (crm configure syntax)
+
+WEB_CONFIGURATION = """\
+property stonith-enabled=false
+primitive ip ocf:heartbeat:IPaddr2 params ip=192.0.2.10 op monitor interval=30s
+primitive web ocf:heartbeat:apache op monitor interval=1min
+colocation web-with-ip inf: web ip
+order ip-then-web Mandatory: ip web
+"""
+
+
+def test_configure_load_commits_the_whole_configuration_atomically(fake_cluster):
+    cluster, nodes = fake_cluster
+    result = nodes["n2"].call("configure_load", user="erin", text=WEB_CONFIGURATION)
+    assert result["resources"] == 2
+    for node in nodes.values():
+        shown = node.call("configure_show")
+        assert "primitive web ocf:heartbeat:apache" in shown["text"]
+        assert "colocation web-with-ip inf: web ip" in shown["text"]
+        assert node.call("property_show")["properties"] == {"stonith-enabled": "false"}
+        resources = node.call("status")["resources"]
+        assert resources["ip"] == {"node": None, "role": "Stopped",
+                                   "agent": "ocf:heartbeat:IPaddr2"}
+    event = nodes["n1"].call("history")["events"][-1]
+    assert (event["kind"], event["user"], event["status"]) == (
+        "ConfigurationLoaded", "erin", "applied")
+    before = cluster.commit_index()
+    with pytest.raises(ApiError, match="configuration refused: .*ghost"):
+        nodes["n1"].call("configure_load", text="order o1 Mandatory: ip ghost\n")
+    with pytest.raises(ApiError, match="line 1"):
+        nodes["n1"].call("configure_load", text="primitive\n")
+    with pytest.raises(ApiError, match="unknown cluster property 'nonsense'"):
+        nodes["n1"].call("configure_load", text="property nonsense=1\n")
+    assert cluster.commit_index() == before
+
+
+def test_configure_update_merges_and_replace_replaces(fake_cluster):
+    _, nodes = fake_cluster
+    node = nodes["n1"]
+    node.call("configure_load", text=WEB_CONFIGURATION)
+    node.call("property_set", name="no-quorum-policy", value="freeze")
+    node.call("configure_load", text="primitive db ocf:heartbeat:Dummy\n")
+    text = node.call("configure_show")["text"]
+    assert "primitive db" in text and "primitive web" in text
+    assert "no-quorum-policy=freeze" in text and "stonith-enabled=false" in text
+    node.call("configure_load", mode="replace", text="primitive only ocf:heartbeat:Dummy\n")
+    assert set(node.call("status")["resources"]) == {"only"}
+    assert node.call("property_show")["properties"] == {}
+
+
+def test_a_load_based_on_a_stale_configuration_is_rejected(fake_cluster):
+    _, nodes = fake_cluster
+    node = nodes["n1"]
+    from raftha.model.config import Configuration
+    stale_base = node.machine.state.configuration_index
+    node.call("property_set", name="batch-limit", value="1")
+    with pytest.raises(ProposalRejected, match="changed at index .* load it again"):
+        node.proposer.propose("ConfigurationLoaded", {
+            "configuration": Configuration().to_dict(), "base_index": stale_base,
+            "mode": "replace"})
+    assert node.machine.state.property("batch-limit") == "1"

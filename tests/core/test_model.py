@@ -247,3 +247,22 @@ def test_random_envelopes_never_crash_apply(envelope):
     state, outcome = apply_with_outcome(created_state(), 2, data)
     assert outcome.status in (APPLIED, REJECTED)
     assert state.last_index == 2
+
+
+def test_configuration_loaded_is_validated_by_the_reducer():
+    from raftha.model.config import Configuration
+    from raftha.model.reducer import stored_configuration
+    state = created_state()
+    configuration = Configuration(properties=(("stonith-enabled", "false"),))
+    state, outcome = apply_with_outcome(state, 2, entry("ConfigurationLoaded", {
+        "configuration": configuration.to_dict(), "base_index": 0, "mode": "update"}))
+    assert outcome.status == APPLIED and state.configuration_index == 2
+    assert stored_configuration(state) == configuration
+    _, outcome = apply_with_outcome(state, 3, entry("ConfigurationLoaded", {
+        "configuration": {"type": "Nonsense"}, "base_index": 2, "mode": "update"}))
+    assert outcome.status == REJECTED and outcome.reason.startswith("invalid configuration")
+    bad_property = Configuration(properties=(("stonith-enabled", "perhaps"),))
+    _, outcome = apply_with_outcome(state, 4, entry("ConfigurationLoaded", {
+        "configuration": bad_property.to_dict(), "base_index": 2, "mode": "update"}))
+    assert outcome.status == REJECTED and "stonith-enabled must be a boolean" in outcome.reason
+    assert decode_snapshot(encode_snapshot(state)) == state
