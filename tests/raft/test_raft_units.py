@@ -14,6 +14,7 @@ import pytest
 from raftha.raft import library
 from raftha.raft.contract import ProposeOutcome, RaftSettings
 from raftha.raft.durability import CorruptMetaError, DurableFileJournal, SyncStats
+from raftha.raft.engine import HardenedTransport
 from raftha.raft.log import RaftLog
 from raftha.raft.outcome import PendingProposal, classify, guarded
 from raftha.raft.snapshot import SnapshotError, decode_snapshot, encode_snapshot
@@ -287,3 +288,32 @@ def test_compaction_replaces_the_journal_atomically(tmp_path, monkeypatch):
     survivor = DurableFileJournal(path, SyncStats(), str(tmp_path / "raft.snapshot"))
     assert len(survivor) == 5  # a crash mid-compaction leaves the whole old journal
     survivor._destroy()
+
+
+def test_acknowledgements_wait_for_the_journal_sync_and_links_stay_fifo(tmp_path, monkeypatch):
+    events: list[tuple[str, str, object]] = []
+    journal = DurableFileJournal(str(tmp_path / "raft.journal"), SyncStats(),
+                                 str(tmp_path / "raft.snapshot"))
+    monkeypatch.setattr(journal, "sync", lambda: events.append(("sync", "", None)))
+    monkeypatch.setattr(library.pysyncobj_transport.TCPTransport, "send",
+                        lambda self, node, message: events.append(("send", node, message))
+                        or True)
+
+    class Owner:
+        _SyncObj__raftLog = journal
+
+    transport = object.__new__(HardenedTransport)
+    transport._syncObj = Owner()
+    transport._held, transport._held_peers = [], set()
+    ack = {"type": "next_node_idx", "next_node_idx": 5, "success": True, "reset": False}
+    vote = {"type": "response_vote", "term": 3}
+    entries = {"type": "append_entries", "term": 2}
+    transport.send("leader", ack)
+    transport.send("leader", vote)   # queued behind the held acknowledgement
+    transport.send("other", entries)  # replication never waits for our disk
+    assert events == [("send", "other", entries)]
+    transport.flush_acknowledgements()
+    assert events[1:] == [("sync", "", None), ("send", "leader", ack), ("send", "leader", vote)]
+    transport.send("leader", vote)
+    assert events[-1] == ("send", "leader", vote)
+    journal._destroy()
