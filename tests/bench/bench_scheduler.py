@@ -18,6 +18,7 @@ Usage:
   bench_scheduler.py [--sizes 1000x16,3000x32,10000x64] [--repeat N] [--pacemaker-repeat N]
                      [--skip-pacemaker] [--skip-raftha] [--pacemaker-cache FILE]
                      [--profile] [--timeout-s S] [--seed N]
+                     [--pacemaker-memory-limit-mb MB]
   --pacemaker-cache reuses crm_simulate numbers measured earlier on an identical CIB (by
   SHA-256), marked "(cached)", so the slowest runs need not be repeated.
   --profile runs raftha under cProfile once per size and prints the hottest functions.
@@ -30,6 +31,7 @@ import argparse
 import hashlib
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -45,6 +47,7 @@ from gen_cib import generate_cib  # noqa: E402
 
 DEFAULT_SIZES = "1000x16,3000x32,10000x64"
 DEFAULT_TIMEOUT_S = 1800.0
+DEFAULT_PACEMAKER_MEMORY_LIMIT_MB = 12288
 PROFILE_LINES = 30
 
 
@@ -81,12 +84,23 @@ def parse_sizes(text: str) -> list[tuple[int, int]]:
 
 
 def run_measured(command: list[str], timeout_s: float, *, cwd: Path,
-                 environment: dict[str, str] | None = None) -> RunResult:
-    """Run a child in its own process group; wall time and its own peak RSS."""
+                 environment: dict[str, str] | None = None,
+                 memory_limit_mb: int | None = None) -> RunResult:
+    """Run a child in its own process group; wall time and its own peak RSS.
+
+    memory_limit_mb caps the child's address space so a runaway run cannot starve the
+    machine (the child then fails to allocate and exits).
+    """
+    def limit_memory() -> None:
+        if memory_limit_mb:
+            limit = memory_limit_mb * 1024 * 1024
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
     with tempfile.TemporaryFile() as stdout_file, tempfile.TemporaryFile() as stderr_file:
         started = time.perf_counter()
         process = subprocess.Popen(command, stdout=stdout_file, stderr=stderr_file, cwd=cwd,
-                                   env=environment, start_new_session=True)
+                                   env=environment, start_new_session=True,
+                                   preexec_fn=limit_memory)
         deadline = started + timeout_s
         timed_out = False
         try:
@@ -203,7 +217,7 @@ def load_cache(path: Path | None) -> dict:
 
 
 def measure_pacemaker_cached(cib_path: Path, repeat: int, timeout_s: float,
-                             cache_path: Path | None) -> Measurement:
+                             cache_path: Path | None, memory_limit_mb: int) -> Measurement:
     """crm_simulate timings, reused from the cache file for an identical CIB."""
     cache = load_cache(cache_path)
     key = cib_digest(cib_path)
@@ -212,7 +226,7 @@ def measure_pacemaker_cached(cib_path: Path, repeat: int, timeout_s: float,
         return Measurement(wall_s=entry["wall_s"], peak_rss_kib=entry["peak_rss_kib"],
                            detail=entry["detail"] + " (cached)",
                            timed_out=entry.get("timed_out", False))
-    measured = measure_pacemaker(cib_path, repeat, timeout_s)
+    measured = measure_pacemaker(cib_path, repeat, timeout_s, memory_limit_mb)
     if cache_path is not None and measured.error is None:
         cache[key] = {"wall_s": measured.wall_s, "peak_rss_kib": measured.peak_rss_kib,
                       "detail": measured.detail, "size": cib_path.stem,
@@ -221,13 +235,15 @@ def measure_pacemaker_cached(cib_path: Path, repeat: int, timeout_s: float,
     return measured
 
 
-def measure_pacemaker(cib_path: Path, repeat: int, timeout_s: float) -> Measurement:
+def measure_pacemaker(cib_path: Path, repeat: int, timeout_s: float,
+                      memory_limit_mb: int) -> Measurement:
     best = Measurement()
     with tempfile.TemporaryDirectory(prefix="raftha-bench-") as work_directory:
         environment = dict(os.environ, LC_ALL="C", CIB_shadow_dir=work_directory)
         for _ in range(repeat):
             run = run_measured(["crm_simulate", "-R", "-x", str(cib_path)], timeout_s,
-                               cwd=Path(work_directory), environment=environment)
+                               cwd=Path(work_directory), environment=environment,
+                               memory_limit_mb=memory_limit_mb)
             if run.timed_out:
                 return Measurement(wall_s=run.wall_s, peak_rss_kib=run.peak_rss_kib,
                                    detail=f"killed after {timeout_s:.0f} s", timed_out=True)
@@ -298,6 +314,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--timeout-s", type=float, default=DEFAULT_TIMEOUT_S,
                         help="limit per child run")
     parser.add_argument("--seed", type=int, default=1, help="gen_cib.py seed")
+    parser.add_argument("--pacemaker-memory-limit-mb", type=int,
+                        default=DEFAULT_PACEMAKER_MEMORY_LIMIT_MB,
+                        help="address-space cap for crm_simulate (protects a shared machine)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--worker-profile", action="store_true", help=argparse.SUPPRESS)
     arguments = parser.parse_args(argv)
@@ -320,7 +339,8 @@ def main(argv: list[str]) -> int:
                 print(f"[{size}] crm_simulate -R ...", file=sys.stderr, flush=True)
                 theirs = measure_pacemaker_cached(cib_path, arguments.pacemaker_repeat,
                                                   arguments.timeout_s,
-                                                  arguments.pacemaker_cache)
+                                                  arguments.pacemaker_cache,
+                                                  arguments.pacemaker_memory_limit_mb)
             rows.append(table_row(size, ours, theirs))
             if arguments.profile:
                 print(f"[{size}] profile:\n{profile_raftha(cib_path, arguments.timeout_s)}",
