@@ -1873,9 +1873,9 @@ class Scheduler:
         with_this = [c for c in clone.with_this
                      if self.has_influence(c) and (all_colocations or c.score < 0)]
         target = instance if instance.variant == "primitive" else instance.children[0]
-        target.parent_this_with = list(reversed(this_with))
+        target.parent_this_with = list(this_with)
         last = instance if instance.variant == "primitive" else instance.children[-1]
-        last.parent_with_this = list(reversed(with_this))
+        last.parent_with_this = list(with_this)
 
     def can_run_instance(self, clone: Resource, instance: Resource) -> None:
         for node in list(instance.allowed):
