@@ -1373,9 +1373,14 @@ class Scheduler:
                                             INFINITY))
             return
         for instance in clone.children:
-            if instance.assigned is None:
+            if getattr(instance, "limit_reached", False):
                 continue
-            self.apply_primitive_colocation(dependent, instance, colocation)
+            target = instance if instance.variant == "primitive" else (
+                instance.children[0] if instance.children else None)
+            if target is None or (target.provisional and target.assigned is None):
+                continue
+            # An instance that could not be placed pushes positive dependents away.
+            self.apply_primitive_colocation(dependent, target, colocation)
 
     def find_compatible_instance(self, dependent: Resource, clone: Resource,
                                  colocation: Colocation) -> Resource | None:
@@ -1813,6 +1818,7 @@ class Scheduler:
                 allocated += 1
 
     def mark_unassigned(self, instance: Resource) -> None:
+        instance.limit_reached = True
         for primitive in instance.primitives():
             if primitive.provisional:
                 primitive.provisional = False
