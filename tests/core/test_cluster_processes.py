@@ -127,9 +127,11 @@ def test_configure_load_through_one_node_shows_on_another(ready_trio, tmp_path):
     text = wait_until(lambda: "colocation web-with-ip inf: web ip" in (out := shown_on_node3())
                       and out, 20, "the configuration on node3")
     assert "primitive web ocf:heartbeat:Dummy" in text
-    status = json.loads(run_cli("status", "--output", "json",
-                                socket_path=sandbox.node("node2").socket_path).stdout)
-    assert set(status["resources"]) >= {"web", "ip"}
+    def resources_on_node2() -> set:
+        status = run_cli("status", "--output", "json",
+                         socket_path=sandbox.node("node2").socket_path).stdout
+        return set(json.loads(status)["resources"])
+    wait_until(lambda: resources_on_node2() >= {"web", "ip"}, 20, "the resources on node2")
     from_stdin = run_cli("configure", "load", "-", socket_path=sandbox.node("node2").socket_path,
                          input_text="primitive db ocf:heartbeat:Dummy\n")
     assert from_stdin.returncode == 0, from_stdin.stderr
@@ -171,14 +173,16 @@ def test_history_shows_the_os_user_who_changed_what(ready_trio):
     assert os.waitstatus_to_exitcode(status) == 0
     as_root = run_cli("property", "set", "batch-limit=8", socket_path=socket_path)
     assert as_root.returncode == 0, as_root.stderr
-    result = run_cli("history", "--output", "json", socket_path=sandbox.node("node1").socket_path)
+    result = run_cli("history", "--output", "json", socket_path=socket_path)
     events = [event for event in json.loads(result.stdout)
               if event["kind"] == "ClusterPropertySet" and "batch-limit" in event["summary"]]
     assert [(event["user"], event["origin"], event["summary"]) for event in events[-2:]] == [
         ("nobody", "node3", "batch-limit=7"),
         (pwd.getpwuid(os.getuid()).pw_name, "node3", "batch-limit=8")]
-    text = run_cli("history", socket_path=sandbox.node("node2").socket_path)
-    assert any("nobody" in line and "batch-limit=7" in line for line in text.stdout.splitlines())
+    def node2_shows_nobody() -> bool:
+        text = run_cli("history", socket_path=sandbox.node("node2").socket_path).stdout
+        return any("nobody" in line and "batch-limit=7" in line for line in text.splitlines())
+    wait_until(node2_shows_nobody, 20, "the change by nobody in node2's history")
 
 
 def test_status_at_an_index_shows_the_past(ready_trio):
@@ -272,6 +276,9 @@ def test_five_nodes_survive_two_losses_and_refuse_writes_after_three(tmp_path):
                    (None, leader), 20, "a new leader among the three")
         assert sandbox.call(reader, "status")["cluster"]["quorum"] is True
         sandbox.call(reader, "property_set", name="stonith-enabled", value="false")
+        for name in followers[1:]:  # every survivor has applied it before the next loss
+            wait_until(lambda name=name: sandbox.call(name, "property_show")["properties"].get(
+                "stonith-enabled") == "false", 20, f"the write applied on {name}")
         sandbox.kill(followers[1])
         survivor = followers[2]
         wait_until(lambda: sandbox.call(survivor, "status")["cluster"]["quorum"] is False, 20,
