@@ -81,8 +81,12 @@ class GeneratorProfile:
     opt_in_cluster: bool = False
     multiply_active: bool = False
     history_on_offline_nodes: bool = False
+    orders: bool = False
+    location_rules: bool = False
+    utilization: bool = False
     max_locations: int = 6
     max_colocations: int = 4
+    max_orders: int = 3
 
     def restricted(self, **changes: object) -> GeneratorProfile:
         return dataclasses.replace(self, **changes)
@@ -90,7 +94,8 @@ class GeneratorProfile:
 
 FULL_PROFILE = GeneratorProfile()
 EVERYTHING_PROFILE = GeneratorProfile(cloned_groups=True, multiply_active=True,
-                                      opt_in_cluster=True, history_on_offline_nodes=True)
+                                      opt_in_cluster=True, history_on_offline_nodes=True,
+                                      orders=True, location_rules=True, utilization=True)
 BASIC_PROFILE = GeneratorProfile(
     offline_nodes=False, standby_nodes=False, groups=False, clones=False, colocations=False,
     target_role_stopped=False, failures=False, migration_threshold=False, quorum_loss=False)
@@ -102,6 +107,8 @@ class NodeSpec:
     node_id: str
     online: bool = True
     standby: bool = False
+    rack: str | None = None          # a node attribute that location rules test
+    capacity: int | None = None      # utilization "capacity" of the node
 
 
 @dataclass(frozen=True)
@@ -110,6 +117,7 @@ class PrimitiveSpec:
     stickiness: int | None = None
     migration_threshold: int | None = None
     target_role_stopped: bool = False
+    utilization: int | None = None   # "capacity" the resource needs
 
 
 @dataclass(frozen=True)
@@ -147,6 +155,26 @@ class ColocationSpec:
 
 
 @dataclass(frozen=True)
+class OrderSpec:
+    constraint_id: str
+    first_id: str
+    then_id: str
+    kind: str = "Mandatory"          # Mandatory, Optional or Serialize
+    symmetrical: bool | None = None  # None: Pacemaker's default
+
+
+@dataclass(frozen=True)
+class RuleLocationSpec:
+    """A location rule on the `rack` node attribute (eq / ne) with a score."""
+
+    constraint_id: str
+    resource_id: str
+    score: str
+    operation: str
+    rack: str
+
+
+@dataclass(frozen=True)
 class HistorySpec:
     """The operation history of one primitive on one node."""
 
@@ -168,6 +196,9 @@ class CibSpec:
     have_quorum: bool = True
     no_quorum_policy: str = "stop"
     symmetric_cluster: bool = True
+    orders: tuple[OrderSpec, ...] = ()
+    rule_locations: tuple[RuleLocationSpec, ...] = ()
+    placement_strategy: str = "default"
 
     def to_xml(self) -> str:
         return render_cib(self)
@@ -212,8 +243,13 @@ def _render_primitive(primitive: PrimitiveSpec) -> str:
     if primitive.target_role_stopped:
         meta["target-role"] = "Stopped"
     rid = primitive.resource_id
+    utilization = ""
+    if primitive.utilization is not None:
+        utilization = (f"<utilization {_attribute('id', f'{rid}-utilization')}>"
+                       f"{_nvpair(f'{rid}-utilization', 'capacity', primitive.utilization)}"
+                       "</utilization>")
     return (f"<primitive {_attribute('id', rid)} class=\"ocf\" provider=\"heartbeat\" "
-            f"type=\"Dummy\">{_meta(rid, meta)}<operations>"
+            f"type=\"Dummy\">{_meta(rid, meta)}{utilization}<operations>"
             f"<op {_attribute('id', f'{rid}-monitor-interval-10s')} name=\"monitor\" "
             f"interval=\"10s\" timeout=\"20s\"/></operations></primitive>")
 
@@ -240,16 +276,25 @@ def _render_configuration(spec: CibSpec) -> str:
     options = {"stonith-enabled": "false", "no-quorum-policy": spec.no_quorum_policy}
     if not spec.symmetric_cluster:
         options["symmetric-cluster"] = "false"
+    if spec.placement_strategy != "default":
+        options["placement-strategy"] = spec.placement_strategy
     properties = "".join(_nvpair("cib-bootstrap-options", name, value)
                          for name, value in options.items())
     parts = ["<configuration><crm_config><cluster_property_set id=\"cib-bootstrap-options\">",
              properties, "</cluster_property_set></crm_config><nodes>"]
     for node in spec.nodes:
-        attributes = ""
+        owner = f"nodes-{node.node_id}"
+        pairs = ""
         if node.standby:
-            attributes = (f"<instance_attributes {_attribute('id', f'nodes-{node.node_id}')}>"
-                          f"{_nvpair(f'nodes-{node.node_id}', 'standby', 'on')}"
-                          "</instance_attributes>")
+            pairs += _nvpair(owner, "standby", "on")
+        if node.rack is not None:
+            pairs += _nvpair(owner, "rack", node.rack)
+        attributes = (f"<instance_attributes {_attribute('id', owner)}>{pairs}"
+                      "</instance_attributes>") if pairs else ""
+        if node.capacity is not None:
+            attributes += (f"<utilization {_attribute('id', f'{owner}-utilization')}>"
+                           f"{_nvpair(f'{owner}-utilization', 'capacity', node.capacity)}"
+                           "</utilization>")
         parts.append(f"<node {_attribute('id', node.node_id)} {_attribute('uname', node.name)}"
                      f">{attributes}</node>")
     parts.append("</nodes><resources>")
@@ -265,6 +310,22 @@ def _render_configuration(spec: CibSpec) -> str:
                      f"{_attribute('rsc', colocation.resource_id)} "
                      f"{_attribute('with-rsc', colocation.with_resource_id)} "
                      f"{_attribute('score', colocation.score)}/>")
+    for rule_location in spec.rule_locations:
+        rule_id = f"{rule_location.constraint_id}-rule"
+        parts.append(f"<rsc_location {_attribute('id', rule_location.constraint_id)} "
+                     f"{_attribute('rsc', rule_location.resource_id)}>"
+                     f"<rule {_attribute('id', rule_id)} "
+                     f"{_attribute('score', rule_location.score)}>"
+                     f"<expression {_attribute('id', f'{rule_id}-expression')} "
+                     f"attribute=\"rack\" {_attribute('operation', rule_location.operation)} "
+                     f"{_attribute('value', rule_location.rack)}/></rule></rsc_location>")
+    for order in spec.orders:
+        symmetrical = ("" if order.symmetrical is None
+                       else f" symmetrical=\"{str(order.symmetrical).lower()}\"")
+        parts.append(f"<rsc_order {_attribute('id', order.constraint_id)} "
+                     f"{_attribute('first', order.first_id)} "
+                     f"{_attribute('then', order.then_id)} "
+                     f"{_attribute('kind', order.kind)}{symmetrical}/>")
     parts.append("</constraints>")
     defaults: dict[str, object] = {}
     if spec.default_stickiness is not None:
@@ -394,6 +455,10 @@ def _without_primitives(spec: CibSpec, removed: set[str], resources: tuple[TopLe
     return dataclasses.replace(
         spec, resources=resources,
         locations=tuple(item for item in spec.locations if item.resource_id not in gone),
+        rule_locations=tuple(item for item in spec.rule_locations
+                             if item.resource_id not in gone),
+        orders=tuple(item for item in spec.orders
+                     if item.first_id not in gone and item.then_id not in gone),
         colocations=tuple(item for item in spec.colocations
                           if item.resource_id not in gone and item.with_resource_id not in gone),
         history=tuple(item for item in spec.history if item.primitive_id not in removed))
@@ -407,6 +472,8 @@ def _simpler_primitive(primitive: PrimitiveSpec) -> list[PrimitiveSpec]:
         variants.append(dataclasses.replace(primitive, migration_threshold=None))
     if primitive.target_role_stopped:
         variants.append(dataclasses.replace(primitive, target_role_stopped=False))
+    if primitive.utilization is not None:
+        variants.append(dataclasses.replace(primitive, utilization=None))
     return variants
 
 
@@ -450,7 +517,7 @@ def simpler_specs(spec: CibSpec):
                 changed = _replace_primitive(resource, primitive, variant)
                 yield dataclasses.replace(spec, resources=spec.resources[:index] + (changed,)
                                           + spec.resources[index + 1:])
-    for field_name in ("locations", "colocations", "history"):
+    for field_name in ("locations", "colocations", "history", "orders", "rule_locations"):
         items = getattr(spec, field_name)
         for index in range(len(items)):
             yield dataclasses.replace(spec, **{field_name: items[:index] + items[index + 1:]})
@@ -480,6 +547,15 @@ def simpler_specs(spec: CibSpec):
         yield dataclasses.replace(spec, symmetric_cluster=True)
     if spec.no_quorum_policy != "stop":
         yield dataclasses.replace(spec, no_quorum_policy="stop")
+    if spec.placement_strategy != "default":
+        yield dataclasses.replace(spec, placement_strategy="default")
+    for index, node in enumerate(spec.nodes):
+        if node.rack is not None or node.capacity is not None:
+            for plain in (dataclasses.replace(node, rack=None),
+                          dataclasses.replace(node, capacity=None)):
+                if plain != node:
+                    yield dataclasses.replace(spec, nodes=spec.nodes[:index] + (plain,)
+                                              + spec.nodes[index + 1:])
 
 
 def shrink(spec: CibSpec, still_fails, budget: int = 2000) -> CibSpec:
@@ -514,8 +590,10 @@ def _nodes(draw, profile: GeneratorProfile) -> tuple[NodeSpec, ...]:
     for index in range(1, count + 1):
         online = not (profile.offline_nodes and draw(st.integers(0, 4)) == 0)
         standby = profile.standby_nodes and draw(st.integers(0, 4)) == 0
+        rack = draw(st.sampled_from(("a", "b", None))) if profile.location_rules else None
+        capacity = draw(st.sampled_from((None, 1, 2, 3, 4))) if profile.utilization else None
         nodes.append(NodeSpec(name=f"node{index}", node_id=str(index), online=online,
-                              standby=standby))
+                              standby=standby, rack=rack, capacity=capacity))
     return tuple(nodes)
 
 
@@ -528,7 +606,8 @@ def _primitive(draw, profile: GeneratorProfile, resource_id: str) -> PrimitiveSp
     if profile.migration_threshold and draw(st.integers(0, 3)) == 0:
         threshold = draw(st.integers(1, 3))
     stopped = profile.target_role_stopped and draw(st.integers(0, 9)) == 0
-    return PrimitiveSpec(resource_id, stickiness, threshold, stopped)
+    utilization = draw(st.sampled_from((None, 1, 1, 2, 3))) if profile.utilization else None
+    return PrimitiveSpec(resource_id, stickiness, threshold, stopped, utilization)
 
 
 @st.composite
@@ -617,6 +696,45 @@ def _colocations(draw, profile: GeneratorProfile, resources) -> tuple[Colocation
     return tuple(colocations)
 
 
+@st.composite
+def _orders(draw, profile: GeneratorProfile, resources) -> tuple[OrderSpec, ...]:
+    """Orderings between distinct top-level resources, acyclic (earlier before later)."""
+    if not profile.orders or len(resources) < 2:
+        return ()
+    count = draw(st.integers(0, profile.max_orders))
+    seen = set()
+    orders = []
+    for _ in range(count):
+        then_index = draw(st.integers(1, len(resources) - 1))
+        first_index = draw(st.integers(0, then_index - 1))
+        first = resources[first_index].resource_id
+        then = resources[then_index].resource_id
+        if (first, then) in seen:
+            continue
+        seen.add((first, then))
+        kind = draw(st.sampled_from(("Mandatory", "Mandatory", "Optional", "Serialize")))
+        symmetrical = draw(st.sampled_from((None, None, False)))
+        if kind == "Serialize":
+            symmetrical = False  # Pacemaker refuses symmetrical serializing orders
+        orders.append(OrderSpec(f"order-{first}-then-{then}", first, then, kind, symmetrical))
+    return tuple(orders)
+
+
+@st.composite
+def _rule_locations(draw, profile: GeneratorProfile, resources) -> tuple[RuleLocationSpec, ...]:
+    if not profile.location_rules:
+        return ()
+    count = draw(st.integers(0, 2))
+    rules = []
+    for number in range(count):
+        resource = draw(st.sampled_from(resources)).resource_id
+        rules.append(RuleLocationSpec(f"rule-location-{resource}-{number}", resource,
+                                      draw(_score(profile)),
+                                      draw(st.sampled_from(("eq", "ne"))),
+                                      draw(st.sampled_from(("a", "b")))))
+    return tuple(rules)
+
+
 def _failure_kinds(profile: GeneratorProfile) -> tuple[str, ...]:
     return FAILURE_KINDS if profile.failures else ()
 
@@ -694,11 +812,17 @@ def cib_specs(draw, profile: GeneratorProfile = FULL_PROFILE) -> CibSpec:
     have_quorum = not (profile.quorum_loss and draw(st.integers(0, 4)) == 0)
     policy = draw(st.sampled_from(profile.no_quorum_policies))
     symmetric = not (profile.opt_in_cluster and draw(st.booleans()))
+    orders = draw(_orders(profile, resources))
+    rule_locations = draw(_rule_locations(profile, resources))
+    strategy = "default"
+    if profile.utilization:
+        strategy = draw(st.sampled_from(("default", "utilization", "balanced", "minimal")))
     return CibSpec(nodes=nodes, resources=resources, locations=locations,
                    colocations=colocations, history=tuple(history),
                    default_stickiness=default_stickiness,
                    default_migration_threshold=default_threshold, have_quorum=have_quorum,
-                   no_quorum_policy=policy, symmetric_cluster=symmetric)
+                   no_quorum_policy=policy, symmetric_cluster=symmetric, orders=orders,
+                   rule_locations=rule_locations, placement_strategy=strategy)
 
 
 def cib_xml(profile: GeneratorProfile = FULL_PROFILE):

@@ -180,7 +180,7 @@ def placed_base_ids(placement: dict) -> set[str]:
 @seed(QUICK_SEED)
 @settings(max_examples=100, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow])
-@given(cib_generator.cib_specs(cib_generator.FULL_PROFILE))
+@given(cib_generator.cib_specs(cib_generator.EVERYTHING_PROFILE))
 def test_generated_cibs_are_accepted_by_crm_simulate(spec):
     placement = oracle.oracle_placement(spec.to_xml())
     # every configured primitive shows up, and nothing else does
@@ -356,6 +356,14 @@ def features_of(spec: cib_generator.CibSpec) -> tuple[str, ...]:
         features.add("migration-threshold")
     if not spec.symmetric_cluster:
         features.add("opt-in")
+    features.update(f"order:{order.kind}" for order in spec.orders)
+    if spec.rule_locations:
+        features.add("location-rule")
+    if spec.placement_strategy != "default":
+        features.add(f"placement-strategy:{spec.placement_strategy}")
+    if any(primitive.utilization is not None for resource in spec.resources
+           for primitive in cib_generator.primitives_of(resource)):
+        features.add("utilization")
     return tuple(sorted(features))
 
 
