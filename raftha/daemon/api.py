@@ -29,8 +29,9 @@ Operations (args -> result):
     node_remove      {"name"}               -> {"index"}   (Raft remove_member, then NodeLeft)
 
 Invariants: every request is bounded (line length, connection idle timeout, proposal
-deadline); a handler error becomes {"ok": false, "error": ...}, never a dropped connection
-or a crashed daemon; a failed write has changed nothing that reports success.
+deadline, at most 64 connections served at once); a handler error becomes
+{"ok": false, "error": ...}, never a dropped connection or a crashed daemon; a failed
+write has changed nothing that reports success.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ MAX_REQUEST_BYTES = 1024 * 1024
 CONNECTION_IDLE_TIMEOUT_S = 300.0
 MEMBERSHIP_TIMEOUT_MS = 10_000
 CONFIGURE_ATTEMPTS = 3
+MAX_CONNECTIONS = 64
 DEFAULT_HISTORY_LIMIT = 100
 MAX_HISTORY_LIMIT = 100_000
 
@@ -376,11 +378,31 @@ class ControlServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         finally:
             os.umask(previous_umask)
         os.chmod(path, mode)
+        self.connection_slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         self.thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.2},
                                        name="control-api", daemon=True)
 
     def start(self) -> None:
         self.thread.start()
+
+    def process_request(self, request, client_address) -> None:
+        """One thread per connection, at most MAX_CONNECTIONS at a time; beyond that the
+        caller gets a one-line error instead of an unbounded pile of threads."""
+        if not self.connection_slots.acquire(blocking=False):
+            try:
+                request.sendall(b'{"ok":false,"error":"too many open connections to this '
+                                b'node; try again"}\n')
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request, client_address) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.connection_slots.release()
 
     def stop(self) -> None:
         self.shutdown()

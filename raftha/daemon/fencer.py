@@ -50,11 +50,12 @@ from typing import Any, Protocol
 
 from raftha.agents.environment import plain_environment
 from raftha.agents.process import run_process
-from raftha.model.config import FencingLevel
+from raftha.model.config import Configuration, FencingLevel
 from raftha.model.fencing import (
     DEFAULT_ACTION_TIMEOUT_MS,
     FenceDevice,
     FencePlan,
+    FencingConfigError,
     HostCheckDecision,
     action_retries,
     action_timeout_ms,
@@ -64,12 +65,15 @@ from raftha.model.fencing import (
     decide_none,
     decide_static,
     delay_ms,
+    devices_from_config,
+    fencing_settings,
     host_argument_for,
     host_check_method,
     level_phases,
     levels_for_target,
     plan_fencing,
     port_for,
+    priority_fencing_delay_ms,
 )
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
@@ -694,6 +698,33 @@ def execute_fencing(target: str, action: str, devices: Iterable[FenceDevice],
     return FenceOutcome(target, action, RESULT_FAILED, None, None, tuple(attempts), checks,
                         plan, tuple(explanation), total_delay_ms,
                         int((monotonic() - started) * 1000))
+
+
+def fence_node(config: Configuration, target: str, runner: FenceRunnerLike, *,
+               action: str | None = None, node_attributes: Mapping[str, str] | None = None,
+               node_priorities: Mapping[str, int] | None = None,
+               target_lost: bool = True) -> FenceOutcome:
+    """One fence request configured from the cluster configuration: its stonith primitives
+    and fencing topology, stonith-action (when `action` is None), stonith-timeout and
+    priority-fencing-delay (`node_priorities`: total resource priority per node; the delay
+    applies only when `target_lost`). Never raises for bad configuration: the outcome is
+    failed with the reason."""
+    try:
+        settings = fencing_settings(config)
+        devices = devices_from_config(config)
+    except FencingConfigError as error:
+        return failed_outcome(target, action or "reboot", str(error))
+    priority_delay = priority_fencing_delay_ms(target, node_priorities or {},
+                                               settings.priority_delay_ms, target_lost)
+    return execute_fencing(target, action or settings.action, devices,
+                           config.fencing_topology, runner, timeout_ms=settings.timeout_ms,
+                           node_attributes=node_attributes, priority_delay_ms=priority_delay)
+
+
+def failed_outcome(target: str, action: str, reason: str) -> FenceOutcome:
+    """A request that could not even be planned."""
+    return FenceOutcome(target, action, RESULT_FAILED, None, None, (), (),
+                        FencePlan(target, action, (), (reason,)), (reason,), 0, 0)
 
 
 # ---------------------------------------------------------------- the watchdog, daemon side

@@ -596,3 +596,77 @@ def check_lease_settings(lease_ms: float, heartbeat_period_ms: float,
         return (f"lease rule broken: stop timeout {stop_timeout_ms:g} ms exceeds watchdog "
                 f"timeout {watchdog_timeout_ms:g} ms minus margin {margin_ms:g} ms")
     return None
+
+
+# ---------------------------------------------------------------- cluster-level settings
+
+
+@dataclass(frozen=True)
+class FencingSettings:
+    """The cluster properties that drive fencing, read once from the configuration."""
+
+    enabled: bool
+    action: str                   # "reboot" | "off"
+    timeout_ms: int               # stonith-timeout: the budget of each device action
+    priority_delay_ms: int        # priority-fencing-delay
+    watchdog_timeout_ms: int      # stonith-watchdog-timeout (0: no watchdog fencing)
+
+
+_TRUE_WORDS = ("true", "yes", "on", "y", "1")
+
+
+def fencing_settings(config: Configuration) -> FencingSettings:
+    """stonith-*/fencing-* properties (the fencing-* spellings win), with Pacemaker's
+    defaults; raises FencingConfigError naming a bad value."""
+
+    def pick(new_name: str, old_name: str, default: str) -> str:
+        value = config.property(new_name)
+        return value if value is not None else (config.property(old_name) or default)
+
+    enabled = pick("fencing-enabled", "stonith-enabled", "true").strip().lower() in _TRUE_WORDS
+    action = pick("fencing-action", "stonith-action", "reboot").strip()
+    if action == "poweroff":
+        action = "off"
+    if action not in ("reboot", "off"):
+        raise FencingConfigError(f"stonith-action must be reboot or off, not {action!r}")
+    timeout_ms = parse_duration_ms(pick("fencing-timeout", "stonith-timeout", "60s"),
+                                   "stonith-timeout")
+    if timeout_ms <= 0:
+        raise FencingConfigError("stonith-timeout must be positive")
+    priority_delay_ms = parse_duration_ms(config.property("priority-fencing-delay") or "0",
+                                          "priority-fencing-delay")
+    watchdog_text = pick("fencing-watchdog-timeout", "stonith-watchdog-timeout", "0").strip()
+    watchdog_ms = 0 if watchdog_text.startswith("-") else parse_duration_ms(
+        watchdog_text, "stonith-watchdog-timeout")
+    return FencingSettings(enabled, action, timeout_ms, priority_delay_ms, watchdog_ms)
+
+
+@dataclass(frozen=True)
+class RecoveryDecision:
+    """May the majority recover a lost node's resources now? With the reason."""
+
+    allowed: bool
+    reason: str
+
+
+def recovery_decision(node: str, *, has_fence_device: bool, fence_confirmed: bool,
+                      elapsed_since_last_heartbeat_ms: int | None,
+                      recovery_wait_ms: int | None) -> RecoveryDecision:
+    """DESIGN section 7: recover only after a fence agent confirmed the node off; with no
+    fence device, only after the recovery wait W has passed since max(last heartbeat
+    commit, own election), measured on the leader's monotonic clock and carried in the log.
+    `recovery_wait_ms` None means no watchdog mode is configured: nothing to wait for."""
+    if fence_confirmed:
+        return RecoveryDecision(True, f"{node} was fenced (confirmed by a fence agent)")
+    if has_fence_device:
+        return RecoveryDecision(False, f"{node} must be fenced before its resources recover")
+    if recovery_wait_ms is None:
+        return RecoveryDecision(False, f"{node} is unclean: no fence device and no watchdog "
+                                       f"recovery wait is configured")
+    if elapsed_since_last_heartbeat_ms is None:
+        return RecoveryDecision(False, f"{node}: no heartbeat time known yet")
+    if elapsed_since_last_heartbeat_ms >= recovery_wait_ms:
+        return RecoveryDecision(True, f"{node} silent for {elapsed_since_last_heartbeat_ms} ms "
+                                      f">= recovery wait {recovery_wait_ms} ms (watchdog)")
+    return RecoveryDecision(False, f"{node} silent for {elapsed_since_last_heartbeat_ms} ms, "
+                                   f"waiting for {recovery_wait_ms} ms (watchdog)")

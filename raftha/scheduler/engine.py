@@ -660,7 +660,9 @@ class Scheduler:
                         role = "Stopped"
                 continue
             # A failure.
-            on_fail = self.op_on_fail(primitive_config, task, op.interval_ms)
+            filler = found is not None and bool(found.meta.get("container")) and (
+                found.meta.get("container") != found.id)
+            on_fail = self.op_on_fail(primitive_config, task, op.interval_ms, filler)
             if task == "monitor" and rc == 7 and op.op_status == 0 and False:
                 pass
             if on_fail == "ignore":
@@ -696,7 +698,8 @@ class Scheduler:
                 "last_failure": last_failure_op, "migrate_target": migrate_target,
                 "failure_ignored": failure_ignored}
 
-    def op_on_fail(self, primitive: Primitive | None, task: str, interval_ms: int) -> str:
+    def op_on_fail(self, primitive: Primitive | None, task: str, interval_ms: int,
+                   filler: bool = False) -> str:
         configured = None
         if primitive is not None:
             for operation in primitive.operations:
@@ -714,6 +717,9 @@ class Scheduler:
                     configured = pairs_get(attribute_set.values, "on-fail", configured)
         if configured:
             return configured.lower()
+        if filler:
+            # A resource inside a container is recovered by restarting its container.
+            return "restart-container"
         if task == "stop":
             return "fence" if self.fencing_enabled else "block"
         return "restart"
@@ -744,6 +750,12 @@ class Scheduler:
             self.fatal_bans.append(resource)
         role = state["role"]
         if role == "Stopped":
+            return
+        if state["failed"] and state["on_fail"] and all(
+                on_fail == "restart-container" for _task, on_fail in state["on_fail"]):
+            # The failure is the container's to recover; the resource counts as stopped.
+            resource.failure_ignored = True
+            self.container_failures.append((resource.meta.get("container"), info.name))
             return
         if info.maintenance:
             resource.managed = False
@@ -2409,9 +2421,14 @@ class Scheduler:
         self.exclusive_nodes: dict[str, set[str]] = {}
         self.container_orders: list[tuple[str, str]] = []
         self.recorded_locks: list[tuple[Resource, str, int]] = []
+        self.container_failures: list[tuple[str | None, str]] = []
         self.unpack_nodes()
         self.unpack_resources()
         self.unpack_status()
+        for container_id, node in self.container_failures:
+            container = self.by_id.get(container_id or "")
+            if container is not None and node in container.running_on:
+                container.failed = True
         self.apply_base_scores()
         self.unpack_colocations()
         self.internal_colocations()
