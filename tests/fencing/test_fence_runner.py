@@ -281,3 +281,24 @@ def test_parse_metadata_errors():
         parse_fence_metadata("<resource-agent")
     with pytest.raises(FenceMetadataError, match="no actions"):
         parse_fence_metadata('<resource-agent name="x"><parameters/></resource-agent>')
+
+
+def test_fence_node_reads_the_configuration(runner, tmp_path):
+    from raftha.daemon.fencer import fence_node
+    from raftha.model.config import Configuration, Primitive
+
+    status_file = tmp_path / "s"
+    status_file.write_text("on")
+    config = Configuration(
+        properties=(("stonith-action", "off"), ("stonith-timeout", "20s"),
+                    ("priority-fencing-delay", "2s")),
+        resources=(Primitive(id="fd", agent_class="stonith", agent_type="fence_dummy",
+                             params=(("status_file", str(status_file)),
+                                     ("pcmk_host_list", "node1 node2"))),),
+        fencing_topology=(FencingLevel(1, ("fd",), target="node1"),))
+    outcome = fence_node(config, "node1", runner, node_priorities={"node1": 5, "node2": 0})
+    assert outcome.ok and outcome.action == "off" and outcome.level == 1
+    assert outcome.delay_ms == 2000 and status_file.read_text() == "off"
+    bad = Configuration(properties=(("stonith-timeout", "never"),))
+    refused = fence_node(bad, "node1", FakeFenceRunner())
+    assert not refused.ok and "stonith-timeout must be a time" in refused.explanation[0]

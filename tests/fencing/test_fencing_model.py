@@ -310,3 +310,41 @@ def test_lease_companion_rules():
     assert check_lease_settings(3000, 1000, 2000, 1500, 500) is None
     assert "heartbeat period 1500 ms" in check_lease_settings(3000, 1500, 2000, 1500, 500)
     assert "stop timeout 1800 ms" in check_lease_settings(3000, 500, 2000, 1800, 500)
+
+
+def test_fencing_settings_from_properties():
+    from raftha.model.fencing import fencing_settings
+
+    defaults = fencing_settings(Configuration())
+    assert (defaults.enabled, defaults.action, defaults.timeout_ms, defaults.priority_delay_ms,
+            defaults.watchdog_timeout_ms) == (True, "reboot", 60_000, 0, 0)
+    configured = fencing_settings(Configuration(properties=(
+        ("stonith-enabled", "false"), ("stonith-action", "poweroff"),
+        ("stonith-timeout", "30s"), ("fencing-timeout", "45s"),
+        ("priority-fencing-delay", "5s"), ("stonith-watchdog-timeout", "10s"))))
+    assert (configured.enabled, configured.action, configured.timeout_ms,
+            configured.priority_delay_ms, configured.watchdog_timeout_ms) == (
+        False, "off", 45_000, 5000, 10_000)
+    with pytest.raises(FencingConfigError, match="stonith-timeout must be a time"):
+        fencing_settings(Configuration(properties=(("stonith-timeout", "soon"),)))
+    with pytest.raises(FencingConfigError, match="stonith-action must be reboot or off"):
+        fencing_settings(Configuration(properties=(("stonith-action", "explode"),)))
+
+
+def test_recovery_decision_gates_on_fencing_or_the_wait():
+    from raftha.model.fencing import recovery_decision
+
+    assert recovery_decision("n1", has_fence_device=True, fence_confirmed=True,
+                             elapsed_since_last_heartbeat_ms=0, recovery_wait_ms=None).allowed
+    waiting = recovery_decision("n1", has_fence_device=True, fence_confirmed=False,
+                                elapsed_since_last_heartbeat_ms=10**9, recovery_wait_ms=8000)
+    assert not waiting.allowed and "must be fenced" in waiting.reason
+    early = recovery_decision("n1", has_fence_device=False, fence_confirmed=False,
+                              elapsed_since_last_heartbeat_ms=7999, recovery_wait_ms=8000)
+    assert not early.allowed and "waiting for 8000 ms" in early.reason
+    assert recovery_decision("n1", has_fence_device=False, fence_confirmed=False,
+                             elapsed_since_last_heartbeat_ms=8000,
+                             recovery_wait_ms=8000).allowed
+    assert not recovery_decision("n1", has_fence_device=False, fence_confirmed=False,
+                                 elapsed_since_last_heartbeat_ms=8000,
+                                 recovery_wait_ms=None).allowed
