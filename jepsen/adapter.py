@@ -51,6 +51,7 @@ class Collected:
     final_logs: dict[str, list] = field(default_factory=dict)
     state_hashes: dict[str, str | None] = field(default_factory=dict)
     fence_history: list[dict] = field(default_factory=list)
+    final_status: dict[str, Any] = field(default_factory=dict)  # node -> status (diagnosis)
 
 
 class ClusterAdapter(Protocol):

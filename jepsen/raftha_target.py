@@ -257,8 +257,11 @@ class RafthaCluster:
         assert self.run_dir is not None
         final_logs: dict[str, list] = {}
         hashes: dict[str, str | None] = {}
+        final_status: dict[str, Any] = {}
         self._wait_converged()
         for node in self._files:
+            final_status[node] = {"status": self._api(node, "status"),
+                                  "raft": self._api(node, "raft_status")}
             history = self._api(node, "history", timeout_ms=10_000, limit=FINAL_HISTORY_LIMIT)
             if history is not None:
                 final_logs[node] = history.get("events", [])
@@ -266,7 +269,7 @@ class RafthaCluster:
             hashes[node] = f"{state['index']}:{state['hash']}" if state else None
         return Collected(ledger_files=sorted((self.run_dir / "ledger").glob("*.log")),
                          final_logs=final_logs, state_hashes=hashes,
-                         fence_history=self._fence_history())
+                         fence_history=self._fence_history(), final_status=final_status)
 
     def _fence_history(self) -> list[dict]:
         """`raftha fence history --output json` from the first node that answers; [] when the

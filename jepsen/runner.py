@@ -126,7 +126,8 @@ def execute(options: RunOptions, adapter: ClusterAdapter, log=print) -> dict:
     _store_ledger(collected.ledger_files, out / "ledger")
     store.write_json(out / "collected.json", {"final_logs": collected.final_logs,
                                               "state_hashes": collected.state_hashes,
-                                              "fence_history": collected.fence_history})
+                                              "fence_history": collected.fence_history,
+                                              "final_status": collected.final_status})
     (out / "leader.jsonl").write_text("".join(json.dumps(sample) + "\n"
                                               for sample in leader_sampler.samples))
     _write_resolved_schedule(out, planned, recorder.ops())
