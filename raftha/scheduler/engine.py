@@ -753,10 +753,12 @@ class Scheduler:
             return
         if state["failed"] and state["on_fail"] and all(
                 on_fail == "restart-container" for _task, on_fail in state["on_fail"]):
-            # The failure is the container's to recover; the resource counts as stopped.
-            resource.failure_ignored = True
+            # The failure is the container's to recover.
             self.container_failures.append((resource.meta.get("container"), info.name))
-            return
+            if state["stop_failed"]:
+                # A filler that failed to stop counts as stopped once its container is.
+                resource.failure_ignored = True
+                return
         if info.maintenance:
             resource.managed = False
         if info.name not in resource.running_on:
@@ -768,8 +770,10 @@ class Scheduler:
         if state["failed"]:
             resource.failed = True
             for task, on_fail in state["on_fail"]:
-                self.apply_on_fail(resource, info, task, on_fail)
-        if state["stop_failed"]:
+                if on_fail != "restart-container":
+                    self.apply_on_fail(resource, info, task, on_fail)
+        if state["stop_failed"] and not all(
+                on_fail == "restart-container" for _task, on_fail in state["on_fail"]):
             resource.stop_failed_on.add(info.name)
         if not info.online and not info.maintenance and resource.managed and not info.unclean:
             if self.fencing_enabled:
@@ -802,7 +806,7 @@ class Scheduler:
 
     # ============================================================ fail counts
 
-    def fail_count(self, resource: Resource, node: NodeInfo) -> int:
+    def fail_count(self, resource: Resource, node: NodeInfo, include_fillers: bool = True) -> int:
         base = resource.config.id if isinstance(resource.config, Primitive) else resource.id
         names = {resource.id, base}
         total = 0
@@ -825,7 +829,11 @@ class Scheduler:
                     last_failure = max(last_failure, _int_value(value, 0))
         if total > 0 and failure_timeout > 0 and self.now is not None and last_failure:
             if self.now > last_failure + failure_timeout:
-                return 0
+                total = 0
+        if include_fillers:
+            for filler in self.all_primitives():
+                if filler is not resource and filler.meta.get("container") == resource.id:
+                    total = add_scores(total, self.fail_count(filler, node, False))
         return total
 
     # ============================================================ constraints
