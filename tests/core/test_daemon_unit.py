@@ -396,3 +396,35 @@ def test_a_load_based_on_a_stale_configuration_is_rejected(fake_cluster):
             "configuration": Configuration().to_dict(), "base_index": stale_base,
             "mode": "replace"})
     assert node.machine.state.property("batch-limit") == "1"
+
+
+def test_connections_beyond_the_limit_get_a_one_line_refusal(fake_cluster, tmp_path,
+                                                             monkeypatch):
+    import time
+
+    import raftha.daemon.api as api_module
+    monkeypatch.setattr(api_module, "MAX_CONNECTIONS", 2)
+    _, nodes = fake_cluster
+    path = str(tmp_path / "limit.sock")
+    server = ControlServer(path, 0o600, nodes["n1"].api)
+    server.start()
+    clients = [ControlClient(path, 5000) for _ in range(3)]
+    try:
+        assert clients[0].call("ping")["node"] == "n1"
+        assert clients[1].call("ping")["node"] == "n1"
+        with pytest.raises(ApiError, match="too many open connections"):
+            clients[2].call("ping")
+        clients[0].close()
+        deadline = time.monotonic() + 5
+        while True:  # the slot frees once the server notices the closed connection
+            try:
+                with ControlClient(path, 5000) as late:
+                    assert late.call("ping")["node"] == "n1"
+                break
+            except ApiError:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+    finally:
+        for client in clients:
+            client.close()
+        server.stop()
