@@ -910,3 +910,66 @@ def start_watchdog(directory: str | os.PathLike[str], timeout_ms: int, daemon_pi
     child.wait()
     raise RuntimeError(f"raftha-watchdog did not start listening within "
                        f"{WATCHDOG_START_TIMEOUT_MS} ms")
+
+
+# ---------------------------------------------------------------- the lease
+
+
+class Lease:
+    """A node's lease (research/jepsen-cts.md 4.4), on an injectable monotonic clock.
+
+    Call `heartbeat_sent()` just BEFORE proposing heartbeat k and keep the returned send
+    time; when that heartbeat is known committed call `heartbeat_committed(send_time)`. The
+    lease is then valid until send_time + lease_ms: measured from the send, never from the
+    commit notification, so a slow commit cannot stretch it.
+    """
+
+    def __init__(self, lease_ms: int, monotonic: Callable[[], float] = time.monotonic) -> None:
+        if lease_ms <= 0:
+            raise ValueError("lease_ms must be positive")
+        self.lease_ms = lease_ms
+        self.monotonic = monotonic
+        self.valid_until: float | None = None
+
+    def heartbeat_sent(self) -> float:
+        return self.monotonic()
+
+    def heartbeat_committed(self, send_time: float) -> None:
+        expiry = send_time + self.lease_ms / 1000.0
+        if self.valid_until is None or expiry > self.valid_until:
+            self.valid_until = expiry
+
+    def revoke(self) -> None:
+        """Give the lease up at once (orderly shutdown, or quorum known lost)."""
+        self.valid_until = None
+
+    def valid(self) -> bool:
+        return self.valid_until is not None and self.monotonic() < self.valid_until
+
+    def remaining_ms(self) -> int:
+        if self.valid_until is None:
+            return 0
+        return max(0, int((self.valid_until - self.monotonic()) * 1000))
+
+
+class LeaseGuard:
+    """Pets the watchdog only while the lease is valid. The daemon calls `tick()` at least
+    three times per watchdog timeout from a thread that does nothing slow; when the lease
+    lapses, `tick()` returns False and stops petting, so the watchdog fires WD later
+    unless the daemon has stopped its resources and called `stand_down()` first."""
+
+    def __init__(self, lease: Lease, watchdog: WatchdogClient) -> None:
+        self.lease = lease
+        self.watchdog = watchdog
+        self.watchdog_listening = True
+
+    def tick(self) -> bool:
+        if not self.lease.valid():
+            return False
+        self.watchdog_listening = self.watchdog.pet()
+        return True
+
+    def stand_down(self) -> None:
+        """Every resource is stopped and unregistered: disarm (orderly)."""
+        self.lease.revoke()
+        self.watchdog.disarm()

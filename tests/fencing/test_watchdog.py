@@ -203,3 +203,52 @@ def test_watchdog_refuses_bad_arguments(tmp_path):
     result = subprocess.run([*program, "--dir", str(tmp_path / "missing"), "--timeout-ms",
                              "500"], capture_output=True, text=True, timeout=30)
     assert result.returncode == 2 and "no directory" in result.stderr
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_lease_is_measured_from_the_send_time():
+    from raftha.daemon.fencer import Lease
+
+    clock = FakeClock()
+    lease = Lease(3000, clock)
+    assert not lease.valid() and lease.remaining_ms() == 0
+    sent = lease.heartbeat_sent()
+    clock.now += 2.0                       # the commit took 2 s to be seen
+    lease.heartbeat_committed(sent)
+    assert lease.valid() and lease.remaining_ms() == 1000
+    older = sent - 5.0
+    lease.heartbeat_committed(older)       # a late, older commit never shortens it
+    assert lease.remaining_ms() == 1000
+    clock.now += 1.0
+    assert not lease.valid()
+    lease.heartbeat_committed(lease.heartbeat_sent())
+    assert lease.valid()
+    lease.revoke()
+    assert not lease.valid()
+
+
+def test_lease_guard_pets_only_while_the_lease_is_valid(processes, watchdog_dir):
+    from raftha.daemon.fencer import Lease, LeaseGuard
+
+    daemon = processes.spawn_group(1)
+    start_watchdog(watchdog_dir, 5000, daemon.pid)
+    clock = FakeClock()
+    lease = Lease(1000, clock)
+    guard = LeaseGuard(lease, WatchdogClient(watchdog_dir, daemon.pid))
+    assert not guard.tick()                # no lease yet: no pet, the watchdog stays unarmed
+    lease.heartbeat_committed(lease.heartbeat_sent())
+    assert guard.tick() and guard.watchdog_listening
+    clock.now += 1.5
+    assert not guard.tick()
+    guard.stand_down()
+    os.killpg(daemon.pid, signal.SIGKILL)
+    daemon.wait()
+    assert wait_until(lambda: WatchdogClient(watchdog_dir).running_pid() is None, SLACK_S)
+    assert not (watchdog_dir / "fired").exists()
