@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from raftha.cli.common import call, fail, output_option, print_json, socket_option
+from raftha.model.properties import PROPERTY_SPECS
 
 
 @click.group("property")
@@ -40,13 +41,23 @@ def property_unset(socket_path: str, name: str) -> None:
 @property_group.command("show")
 @socket_option
 @output_option
-def property_show(socket_path: str, output_format: str) -> None:
-    """Show the properties that are set."""
+@click.option("--all", "show_all", is_flag=True,
+              help="Also list every known property that is not set, with its default.")
+def property_show(socket_path: str, output_format: str, show_all: bool) -> None:
+    """Show the properties that are set (with --all, the defaults of the others too)."""
     properties = call(socket_path, "property_show")["properties"]
+    if show_all:
+        defaults = {name: spec.default for name, spec in PROPERTY_SPECS.items()
+                    if name not in properties and not spec.read_only}
+    else:
+        defaults = {}
     if output_format == "json":
-        print_json(properties)
+        print_json({**defaults, **properties} if show_all else properties)
         return
-    if not properties:
+    if not properties and not show_all:
         click.echo("(no cluster properties set; Pacemaker defaults apply)")
-    for name, value in sorted(properties.items()):
-        click.echo(f"{name}={value}")
+    for name in sorted({*properties, *defaults}):
+        if name in properties:
+            click.echo(f"{name}={properties[name]}")
+        else:
+            click.echo(f"{name}={defaults[name]} (default)")

@@ -77,3 +77,15 @@ def test_usage_errors_are_one_line():
     assert unknown.exit_code == 2 and unknown.output.count("\n") == 1
     assert CliRunner().invoke(main, ["--help"]).exit_code == 0
     assert CliRunner().invoke(main, ["property", "show", "--help"]).exit_code == 0
+
+
+def test_property_show_all_lists_defaults(monkeypatch):
+    import raftha.cli.property as property_module
+    monkeypatch.setattr(property_module, "call", lambda socket_path, op: {
+        "properties": {"stonith-enabled": "false"}})
+    result = CliRunner().invoke(main, ["property", "show", "--all", "--socket", "/x"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "stonith-enabled=false" in lines
+    assert "no-quorum-policy=stop (default)" in lines
+    assert not any(line.startswith("dc-version") for line in lines)  # read-only: not settable
