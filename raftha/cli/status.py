@@ -99,7 +99,7 @@ def status_command(socket_path: str, output_format: str, at_index: int | None) -
 @click.option("--limit", type=click.IntRange(min=1, max=100_000), default=100, show_default=True,
               help="Show at most this many of the latest events.")
 @click.option("--all", "show_all", is_flag=True,
-              help="Also show bookkeeping events (node online/offline, clock ticks).")
+              help="Also show clock ticks (bookkeeping events).")
 def history_command(socket_path: str, output_format: str, limit: int, show_all: bool) -> None:
     """List committed events: index, time, origin node, user, kind, summary."""
     result = call(socket_path, "history", limit=limit)
