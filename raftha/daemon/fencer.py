@@ -475,7 +475,14 @@ class FenceRunner:
         if method == "dynamic-list":
             rc, output = self._list_output(device, action_timeout_ms(device, "list",
                                                                      timeout_ms))
-            return decide_from_list(device, target, rc, output)
+            listed = decide_from_list(device, target, rc, output)
+            # Pacemaker's default is dynamic-list only while `list` works; else status.
+            if rc == 0 or device.host_check is not None or not metadata.supports("status"):
+                return listed
+        return self._status_check(device, target, timeout_ms)
+
+    def _status_check(self, device: FenceDevice, target: str,
+                      timeout_ms: int) -> HostCheckDecision:
         call = self.call(device, agent_action_for(device, "status"), target,
                          action_timeout_ms(device, "status", timeout_ms))
         decision = decide_from_status(device, target, -1 if call.rc is None else call.rc)

@@ -5,10 +5,10 @@ this journal instead: an append-only file of msgpack frames, one per record,
 
     ["e", index, entry_bytes, status, reason]   a committed entry and what the reducer did
                                                 with it (applied / rejected / duplicate)
-    ["s", index, snapshot_bytes]                a state snapshot: restored from the leader
-                                                (entries before it were never seen here),
-                                                a checkpoint every `checkpoint_every`
+    ["s", index, snapshot_bytes]                a checkpoint every `checkpoint_every`
                                                 entries, or the start of a rotated file
+    ["r", index, snapshot_bytes]                a snapshot restored from the leader (the
+                                                entries before it were never seen here)
 
 Invariants:
 - Indexes strictly increase through the file; an entry is appended only when its index is
@@ -41,7 +41,9 @@ from raftha.model.state import EMPTY_STATE, ClusterState, decode_snapshot, encod
 
 LOG = logging.getLogger(__name__)
 ENTRY = "e"
-SNAPSHOT = "s"
+SNAPSHOT = "s"        # a checkpoint: continuous with the entries before it
+RESTORED = "r"        # a snapshot from the leader: entries before it were never seen here
+SNAPSHOTS = (SNAPSHOT, RESTORED)
 DEFAULT_MAX_RECORDS = 100_000
 DEFAULT_CHECKPOINT_EVERY = 1000
 MAX_FRAME_BYTES = 64 * 1024 * 1024
@@ -91,7 +93,7 @@ def iso_time(ts_ms: int) -> str | None:
 def valid_record(record: object) -> bool:
     if not isinstance(record, list) or len(record) not in (3, 5):
         return False
-    if record[0] not in (ENTRY, SNAPSHOT) or not isinstance(record[1], int):
+    if record[0] not in (ENTRY, *SNAPSHOTS) or not isinstance(record[1], int):
         return False
     if not isinstance(record[2], bytes):
         return False
@@ -167,7 +169,7 @@ class HistoryJournal:
         with self.lock:
             if state.last_index <= self.last_index and self.record_count:
                 return
-            self.write([SNAPSHOT, state.last_index, encode_snapshot(state)])
+            self.write([RESTORED, state.last_index, encode_snapshot(state)])
 
     def write(self, record: list) -> None:
         # Buffered: readers flush first (see `records`), and a tail lost in a crash is
@@ -199,7 +201,7 @@ class HistoryJournal:
         return records
 
     def earliest(self, records: list[Record]) -> int:
-        return records[0].index if records and records[0].record_type == SNAPSHOT else 0
+        return records[0].index if records and records[0].record_type in SNAPSHOTS else 0
 
     def state_at(self, up_to_index: int | None = None) -> ClusterState:
         """The state right after `up_to_index` (or the latest), rebuilt from the nearest
@@ -214,12 +216,17 @@ class HistoryJournal:
         for position, record in enumerate(records):
             if record.index > limit:
                 break
-            if record.record_type == SNAPSHOT:
+            if record.record_type in SNAPSHOTS:
                 start = position
         for record in records[start:]:
             if record.index > limit:
+                if record.record_type == RESTORED and limit > state.last_index:
+                    raise HistoryError(
+                        f"this node never saw indexes {state.last_index + 1} to "
+                        f"{record.index - 1} (it caught up from a snapshot at {record.index}); "
+                        "ask another node")
                 break
-            if record.record_type == SNAPSHOT:
+            if record.record_type in SNAPSHOTS:
                 state = decode_snapshot(record.payload)
             else:
                 state = apply(state, record.index, record.payload)

@@ -428,3 +428,24 @@ def test_connections_beyond_the_limit_get_a_one_line_refusal(fake_cluster, tmp_p
         for client in clients:
             client.close()
         server.stop()
+
+
+def test_history_knows_what_a_restored_snapshot_skipped(tmp_path):
+    from raftha.model.reducer import apply
+    from raftha.model.state import EMPTY_STATE
+    journal = HistoryJournal(tmp_path)
+    entries = make_entries(8)
+    state = EMPTY_STATE
+    states = {}
+    for index, entry in enumerate(entries, start=1):
+        state = apply(state, index, entry)
+        states[index] = state
+        if index <= 3 or index >= 8:
+            journal.append_entry(index, entry, state)
+        elif index == 7:
+            journal.append_snapshot(state)  # caught up from the leader at index 7
+    assert journal.state_at(3) == states[3]
+    assert journal.state_at(7) == states[7] and journal.state_at(9) == states[9]
+    with pytest.raises(HistoryError, match="never saw indexes 4 to 6"):
+        journal.state_at(5)
+    assert [row.index for row in journal.rows(100)[0]] == [1, 2, 3, 8, 9]
