@@ -302,3 +302,12 @@ def test_fence_node_reads_the_configuration(runner, tmp_path):
     bad = Configuration(properties=(("stonith-timeout", "never"),))
     refused = fence_node(bad, "node1", FakeFenceRunner())
     assert not refused.ok and "stonith-timeout must be a time" in refused.explanation[0]
+
+
+def test_default_dynamic_list_falls_back_to_status_when_list_fails(runner, tmp_path):
+    device = scripted("flaky", tmp_path, fail_actions="list")
+    decision = runner.check_host(device, "node1")
+    assert decision.method == "status" and decision.can_fence
+    explicit = scripted("strict", tmp_path, fail_actions="list", _check="dynamic-list")
+    refused = runner.check_host(explicit, "node1")
+    assert refused.method == "dynamic-list" and not refused.can_fence
