@@ -18,7 +18,8 @@
     node_lost_timeout_ms = 1000
     node_return_timeout_ms = 200
     propose_timeout_ms = 5000
-    election_timeout_min_ms = 300 ...     # passed to the Raft layer
+    election_timeout_min_ms = 300 ...     # passed to the Raft layer, as are the other
+                                          # RaftSettings timings and compaction_min_entries
 
 Invariants: loading validates everything and raises `ConfigError` with a one-line reason
 naming the field; the authkey file must hold exactly 32 bytes (raw, or 64 hex digits) and
@@ -40,6 +41,7 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 RAFT_TIMING_FIELDS = (
     "election_timeout_min_ms", "election_timeout_max_ms", "heartbeat_period_ms",
     "leader_fallback_timeout_ms", "connection_timeout_ms", "peer_ping_period_ms",
+    "compaction_min_entries", "compaction_min_time_ms",
 )
 
 

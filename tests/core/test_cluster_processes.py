@@ -337,3 +337,40 @@ def test_demo_walks_through_failover_and_cleans_up():
     assert "new leader:" in result.stdout
     assert "stonith-enabled=false" in result.stdout
     assert "no-quorum-policy=stop committed" in result.stdout
+
+
+def test_a_node_far_behind_catches_up_from_a_snapshot_with_equal_state(tmp_path):
+    sandbox = Sandbox(tmp_path / "compact")
+    sandbox.up(3, timeout_s=90, timing={"compaction_min_entries": 40})
+    try:
+        leader = sandbox.leader()
+        laggard = next(name for name in sandbox.nodes if name != leader)
+        with sandbox.client(leader) as client:
+            for number in range(60):
+                client.call("property_set", name="batch-limit", value=str(number))
+        sandbox.kill(laggard)
+        with sandbox.client(leader) as client:
+            first_missed = client.call("property_set", name="batch-limit", value="1000")["index"]
+            for number in range(150):
+                client.call("property_set", name="node-action-limit", value=str(number))
+        sandbox.start(laggard)
+        names = list(sandbox.nodes)
+        wait_until(lambda: converged_hash(sandbox, names), 60, "equal state on all nodes")
+        assert sandbox.call(laggard, "property_show")["properties"]["node-action-limit"] == "149"
+        # The laggard's own history has a hole where it installed the leader's snapshot
+        # (when the leader had compacted its log); other nodes rebuild that index.
+        past = sandbox.call(leader, "status", at=first_missed)
+        assert past["cluster"]["properties"]["batch-limit"] == "1000"
+        try:
+            laggard_past = sandbox.call(laggard, "status", at=first_missed)
+        except ApiError as error:
+            assert "never saw indexes" in str(error)
+        else:
+            assert laggard_past["cluster"]["properties"]["batch-limit"] == "1000"
+        sandbox.down()
+        sandbox.up(3, timeout_s=90)
+        wait_until(lambda: converged_hash(sandbox, names), 60, "equal state after restart")
+        assert sandbox.call(laggard, "property_show")["properties"]["node-action-limit"] == "149"
+    finally:
+        sandbox.down()
+        assert_all_stopped(sandbox)
