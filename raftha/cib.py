@@ -567,6 +567,21 @@ def _set_pairs(parent: ElementTree.Element, tag: str, set_id: str, pairs: Pairs)
                                 "value": value})
 
 
+def _write_attribute_set(parent: ElementTree.Element, tag: str, set_id: str,
+                         attribute_set: AttributeSet) -> None:
+    """A rule-guarded and/or scored attribute set."""
+    values = {"id": attribute_set.id or set_id}
+    if attribute_set.score is not None:
+        values["score"] = attribute_set.score
+    element = ElementTree.SubElement(parent, tag, values)
+    if attribute_set.rule is not None:
+        _write_rule(element, attribute_set.rule, f"{values['id']}-rule")
+    for index, (name, value) in enumerate(attribute_set.values):
+        ElementTree.SubElement(element, "nvpair",
+                               {"id": f"{values['id']}-{_xml_id(name)}-{index}",
+                                "name": name, "value": value})
+
+
 def _xml_id(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", text) or "x"
 
@@ -605,18 +620,40 @@ def _write_rule(parent: ElementTree.Element, rule: Rule, rule_id: str) -> None:
             if term.date_spec:
                 ElementTree.SubElement(date, "date_spec",
                                        {"id": f"{values['id']}-spec", **dict(term.date_spec)})
+        elif isinstance(term, ResourceExpression):
+            values = {"id": term.id or term_id}
+            for key, value in (("class", term.agent_class), ("provider", term.provider),
+                               ("type", term.agent_type)):
+                if value is not None:
+                    values[key] = value
+            ElementTree.SubElement(element, "rsc_expression", values)
+        elif isinstance(term, OperationExpression):
+            values = {"id": term.id or term_id, "name": term.name}
+            if term.interval is not None:
+                values["interval"] = term.interval
+            ElementTree.SubElement(element, "op_expression", values)
         elif isinstance(term, Rule):
             _write_rule(element, term, term_id)
 
 
-def _write_primitive(parent: ElementTree.Element, primitive: Primitive) -> None:
-    attributes = {"id": primitive.id, "class": primitive.agent_class, "type": primitive.agent_type}
-    if primitive.provider:
-        attributes["provider"] = primitive.provider
-    element = ElementTree.SubElement(parent, "primitive", attributes)
+def _write_primitive(parent: ElementTree.Element, primitive: Primitive | Template,
+                     tag: str = "primitive") -> None:
+    attributes = {"id": primitive.id}
+    for key, value in (("class", primitive.agent_class), ("provider", primitive.provider),
+                       ("type", primitive.agent_type)):
+        if value:
+            attributes[key] = value
+    if isinstance(primitive, Primitive) and primitive.template:
+        attributes["template"] = primitive.template
+    element = ElementTree.SubElement(parent, tag, attributes)
     _set_pairs(element, "instance_attributes", f"{primitive.id}-instance_attributes",
                primitive.params)
     _set_pairs(element, "meta_attributes", f"{primitive.id}-meta_attributes", primitive.meta)
+    conditional = primitive.conditional_sets if isinstance(primitive, Primitive) else ()
+    for index, (kind, attribute_set) in enumerate(conditional):
+        tag_name = {"params": "instance_attributes", "meta": "meta_attributes"}.get(
+            kind, "utilization")
+        _write_attribute_set(element, tag_name, f"{primitive.id}-{kind}-{index}", attribute_set)
     _set_pairs(element, "utilization", f"{primitive.id}-utilization", primitive.utilization)
     if primitive.operations:
         operations = ElementTree.SubElement(element, "operations")
@@ -710,8 +747,12 @@ def write_cib(config: Configuration, status: ClusterStatus | None = None) -> str
     """A CIB document Pacemaker's tools accept, for the configuration (and status)."""
     status = status or ClusterStatus()
     attributes = {"validate-with": "pacemaker-3.7", "epoch": "1", "num_updates": "0",
-                  "admin_epoch": "0", "crm_feature_set": "3.16.2",
-                  "have-quorum": "1" if status.have_quorum else "0"}
+                  "admin_epoch": "0", "have-quorum": "1" if status.have_quorum else "0"}
+    if status.feature_set:
+        # Without a feature set, per-resource fail counts keep counting (old format).
+        attributes["crm_feature_set"] = status.feature_set
+    if status.quorum_panic:
+        attributes["no-quorum-panic"] = "1"
     if status.now is not None:
         attributes["execution-date"] = str(status.now)
     names_to_ids = {node.name: node.id or node.name for node in config.nodes}
@@ -735,7 +776,16 @@ def write_cib(config: Configuration, status: ClusterStatus | None = None) -> str
         _set_pairs(element, "instance_attributes", f"nodes-{values['id']}", node.attributes)
         _set_pairs(element, "utilization", f"nodes-{values['id']}-utilization",
                    node.utilization)
+    for node, element in zip(config.nodes, nodes.findall("node"), strict=True):
+        for index, attribute_set in enumerate(node.conditional_attributes):
+            _write_attribute_set(element, "instance_attributes",
+                                 f"nodes-{element.get('id')}-{index}", attribute_set)
+    for index, attribute_set in enumerate(config.conditional_properties):
+        _write_attribute_set(crm_config, "cluster_property_set", f"properties-{index}",
+                             attribute_set)
     resources = ElementTree.SubElement(configuration, "resources")
+    for template in config.templates:
+        _write_primitive(resources, template, "template")
     for resource in config.resources:
         _write_resource(resources, resource)
     constraints = ElementTree.SubElement(configuration, "constraints")
@@ -745,8 +795,14 @@ def write_cib(config: Configuration, status: ClusterStatus | None = None) -> str
         if sets:
             section = ElementTree.SubElement(configuration, tag)
             for index, attribute_set in enumerate(sets):
-                _set_pairs(section, "meta_attributes", attribute_set.id or f"{tag}-{index}",
-                           attribute_set.values)
+                _write_attribute_set(section, "meta_attributes", f"{tag}-{index}",
+                                     attribute_set)
+    if config.tags:
+        tags = ElementTree.SubElement(configuration, "tags")
+        for tag_item in config.tags:
+            element = ElementTree.SubElement(tags, "tag", {"id": tag_item.id})
+            for reference in tag_item.references:
+                ElementTree.SubElement(element, "obj_ref", {"id": reference})
     if config.fencing_topology:
         topology = ElementTree.SubElement(configuration, "fencing-topology")
         for level in config.fencing_topology:
@@ -756,6 +812,10 @@ def write_cib(config: Configuration, status: ClusterStatus | None = None) -> str
                 values["target"] = level.target
             if level.target_pattern:
                 values["target-pattern"] = level.target_pattern
+            if level.target_attribute:
+                values["target-attribute"] = level.target_attribute
+            if level.target_value:
+                values["target-value"] = level.target_value
             ElementTree.SubElement(topology, "fencing-level", values)
     status_element = ElementTree.SubElement(root, "status")
     for node_status in status.nodes:

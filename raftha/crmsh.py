@@ -2248,6 +2248,9 @@ def verify(configuration: Configuration) -> list[str]:
             if constraint.node is not None and not _is_valid_score(constraint.score):
                 problems.append(f"location {constraint.id} has invalid score "
                                 f"{constraint.score!r}")
+            if not (constraint.resource or constraint.resource_pattern is not None
+                    or constraint.resource_sets):
+                problems.append(f"location {constraint.id} names no resource")
             if (constraint.node is None and not constraint.rules):
                 problems.append(f"location {constraint.id} has neither a node nor a rule")
     problems.extend(_order_cycles(configuration))

@@ -1,6 +1,6 @@
 """The placement engine: Pacemaker's scheduler semantics over the configuration and status.
 
-Role: `schedule(config, status)` unpacks nodes, resources and their operation history,
+Role: `Scheduler(config, status).run()` unpacks nodes, resources and their operation history,
 builds each resource's node scores (base, locations, stickiness, failure bans), assigns
 resources in Pacemaker's order (priority, then document order; primaries before their
 dependents) with colocation, clone instance distribution and promotion, then decides which
@@ -156,7 +156,17 @@ class Resource:
     unique: bool = False
     promotable: bool = False
     interleave: bool = False
+    # colocations inherited from the parent clone by one instance
+    parent_this_with: list[Colocation] = field(default_factory=list)
+    parent_with_this: list[Colocation] = field(default_factory=list)
+    parent_colocations_added: bool = False
+    limit_reached: bool = False
+    own_promotion_priority: int | None = None
+    stop_everywhere: bool = False
+    demote_forced: bool = False
     # action results
+    order_blocked: bool = False
+    no_quorum_stop: bool = False
     start_runnable: bool = True
     stop_runnable: dict[str, bool] = field(default_factory=dict)
     promote_runnable: bool = True
@@ -226,7 +236,8 @@ class Scheduler:
         self.start_failure_fatal = truth(self.properties.get("start-failure-is-fatal"), True)
         self.has_fencing_device = any(p.agent_class == "stonith" for p in config.all_primitives())
         self.have_watchdog = truth(self.properties.get("have-watchdog"))
-        self.legacy_fail_counts = False
+        self.legacy_fail_counts = status.feature_set == "" or _version_before(
+            status.feature_set, (3, 0, 13))
 
     # ============================================================ unpack: nodes
 
@@ -275,8 +286,6 @@ class Scheduler:
                     info.unclean_reason = "node is unclean"
             info.standby = info.standby or truth(info.attributes.get("standby"))
             info.maintenance = truth(info.attributes.get("maintenance"))
-            if info.online and info.maintenance:
-                pass
 
     def determine_online(self, info: NodeInfo, node_status) -> None:
         in_cluster = node_status.in_membership
@@ -635,8 +644,7 @@ class Scheduler:
                 if rc == 5 and is_probe:
                     role = "Stopped"
                     continue
-            if success or (op.op_status == 0 and task == "monitor" and rc in (0, 8)
-                           and target in (0, 8) and False):
+            if success:
                 if task in ("start", "migrate_from"):
                     role = "Started"
                     failed = False
@@ -663,8 +671,6 @@ class Scheduler:
             filler = found is not None and bool(found.meta.get("container")) and (
                 found.meta.get("container") != found.id)
             on_fail = self.op_on_fail(primitive_config, task, op.interval_ms, filler)
-            if task == "monitor" and rc == 7 and op.op_status == 0 and False:
-                pass
             if on_fail == "ignore":
                 failure_ignored = True
                 if task in ("start", "promote", "migrate_from", "monitor"):
@@ -743,8 +749,6 @@ class Scheduler:
         if state.get("failure_ignored"):
             resource.failure_ignored = True
         if state["hard_error"] in (2, 4, 5) and resource.managed:
-            resource.allowed[info.name] = -INFINITY if False else resource.allowed.get(
-                info.name, 0)
             self.hard_bans.append((resource, info.name))
         if state["hard_error"] == 6:
             self.fatal_bans.append(resource)
@@ -817,7 +821,8 @@ class Scheduler:
                 name = key[len("fail-count-"):]
                 rsc_name, _, op_part = name.partition("#")
                 if not op_part and not self.legacy_fail_counts:
-                    pass
+                    # Per-resource fail counts only count in old status formats.
+                    continue
                 if rsc_name in names or rsc_name.split(":")[0] == base and (
                         resource.clone_parent() is not None
                         and not resource.clone_parent().unique):
@@ -1256,11 +1261,11 @@ class Scheduler:
         return resource.assigned
 
     def inherited_clone_this_with(self, resource: Resource) -> list[Colocation]:
-        return list(getattr(resource, "parent_this_with", []))
+        return list(resource.parent_this_with)
 
     def with_this_list(self, resource: Resource) -> list[Colocation]:
         found = list(resource.with_this)
-        found.extend(getattr(resource, "parent_with_this", []))
+        found.extend(resource.parent_with_this)
         parent = resource.parent
         if parent is not None and parent.variant == "group" and parent.children and (
                 parent.children[-1] is resource):
@@ -1393,7 +1398,7 @@ class Scheduler:
                                             INFINITY))
             return
         for instance in clone.children:
-            if getattr(instance, "limit_reached", False):
+            if instance.limit_reached:
                 continue
             target = instance if instance.variant == "primitive" else (
                 instance.children[0] if instance.children else None)
@@ -1749,7 +1754,8 @@ class Scheduler:
                     usable = False
             priority = instance.priority
             if promotion:
-                priority = getattr(instance, "own_promotion_priority", priority)
+                priority = (instance.own_promotion_priority
+                            if instance.own_promotion_priority is not None else priority)
             return running, current, usable, priority
 
         running1, node1, usable1, priority1 = facts(first)
@@ -1891,7 +1897,7 @@ class Scheduler:
 
     def append_parent_colocations(self, clone: Resource, instance: Resource,
                                   all_colocations: bool) -> None:
-        if getattr(instance, "parent_colocations_added", False):
+        if instance.parent_colocations_added:
             return
         instance.parent_colocations_added = True
         this_with = [c for c in clone.this_with
@@ -2150,7 +2156,7 @@ class Scheduler:
     def initial_runnability(self, resource: Resource) -> None:
         target = resource.assigned
         resource.stop_runnable = {}
-        stop_everywhere = getattr(resource, "stop_everywhere", False)
+        stop_everywhere = resource.stop_everywhere
         for node in resource.running_on:
             if (node != target or resource.failed or resource.next_role == "Stopped"
                     or stop_everywhere):
@@ -2203,9 +2209,6 @@ class Scheduler:
                 previous = parent.children[index - 1]
                 if not previous.start_runnable and previous.assigned is not None:
                     blocked = True
-                if previous.assigned is None and previous.next_role == "Stopped" and (
-                        resource.assigned is not None):
-                    blocked = not previous.managed and False
         stays = (len(resource.running_on) == 1 and resource.assigned == resource.running_on[0]
                  and not resource.failed)
         if not blocked:
@@ -2252,7 +2255,7 @@ class Scheduler:
                 members = members[-1:]
             for member in members:
                 if member.assigned is not None and not member.start_runnable and (
-                        getattr(member, "order_blocked", False)
+                        member.order_blocked
                         or member.assigned not in member.running_on):
                     return True
         return False
@@ -2388,13 +2391,13 @@ class Scheduler:
         for node, ok in resource.stop_runnable.items():
             if ok and node in nodes:
                 nodes.remove(node)
-        if getattr(resource, "order_blocked", False):
+        if resource.order_blocked:
             # An unrunnable start blocks the resource where it runs too: it is stopped.
             for node in list(nodes):
                 if self.stop_possible(resource, node):
                     nodes.remove(node)
         target = resource.assigned
-        if getattr(resource, "no_quorum_stop", False):
+        if resource.no_quorum_stop:
             return tuple(nodes), role if nodes else "Stopped"
         if target is not None and resource.start_runnable and target not in nodes:
             if not nodes:
@@ -2477,6 +2480,11 @@ def _int_value(value: str | None, default: int = 0) -> int:
     if value.strip().lower() in ("infinity", "+infinity"):
         return INFINITY
     return default
+
+
+def _version_before(version: str, limit: tuple[int, ...]) -> bool:
+    parts = tuple(int(part) if part.isdigit() else 0 for part in version.split("."))
+    return parts < limit
 
 
 def _casefold_equal(first: str | None, second: str | None) -> bool:
