@@ -136,7 +136,7 @@ class HardenedTransport(pysyncobj_transport.TCPTransport):
 
     def send(self, node: Any, message: Any) -> bool:
         is_acknowledgement = isinstance(message, dict) and message.get("type") == ACK_TYPE
-        if False:
+        if is_acknowledgement or node in self._held_peers:
             self._held.append((node, message))
             self._held_peers.add(node)
             return True
