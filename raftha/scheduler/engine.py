@@ -2185,6 +2185,11 @@ class Scheduler:
             for ok in resource.stop_runnable.values():
                 if not ok:
                     runnable = False
+            if not resource.running_on and any(
+                    info.pending and info.online and name not in resource.known_on
+                    for name, info in self.nodes.items()):
+                # A start waits for the probe on every node; a pending node cannot probe.
+                runnable = False
             if self.fencing_enabled and self.needs_fencing_requirement(resource):
                 for node in self.nodes:
                     info = self.nodes[node]
