@@ -85,8 +85,14 @@ def versions() -> dict:
     return {"python": platform.python_version(), "kernel": platform.release()}
 
 
-def execute(options: RunOptions, adapter: ClusterAdapter, log=print) -> dict:
+def print_flushed(message: str) -> None:
+    """Progress lines reach a pipe at once (a supervisor may wait for them)."""
+    print(message, flush=True)
+
+
+def execute(options: RunOptions, adapter: ClusterAdapter, log=None) -> dict:
     """Run everything and return results.json's content (also written under options.out)."""
+    log = log or print_flushed
     out = pathlib.Path(options.out)
     if out.exists() and any(out.iterdir()):
         raise ValueError(f"output directory {out} is not empty")
@@ -198,8 +204,9 @@ def _write_resolved_schedule(out: pathlib.Path, planned: dict, ops: list[dict]) 
     store.write_json(out / "schedule.json", planned)
 
 
-def check_directory(run_dir: pathlib.Path, counts: dict | None = None, log=print) -> dict:
+def check_directory(run_dir: pathlib.Path, counts: dict | None = None, log=None) -> dict:
     """(Re-)check a stored run and (re-)write results.json, timeline.html/png, summary."""
+    log = log or print_flushed
     run_dir = pathlib.Path(run_dir)
     run, meta = store.load_run(run_dir)
     names = meta.get("checkers") or list(checkers.CHECKERS)

@@ -195,3 +195,16 @@ def test_schedule_overlaps_faults_sometimes_and_events_heal_in_time():
     never = schedule.plan(3, NODES[:3], 120, ["partition"],
                           schedule.Timing((1, 2), (2, 4), 1, 1, overlap_probability=0.0))
     assert not any(op["overlaps"] for op in never["ops"])
+
+
+def test_check_refuses_a_directory_that_is_not_a_run(tmp_path):
+    import subprocess
+
+    import pathlib
+
+    completed = subprocess.run([sys.executable, "-m", "jepsen", "check", str(tmp_path)],
+                               capture_output=True, text=True, timeout=60,
+                               cwd=pathlib.Path(__file__).resolve().parents[2])
+    assert completed.returncode == 2
+    assert completed.stderr.strip() == f"jepsen: {tmp_path} is not a run directory " \
+                                       "(no history.jsonl)"
