@@ -198,9 +198,8 @@ def test_schedule_overlaps_faults_sometimes_and_events_heal_in_time():
 
 
 def test_check_refuses_a_directory_that_is_not_a_run(tmp_path):
-    import subprocess
-
     import pathlib
+    import subprocess
 
     completed = subprocess.run([sys.executable, "-m", "jepsen", "check", str(tmp_path)],
                                capture_output=True, text=True, timeout=60,
