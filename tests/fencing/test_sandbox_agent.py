@@ -16,7 +16,9 @@ from raftha.daemon.config import load_node_config
 from raftha.daemon.fencer import (
     WATCHDOG_REGISTRY_NAME,
     ProcessGroupRegistry,
+    WatchdogClient,
     execute_fencing,
+    start_watchdog,
     watchdog_directory,
 )
 from raftha.model.fencing import FenceDevice
@@ -36,6 +38,11 @@ def sandbox_dir(tmp_path):
         try:
             Sandbox(directory).down()   # a fresh object: the agent rewrote sandbox.json
         finally:
+            for name in Sandbox(directory).nodes if directory.exists() else ():
+                watchdog_pid = WatchdogClient(registry_of(directory, name).path.parent
+                                              ).running_pid()
+                if watchdog_pid is not None:
+                    os.kill(watchdog_pid, signal.SIGKILL)
             for child in spawned:
                 try:
                     os.killpg(child.pid, signal.SIGKILL)
@@ -74,7 +81,10 @@ def test_off_on_reboot_of_a_sandbox_node(runner, sandbox_dir):
     resource = subprocess.Popen(["sh", "-c", "sleep 600 & exec sleep 600"],
                                 start_new_session=True)
     spawned.append(resource)
-    assert registry_of(directory, "node2").add(resource.pid, "stand-in")
+    registry = registry_of(directory, "node2")
+    assert registry.add(resource.pid, "stand-in")
+    watchdog = WatchdogClient(registry.path.parent, node2_pid)
+    watchdog_pid = start_watchdog(registry.path.parent, 60_000, node2_pid)
 
     assert runner.status(device, "node2", 30_000).rc == 0
     check = runner.check_host(device, "node2", 30_000)
@@ -87,6 +97,8 @@ def test_off_on_reboot_of_a_sandbox_node(runner, sandbox_dir):
     assert wait_until(lambda: not process_group_exists(resource.pid), 30.0)
     assert runner.status(device, "node2", 30_000).rc == 2
     assert "node2" not in Sandbox(directory).pids
+    assert watchdog.running_pid() is None                   # the node's watchdog went too
+    assert watchdog_pid > 0 and not watchdog.pet()
     # fencing an already-off node still succeeds
     assert runner.fence_device(device, "node2", "off", timeout_ms=60_000).ok
 
