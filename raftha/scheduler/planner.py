@@ -1,14 +1,21 @@
 """plan(config, status) -> Plan: runs the engine and turns its working state into a Plan.
 
-Invariant: pure and deterministic; the Plan lists instances in configuration order.
+Role: the public entry point of the scheduler. The Plan carries, for every resource
+instance, where it is and where it ends after this transition; the actions of the transition
+(probe, stop, demote, start, promote, recurring monitor, fence), each marked runnable or
+blocked with a reason; the orderings between them; and a per-instance explanation.
+
+Invariant: pure and deterministic; the Plan lists instances in configuration order and
+actions in a stable order (fencing first, then by resource).
 """
 
 from __future__ import annotations
 
-from raftha.model.config import Configuration
+from raftha.model.config import Configuration, Primitive, normalize_role
 from raftha.model.status import ClusterStatus
 from raftha.scheduler.engine import Resource, Scheduler
 from raftha.scheduler.plan import Action, Explanation, InstancePlacement, Plan
+from raftha.scheduler.rules import parse_interval_ms
 
 
 def plan(config: Configuration, status: ClusterStatus) -> Plan:
@@ -17,34 +24,71 @@ def plan(config: Configuration, status: ClusterStatus) -> Plan:
     placements: list[InstancePlacement] = []
     actions: list[Action] = []
     explanations: list[Explanation] = []
+    for node in engine.fenced:
+        actions.append(Action(key=f"fence:{node}", verb="fence", resource=None, node=node,
+                              runnable=True, reason=engine.nodes[node].unclean_reason))
     for resource in engine.resources:
         for primitive in resource.primitives():
             placements.append(_placement(engine, resource, primitive))
             actions.extend(_actions(engine, primitive))
             explanations.append(_explanation(primitive))
-    for node in engine.fenced:
-        actions.insert(0, Action(key=f"fence:{node}", verb="fence", resource=None, node=node,
-                                 runnable=True, reason=engine.nodes[node].unclean_reason))
     node_states = tuple((name, info.state_name()) for name, info in engine.sorted_nodes())
-    orderings = []
-    fence_keys = [a.key for a in actions if a.verb == "fence"]
-    for action in actions:
-        if action.verb == "stop":
-            start_key = f"start:{action.resource}:"
-            for other in actions:
-                if other.key.startswith(start_key):
-                    orderings.append((action.key, other.key))
-        if action.verb == "start":
-            orderings.extend((fence_key, action.key) for fence_key in fence_keys)
     return Plan(
         placements=tuple(placements),
         actions=tuple(actions),
-        orderings=tuple(orderings),
+        orderings=tuple(_orderings(engine, actions)),
         fenced=tuple(engine.fenced),
         explanations=tuple(explanations),
         node_states=node_states,
         warnings=tuple(engine.warnings),
     )
+
+
+def _orderings(engine: Scheduler, actions: list[Action]) -> list[tuple[str, str]]:
+    """Pairs (before, after) of action keys: fencing first, probes before starts, stops
+    before starts, starts before promotes, demotes before stops, group members in order,
+    and the configured orderings (start forward, stop in reverse)."""
+    by_resource: dict[str, dict[str, list[str]]] = {}
+    for action in actions:
+        if action.resource is not None:
+            by_resource.setdefault(action.resource, {}).setdefault(action.verb, []).append(
+                action.key)
+    fence_keys = [action.key for action in actions if action.verb == "fence"]
+    pairs: list[tuple[str, str]] = []
+
+    def link(first: list[str], then: list[str]) -> None:
+        pairs.extend((before, after) for before in first for after in then)
+
+    for verbs in by_resource.values():
+        link(fence_keys, verbs.get("start", []) + verbs.get("stop", []))
+        link(verbs.get("probe", []), verbs.get("start", []))
+        link(verbs.get("demote", []), verbs.get("stop", []))
+        link(verbs.get("stop", []), verbs.get("start", []))
+        link(verbs.get("start", []), verbs.get("promote", []) + verbs.get("monitor", []))
+        link(verbs.get("promote", []), verbs.get("monitor", []))
+
+    def keys(resource_id: str, verb: str) -> list[str]:
+        resource = engine.by_id.get(resource_id)
+        if resource is None:
+            return []
+        return [key for primitive in resource.primitives()
+                for key in by_resource.get(primitive.id, {}).get(verb, [])]
+
+    for then_id, firsts in sorted(engine.order_index.items()):
+        for first, _kind in firsts:
+            if first.config is None:
+                continue
+            link(keys(first.id, "start"), keys(then_id, "start"))
+    for first_id, then_id in engine.symmetric_orders:
+        link(keys(first_id, "start"), keys(then_id, "start"))
+        link(keys(then_id, "stop"), keys(first_id, "stop"))
+    seen: set[tuple[str, str]] = set()
+    unique: list[tuple[str, str]] = []
+    for pair in pairs:
+        if pair not in seen:
+            seen.add(pair)
+            unique.append(pair)
+    return unique
 
 
 def _placement(engine: Scheduler, top: Resource, primitive: Resource) -> InstancePlacement:
@@ -74,10 +118,24 @@ def _placement(engine: Scheduler, top: Resource, primitive: Resource) -> Instanc
 
 def _actions(engine: Scheduler, primitive: Resource) -> list[Action]:
     found: list[Action] = []
+    config = primitive.config
+    if primitive.managed and not primitive.orphan:
+        for name, info in engine.sorted_nodes():
+            if name in primitive.known_on or not info.online or info.unclean:
+                continue
+            found.append(Action(key=f"probe:{primitive.id}:{name}", verb="probe",
+                                resource=primitive.id, node=name,
+                                runnable=not info.pending,
+                                reason="" if not info.pending else "node is pending"))
     for node, runnable in sorted(primitive.stop_runnable.items()):
+        implied = node in engine.fenced or engine.node_gone(node)
+        reason = "implied by fencing" if node in engine.fenced else (
+            "node is down" if implied else ("" if runnable else "stop cannot run"))
+        if primitive.role == "Promoted" and not implied:
+            found.append(Action(key=f"demote:{primitive.id}:{node}", verb="demote",
+                                resource=primitive.id, node=node, runnable=runnable))
         found.append(Action(key=f"stop:{primitive.id}:{node}", verb="stop",
-                            resource=primitive.id, node=node, runnable=runnable,
-                            reason="" if runnable else "stop cannot run"))
+                            resource=primitive.id, node=node, runnable=runnable, reason=reason))
     target = primitive.assigned
     if target is not None and primitive.managed and (
             target not in primitive.running_on or target in primitive.stop_runnable):
@@ -85,15 +143,28 @@ def _actions(engine: Scheduler, primitive: Resource) -> list[Action]:
                             resource=primitive.id, node=target,
                             runnable=primitive.start_runnable,
                             reason="" if primitive.start_runnable else "blocked"))
+    final_nodes, final_role = engine.final_state(primitive)
     if target is not None and primitive.managed:
         if primitive.next_role == "Promoted" and primitive.role != "Promoted":
             found.append(Action(key=f"promote:{primitive.id}:{target}", verb="promote",
                                 resource=primitive.id, node=target,
-                                runnable=primitive.promote_runnable))
-        if primitive.next_role in ("Unpromoted", "Stopped") and primitive.role == "Promoted":
-            for node in primitive.running_on:
-                found.append(Action(key=f"demote:{primitive.id}:{node}", verb="demote",
-                                    resource=primitive.id, node=node, runnable=True))
+                                runnable=primitive.promote_runnable and final_role == "Promoted",
+                                reason="" if final_role == "Promoted" else "blocked"))
+        if (primitive.next_role in ("Unpromoted", "Started") and primitive.role == "Promoted"
+                and target in primitive.running_on and target not in primitive.stop_runnable):
+            found.append(Action(key=f"demote:{primitive.id}:{target}", verb="demote",
+                                resource=primitive.id, node=target, runnable=True))
+    if primitive.managed and len(final_nodes) == 1 and isinstance(config, Primitive):
+        for operation in config.operations:
+            interval_ms = parse_interval_ms(operation.interval)
+            role = normalize_role(operation.role)
+            if (operation.name != "monitor" or interval_ms <= 0 or not operation.enabled
+                    or role not in (None, final_role, "Started" if final_role == "Started"
+                                    else None)):
+                continue
+            found.append(Action(key=f"monitor:{primitive.id}:{final_nodes[0]}:{interval_ms}",
+                                verb="monitor", resource=primitive.id, node=final_nodes[0],
+                                runnable=True, reason=f"every {interval_ms} ms"))
     return found
 
 

@@ -51,3 +51,23 @@ def test_plan_is_deterministic_and_pure_data():
     assert first.fenced == ("node3",)
     fence = [action for action in first.actions if action.verb == "fence"]
     assert fence and fence[0].node == "node3"
+
+
+def test_plan_orders_fencing_before_recovery():
+    text = (SCENARIOS / "lost-node-is-fenced" / "cib.xml").read_text()
+    result = plan(*parse_cib(text))
+    orderings = set(result.orderings)
+    assert ("fence:node3", "stop:app:node3") in orderings
+    assert ("stop:app:node3", "start:app:node2") in orderings
+    stop = next(action for action in result.actions if action.key == "stop:app:node3")
+    assert stop.reason == "implied by fencing"
+
+
+def test_plan_marks_blocked_starts_with_a_reason():
+    text = (SCENARIOS / "no-quorum-stops-everything" / "cib.xml").read_text()
+    result = plan(*parse_cib(text))
+    blocked = {action.key for action in result.blocked_actions()}
+    assert any(key.startswith("start:b:") for key in blocked)
+    assert result.placement("a").final_nodes == ()
+    explanation = result.explanation("b")
+    assert explanation is not None and explanation.chosen is not None
