@@ -91,6 +91,7 @@ METADATA_TIMEOUT_MS = 15_000
 LIST_CACHE_MS = 60_000
 STATUS_ON, STATUS_ERROR, STATUS_OFF = 0, 1, 2
 RESULT_OK, RESULT_FAILED, RESULT_TIMEOUT = "ok", "failed", "timeout"
+MAX_EVENT_ATTEMPTS = 16
 
 
 # ---------------------------------------------------------------- meta-data
@@ -265,6 +266,21 @@ class FenceOutcome:
     @property
     def ok(self) -> bool:
         return self.result == RESULT_OK
+
+    def event_body(self, max_attempts: int = MAX_EVENT_ATTEMPTS) -> dict[str, Any]:
+        """The compact plain-data form for a fence-result event in the log: the answer, the
+        last reason, and the first `max_attempts` attempts (bounded, reasons cut to 300
+        characters), so the entry stays small whatever the agents printed."""
+        return {
+            "target": self.target, "action": self.action, "result": self.result,
+            "device": self.device, "level": self.level,
+            "reason": (self.explanation[-1] if self.explanation else "")[:300],
+            "delay_ms": self.delay_ms, "duration_ms": self.duration_ms,
+            "attempts": [{"device": attempt.device, "action": attempt.action,
+                          "level": attempt.level, "result": attempt.result, "rc": attempt.rc,
+                          "reason": attempt.reason[:300], "duration_ms": attempt.duration_ms}
+                         for attempt in self.attempts[:max_attempts]],
+        }
 
     def to_dict(self) -> dict[str, Any]:
         return {"target": self.target, "action": self.action, "result": self.result,

@@ -311,3 +311,16 @@ def test_default_dynamic_list_falls_back_to_status_when_list_fails(runner, tmp_p
     explicit = scripted("strict", tmp_path, fail_actions="list", _check="dynamic-list")
     refused = runner.check_host(explicit, "node1")
     assert refused.method == "dynamic-list" and not refused.can_fence
+
+
+def test_outcome_event_body_is_small_plain_data():
+    import msgpack
+
+    fake = FakeFenceRunner(results={(f"d{i}", "n1", "off"): ["failed"] for i in range(30)})
+    devices = [FenceDevice(f"d{i}", "x") for i in range(30)]
+    outcome = execute_fencing("n1", "off", devices, [], fake)
+    body = outcome.event_body()
+    assert body["result"] == "failed" and body["target"] == "n1"
+    assert len(body["attempts"]) == 16 and len(outcome.attempts) == 30
+    assert body["reason"] == "fencing n1 (off) failed"
+    assert msgpack.unpackb(msgpack.packb(body)) == body
