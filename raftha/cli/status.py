@@ -74,7 +74,8 @@ def render_status(document: dict[str, Any]) -> str:
         lines.append("  * No resources")
     for resource_id, resource in sorted(resources.items()):
         where = f" {resource['node']}" if resource.get("node") else ""
-        lines.append(f"  * {resource_id}\t{resource.get('role', 'Stopped')}{where}")
+        agent = f"\t({resource['agent']}):" if resource.get("agent") else ":"
+        lines.append(f"  * {resource_id}{agent}\t {resource.get('role', 'Stopped')}{where}")
     return "\n".join(lines)
 
 

@@ -56,9 +56,12 @@ def test_status_rendering_looks_like_crm_mon():
         "nodes": {"n1": {"state": "online", "reachable": False},
                   "n2": {"state": "online", "reachable": True},
                   "n3": {"state": "offline", "reachable": False}},
-        "resources": {},
+        "resources": {"web": {"node": None, "role": "Stopped", "agent": "ocf:heartbeat:apache"},
+                      "ip": {"node": "n1", "role": "Started"}},
     }
     text = render_status(document)
+    assert "  * web\t(ocf:heartbeat:apache):\t Stopped\n" in text + "\n"
+    assert "  * ip:\t Started n1" in text
     assert "Current leader: n1 - partition WITHOUT quorum" in text
     assert "Online: [ n1 n2 ]" in text and "OFFLINE: [ n3 ]" in text
     assert "by root via ClusterPropertySet on n2" in text
