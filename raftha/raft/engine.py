@@ -127,12 +127,35 @@ class HardenedTransport(pysyncobj_transport.TCPTransport):
             return dict(self._pings_received)
 
     def _onMessageReceived(self, node: Any, message: Any) -> None:  # noqa: N802
-        if isinstance(message, dict) and message.get("type") == PING_MESSAGE_TYPE:
+        if not isinstance(message, dict):
+            super()._onMessageReceived(node, message)
+            return
+        kind = message.get("type")
+        if kind == PING_MESSAGE_TYPE:
             # Reading it already refreshed the link's last-read time; nothing else to do.
             with self._pings_lock:
                 self._pings_received[node.id] = self._pings_received.get(node.id, 0) + 1
             return
+        if kind == ACK_TYPE and message.get("success") and not message.get("reset"):
+            self._accept_success_without_rewinding(node, message)
+            return
         super()._onMessageReceived(node, message)
+
+    def _accept_success_without_rewinding(self, node: Any, message: Any) -> None:
+        """A success acknowledgement must never move the leader's next index backwards.
+
+        pysyncobj sets next index to the acknowledged position; an acknowledgement of an
+        older batch therefore rewinds it below what was already sent, the leader resends
+        those entries with an older previous index, and the follower (which truncates on any
+        overlap, not only on a conflict) cuts entries it already applied and appends them
+        again. A success says "I hold everything before this index": keep the further one.
+        """
+        next_index = self._syncObj._SyncObj__raftNextIndex
+        before = next_index.get(node)
+        super()._onMessageReceived(node, message)
+        after = next_index.get(node)
+        if before is not None and after is not None and after < before:
+            next_index[node] = before
 
     def send(self, node: Any, message: Any) -> bool:
         is_acknowledgement = isinstance(message, dict) and message.get("type") == ACK_TYPE

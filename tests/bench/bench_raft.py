@@ -2,10 +2,11 @@
 
 Three real node processes on 127.0.0.1 (tests/raft/raft_node.py), authkey set, fsync on.
 Measures: time to first leader, commit latency p50/p99 through RaftLog.propose (from the
-leader and from a follower), sequential and concurrent throughput, failover after kill -9 of
-the leader (median of --failovers runs; elections needed), idle CPU and RSS per node over
---idle-s seconds, and the cost of the journal fsync (in-process micro-benchmark and the
-nodes' own counters).
+leader and from a follower), sequential and concurrent throughput (32 proposals in flight
+shows the group commit of journal syncs), the same with syncs disabled as a baseline,
+failover after kill -9 of the leader (median of --failovers runs; elections needed), idle
+CPU and RSS per node over --idle-s seconds, and the cost of the journal fsync (in-process
+micro-benchmark and the nodes' own counters).
 
 usage: python3 tests/bench/bench_raft.py [--runs 5] [--failovers 7] [--idle-s 20] [--json]
 """
@@ -85,6 +86,8 @@ def latency_and_throughput(cluster: RaftCluster) -> dict:
         "sequential_from_follower": cluster.node(follower).request("bench", 120.0, n=1000,
                                                                    size=200),
     }
+    results["leader_32_threads_in_flight"] = cluster.node(leader).request(
+        "bench", 120.0, n=3000, size=200, threads=32)
     answers: dict[str, dict] = {}
 
     def run(address: str) -> None:
@@ -208,6 +211,12 @@ def main() -> None:
             report["failover"] = failover(cluster, arguments.failovers)
         finally:
             cluster.close()
+        baseline = RaftCluster(root / "no_fsync", 3, extra_args={-1: ["--no-fsync"]})
+        try:
+            start_parallel(baseline)
+            report["commits_without_fsync"] = latency_and_throughput(baseline)
+        finally:
+            baseline.close()
         report["fsync_micro"] = fsync_micro(root)
     finally:
         shutil.rmtree(root, ignore_errors=True)
@@ -222,12 +231,15 @@ def print_report(report: dict) -> None:
     print(f"first leader (3 processes spawned together): {first['spawn_to_agreed_leader_s']}")
     print(f"  from all processes ready:                  "
           f"{first['processes_ready_to_agreed_leader_s']}")
-    for name in ("sequential_from_leader", "sequential_from_follower"):
-        row = report["commits"][name]
-        print(f"commit {name}: p50 {row['p50_ms']:.2f} ms, p99 {row['p99_ms']:.2f} ms, "
-              f"{row['ops_per_s']:.0f} ops/s, outcomes {row['outcomes']}")
-    concurrent = report["commits"]["concurrent_3_proposers"]
-    print(f"throughput, 3 concurrent sequential proposers: {concurrent['ops_per_s']} ops/s")
+    for section in ("commits", "commits_without_fsync"):
+        for name in ("sequential_from_leader", "sequential_from_follower",
+                     "leader_32_threads_in_flight"):
+            row = report[section][name]
+            print(f"{section} {name}: p50 {row['p50_ms']:.2f} ms, p99 {row['p99_ms']:.2f} ms, "
+                  f"{row['ops_per_s']:.0f} ops/s, outcomes {row['outcomes']}")
+        concurrent = report[section]["concurrent_3_proposers"]
+        print(f"{section} 3 nodes proposing sequentially at once: "
+              f"{concurrent['ops_per_s']} ops/s")
     fail = report["failover"]
     print(f"failover kill -9 leader -> agreed new leader: {fail['kill_to_agreed_leader_s']}")
     print(f"failover kill -9 leader -> first commit:      "

@@ -9,6 +9,8 @@ Faults for tests:
   --poison TEXT            apply_entry raises (after recording) when the entry equals TEXT
   --raise-in-delivery      the proposal answer hand-off raises after storing the answer
   --fail-tick-after-s S    after S seconds every Raft tick raises (the node must fail-stop)
+Benchmark baseline:
+  --no-fsync               journal syncs do nothing (measures what durability costs)
 """
 
 from __future__ import annotations
@@ -125,20 +127,32 @@ class Server:
             return {"outcome": result.outcome.name, "reason": result.reason}
         if command == "bench":
             return self.bench(int(request["n"]), int(request.get("size", 200)),
-                              int(request.get("timeout_ms", 2000)))
+                              int(request.get("timeout_ms", 2000)),
+                              int(request.get("threads", 1)))
         return {"error": f"unknown command {command!r}"}
 
-    def bench(self, count: int, size: int, timeout_ms: int) -> dict:
+    def bench(self, count: int, size: int, timeout_ms: int, threads: int) -> dict:
+        """`threads` workers propose `count` entries in all, each waiting for its answer."""
         latencies: list[float] = []
         outcomes: dict[str, int] = {}
+        lock = threading.Lock()
+
+        def worker(worker_number: int) -> None:
+            for number in range(worker_number, count, threads):
+                entry = (f"bench-{os.getpid()}-{number}-".encode() + b"x" * size)[:size]
+                before = time.perf_counter()
+                result = self.log.propose(entry, timeout_ms)
+                with lock:
+                    if result.outcome is ProposeOutcome.COMMITTED:
+                        latencies.append(time.perf_counter() - before)
+                    outcomes[result.outcome.name] = outcomes.get(result.outcome.name, 0) + 1
+
         started = time.perf_counter()
-        for number in range(count):
-            entry = (f"bench-{os.getpid()}-{number}-".encode() + b"x" * size)[:size]
-            before = time.perf_counter()
-            result = self.log.propose(entry, timeout_ms)
-            if result.outcome is ProposeOutcome.COMMITTED:
-                latencies.append(time.perf_counter() - before)
-            outcomes[result.outcome.name] = outcomes.get(result.outcome.name, 0) + 1
+        workers = [threading.Thread(target=worker, args=(n,)) for n in range(threads)]
+        for thread in workers:
+            thread.start()
+        for thread in workers:
+            thread.join()
         elapsed = time.perf_counter() - started
         latencies.sort()
         return {"outcomes": outcomes, "elapsed_s": elapsed,
@@ -157,6 +171,7 @@ def main() -> None:
     parser.add_argument("--poison", default=None)
     parser.add_argument("--raise-in-delivery", action="store_true")
     parser.add_argument("--fail-tick-after-s", type=float, default=None)
+    parser.add_argument("--no-fsync", action="store_true")
     parser.add_argument("--compaction-entries", type=int, default=5000)
     parser.add_argument("--max-life-s", type=float, default=300.0)
     arguments = parser.parse_args()
@@ -165,6 +180,10 @@ def main() -> None:
     threading.Timer(arguments.max_life_s, lambda: os._exit(3)).start()
     if arguments.raise_in_delivery:
         install_raising_delivery()
+    if arguments.no_fsync:
+        from raftha.raft.durability import DurableFileJournal
+
+        DurableFileJournal.flush = lambda self: None
     settings = RaftSettings(
         self_address=arguments.self_address,
         peer_addresses=tuple(arguments.peers),

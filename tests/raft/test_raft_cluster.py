@@ -357,3 +357,17 @@ def test_an_oversized_frame_announcement_is_cut_off(raft_cluster):
     assert closed, "the node kept the oversized frame's connection open"
     assert cluster.node(cluster.addresses[0]).alive()
     assert cluster.propose_committed("after-flood")["outcome"] == "COMMITTED"
+
+
+def test_pipelined_proposals_never_truncate_applied_entries(raft_cluster):
+    """pysyncobj lowers a follower's next index on every late acknowledgement and then
+    resends older entries, which makes the follower cut (and re-append) entries it already
+    applied. The leader keeps its next index from going backwards on a success."""
+    cluster = raft_cluster(3).start()
+    leader = cluster.wait_leader()
+    answer = cluster.node(leader).request("bench", 120.0, n=1500, size=200, threads=32)
+    assert answer["outcomes"] == {"COMMITTED": 1500}, answer
+    for address in cluster.addresses:
+        wait_entries(cluster, address, 1500)
+    for node in cluster.nodes.values():
+        assert "truncating already-applied" not in node.stderr_text()
