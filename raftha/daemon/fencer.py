@@ -23,6 +23,11 @@ Invariants:
 - The random part of pcmk_delay_max and the sleeping are injected, so tests are deterministic.
 - Parameter values containing a newline are refused (they would forge stdin keys).
 
+Entry points for the daemon: `fence_node(config, target, runner)` (one request configured
+from the cluster configuration), `FenceRequests` (runs requests in the background, one per
+target at a time, and hands each FenceOutcome to a callback), `Lease` and `LeaseGuard` (the
+lease measured from the heartbeat send time; pets the watchdog only while it is valid).
+
 Watchdog side (the protocol is defined in fencing/raftha-watchdog's docstring):
 `start_watchdog` spawns it in its own session, `WatchdogClient.pet()` writes
 "PET <pid>" to DIR/pet.fifo, `disarm()` writes "DISARM <pid>", and `ProcessGroupRegistry`
@@ -37,6 +42,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -750,6 +756,82 @@ def failed_outcome(target: str, action: str, reason: str) -> FenceOutcome:
                         FencePlan(target, action, (), (reason,)), (reason,), 0, 0)
 
 
+class FenceRequests:
+    """Runs fence requests in the background and reports each outcome to `on_done`.
+
+    At most one request per target runs at a time: a request for a target already being
+    fenced joins it (the caller gets False) instead of fencing twice. At most
+    `max_parallel` requests run at once (1 when concurrent-fencing is false). `on_done` is
+    called from the worker thread; it must not block for long (propose the result event).
+    """
+
+    def __init__(self, runner: FenceRunnerLike, on_done: Callable[[FenceOutcome], None], *,
+                 max_parallel: int = 2) -> None:
+        if max_parallel < 1:
+            raise ValueError("max_parallel must be at least 1")
+        self.runner = runner
+        self.on_done = on_done
+        self._slots = threading.BoundedSemaphore(max_parallel)
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._running: dict[str, str] = {}          # target -> action
+        self._threads: list[threading.Thread] = []
+
+    def submit(self, config: Configuration, target: str, action: str | None = None, *,
+               node_attributes: Mapping[str, str] | None = None,
+               node_priorities: Mapping[str, int] | None = None,
+               target_lost: bool = True) -> bool:
+        """Start fencing `target`; False when a request for it is already running."""
+        with self._lock:
+            if target in self._running:
+                return False
+            self._running[target] = action or "default"
+            thread = threading.Thread(
+                target=self._work, name=f"fence-{target}", daemon=True,
+                args=(config, target, action, node_attributes, node_priorities, target_lost))
+            self._threads = [item for item in self._threads if item.is_alive()]
+            self._threads.append(thread)
+        thread.start()
+        return True
+
+    def _work(self, config: Configuration, target: str, action: str | None,
+              node_attributes: Mapping[str, str] | None,
+              node_priorities: Mapping[str, int] | None, target_lost: bool) -> None:
+        outcome: FenceOutcome | None = None
+        try:
+            with self._slots:
+                outcome = fence_node(config, target, self.runner, action=action,
+                                     node_attributes=node_attributes,
+                                     node_priorities=node_priorities, target_lost=target_lost)
+        except Exception as error:  # noqa: BLE001 - a bug must still produce an answer
+            outcome = failed_outcome(target, action or "reboot",
+                                     f"fencing {target} crashed: {type(error).__name__}: "
+                                     f"{error}")
+        finally:
+            with self._lock:
+                self._running.pop(target, None)
+                self._idle.notify_all()
+        self.on_done(outcome)
+
+    def in_flight(self) -> dict[str, str]:
+        """target -> requested action ("default": stonith-action) of running requests."""
+        with self._lock:
+            return dict(self._running)
+
+    def wait_idle(self, timeout_s: float) -> bool:
+        """Wait until no request runs; False on timeout."""
+        deadline = time.monotonic() + timeout_s
+        with self._lock:
+            while self._running:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._idle.wait(remaining)
+        for thread in list(self._threads):
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return True
+
+
 # ---------------------------------------------------------------- the watchdog, daemon side
 
 WATCHDOG_PROGRAM = REPOSITORY_ROOT / "fencing" / "raftha-watchdog"
@@ -849,7 +931,7 @@ def kill_registered_groups(entries: Iterable[RegisteredGroup]) -> list[int]:
         if current is not None and current != entry.leader_start_time:
             continue
         try:
-            os.killpg(entry.pgid, 9)
+            os.killpg(entry.pgid, signal.SIGKILL)
             signalled.append(entry.pgid)
         except (ProcessLookupError, PermissionError):
             pass

@@ -324,3 +324,43 @@ def test_outcome_event_body_is_small_plain_data():
     assert len(body["attempts"]) == 16 and len(outcome.attempts) == 30
     assert body["reason"] == "fencing n1 (off) failed"
     assert msgpack.unpackb(msgpack.packb(body)) == body
+
+
+class BlockingFake(FakeFenceRunner):
+    """A fake whose fence actions wait until released, to observe requests in flight."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        import threading
+
+        self.release = threading.Event()
+        self.entered = threading.Event()
+
+    def fence_device(self, device, target, action, **keywords):
+        self.entered.set()
+        assert self.release.wait(30)
+        return super().fence_device(device, target, action, **keywords)
+
+
+def test_fence_requests_run_once_per_target_and_report():
+    from raftha.daemon.fencer import FenceRequests
+    from raftha.model.config import Configuration, Primitive
+
+    config = Configuration(resources=(Primitive(id="f1", agent_class="stonith",
+                                                agent_type="fence_x"),))
+    done = []
+    fake = BlockingFake()
+    requests = FenceRequests(fake, done.append, max_parallel=1)
+    assert requests.submit(config, "node1", "off")
+    assert fake.entered.wait(30)
+    assert not requests.submit(config, "node1", "reboot")     # joins the running request
+    assert requests.in_flight() == {"node1": "off"}
+    assert not requests.wait_idle(0.1)
+    fake.release.set()
+    assert requests.wait_idle(30)
+    assert [(outcome.target, outcome.action, outcome.result) for outcome in done] == [
+        ("node1", "off", "ok")]
+    assert requests.submit(config, "node1")                   # stonith-action: reboot
+    assert requests.wait_idle(30)
+    assert done[-1].action == "reboot" and done[-1].ok
+    assert fake.fence_calls() == [("f1", "off", 1), ("f1", "reboot", 1)]
