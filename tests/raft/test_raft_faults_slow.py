@@ -105,3 +105,7 @@ def test_outcomes_match_the_final_log_under_crashes_and_pauses(raft_cluster):
             assert len(found) <= 1, (entry, answer, found)
     print(f"outcomes {counts}; faults {len(faults)}; leader {leader}")
     assert counts["COMMITTED"] > 0 and faults
+    for node in cluster.nodes.values():
+        # Applied entries are committed: Raft must never cut them from a log.
+        assert "truncating already-applied" not in node.stderr_text()
+        assert "refused to unpickle" not in node.stderr_text()
