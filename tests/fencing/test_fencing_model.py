@@ -2,6 +2,8 @@
 split-brain timing rule."""
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from raftha.model.config import Configuration, FencingLevel, Primitive
 from raftha.model.fencing import (
@@ -348,3 +350,33 @@ def test_recovery_decision_gates_on_fencing_or_the_wait():
     assert not recovery_decision("n1", has_fence_device=False, fence_confirmed=False,
                                  elapsed_since_last_heartbeat_ms=8000,
                                  recovery_wait_ms=None).allowed
+
+
+# ---------------------------------------------------------------- properties
+
+NODE_NAMES = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,15}", fullmatch=True)
+
+
+@given(base=st.integers(0, 100_000), maximum=st.integers(0, 100_000),
+       fraction=st.floats(0.0, 0.999999))
+def test_delay_stays_between_base_and_max(base, maximum, fraction):
+    total, _ = delay_ms(FenceDevice("f", "x", delay_base_ms=base, delay_max_ms=maximum),
+                        "n", fraction)
+    assert base <= total <= max(base, maximum)
+
+
+@given(st.lists(NODE_NAMES, max_size=8), st.sampled_from([" ", ",", ";", "\n", ", "]))
+def test_target_list_round_trip(names, separator):
+    expected = tuple(dict.fromkeys(n for n in names if n.lower() not in ("on", "off")))
+    assert parse_target_list(separator.join(names)) == expected
+
+
+@given(st.lists(st.tuples(NODE_NAMES, st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\\\0"),
+    min_size=1, max_size=10)), max_size=6))
+def test_host_map_round_trip_with_escapes(pairs):
+    def escape(text):
+        return "".join("\\" + c if c in ";:= \t\n\\" else c for c in text)
+
+    text = ";".join(f"{escape(node)}:{escape(port)}" for node, port in pairs)
+    assert parse_host_map(text) == tuple(pairs)
