@@ -90,6 +90,8 @@ class RaftLog:
         self._sync_stats = SyncStats()
         self._apply_errors = 0
         self._elections_seen = 0
+        self._outcome_counts = {outcome.name: 0 for outcome in ProposeOutcome}
+        self._counts_lock = threading.Lock()
         self._status = self._empty_status()
 
     # ----------------------------------------------------------------- lifecycle
@@ -196,6 +198,8 @@ class RaftLog:
         values: dict[str, Any] = dict(self._sync_stats.as_dict())
         values["apply_errors"] = self._apply_errors
         values["elections_seen"] = self._elections_seen
+        with self._counts_lock:
+            values["propose_outcomes"] = dict(self._outcome_counts)
         node = self._node
         values["pings_received"] = node.transport.pings_received() if node is not None else {}
         return values
@@ -204,6 +208,12 @@ class RaftLog:
 
     def propose(self, entry: bytes, timeout_ms: int) -> ProposeResult:
         """Replicate `entry`, blocking the caller at most `timeout_ms` (never the tick thread)."""
+        result = self._propose(entry, timeout_ms)
+        with self._counts_lock:
+            self._outcome_counts[result.outcome.name] += 1
+        return result
+
+    def _propose(self, entry: bytes, timeout_ms: int) -> ProposeResult:
         if not isinstance(entry, bytes):
             raise TypeError("raft entries must be bytes")
         if len(entry) > MAX_ENTRY_BYTES:

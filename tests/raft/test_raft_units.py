@@ -317,3 +317,28 @@ def test_acknowledgements_wait_for_the_journal_sync_and_links_stay_fifo(tmp_path
     transport.send("leader", vote)
     assert events[-1] == ("send", "leader", vote)
     journal._destroy()
+
+
+class _Connection:
+    def __init__(self) -> None:
+        self.sendRandKey = b"key"
+        self.disconnected = False
+
+    def disconnect(self) -> None:
+        self.disconnected = True
+
+
+@pytest.mark.parametrize("first_message", [["status"], ["transfer", None], "readonly", 42],
+                         ids=["admin-status", "admin-transfer", "read-only-replica", "junk"])
+def test_only_members_may_open_a_raft_connection(first_message):
+    class Owner:
+        encryptor = object()
+
+    transport = object.__new__(HardenedTransport)
+    transport._syncObj = Owner()
+    transport._unknownConnections = set()
+    connection = _Connection()
+    transport._unknownConnections.add(connection)
+    transport._onIncomingMessageReceived(connection, first_message)
+    assert connection.disconnected
+    assert connection not in transport._unknownConnections
