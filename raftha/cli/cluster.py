@@ -99,7 +99,76 @@ def cluster_members(socket_path: str, output_format: str) -> None:
 
 @click.group("node")
 def node_group() -> None:
-    """Run a node daemon."""
+    """Run a node daemon; standby, maintenance and other node attributes."""
+
+
+def set_node_attribute(socket_path: str, node: str, name: str, value: str) -> None:
+    result = call(socket_path, "node_attribute_set", node=node, name=name, value=value)
+    click.echo(f"node {node}: {name}={value} (committed at index {result['index']})")
+
+
+def unset_node_attribute(socket_path: str, node: str, name: str) -> None:
+    result = call(socket_path, "node_attribute_unset", node=node, name=name)
+    click.echo(f"node {node}: {name} removed (committed at index {result['index']})")
+
+
+@node_group.command("standby")
+@socket_option
+@click.argument("node")
+def node_standby(socket_path: str, node: str) -> None:
+    """Put NODE in standby: it may run no resources (node attribute standby=on)."""
+    set_node_attribute(socket_path, node, "standby", "on")
+
+
+@node_group.command("online")
+@socket_option
+@click.argument("node")
+def node_online(socket_path: str, node: str) -> None:
+    """Take NODE out of standby."""
+    set_node_attribute(socket_path, node, "standby", "off")
+
+
+@node_group.command("maintenance")
+@socket_option
+@click.argument("node")
+def node_maintenance(socket_path: str, node: str) -> None:
+    """Put NODE in maintenance: its resources are left alone (maintenance=true)."""
+    set_node_attribute(socket_path, node, "maintenance", "true")
+
+
+@node_group.command("ready")
+@socket_option
+@click.argument("node")
+def node_ready(socket_path: str, node: str) -> None:
+    """Take NODE out of maintenance."""
+    set_node_attribute(socket_path, node, "maintenance", "false")
+
+
+@node_group.command("attribute")
+@socket_option
+@click.argument("node")
+@click.argument("action", type=click.Choice(["set", "delete", "show"]))
+@click.argument("name", required=False)
+@click.argument("value", required=False)
+def node_attribute(socket_path: str, node: str, action: str, name: str | None,
+                   value: str | None) -> None:
+    """Permanent node attributes: NODE set NAME VALUE | delete NAME | show [NAME]."""
+    if action == "set":
+        if name is None or value is None:
+            fail("usage: raftha node attribute NODE set NAME VALUE")
+        set_node_attribute(socket_path, node, name, value)
+    elif action == "delete":
+        if name is None or value is not None:
+            fail("usage: raftha node attribute NODE delete NAME")
+        unset_node_attribute(socket_path, node, name)
+    else:
+        nodes = call(socket_path, "status")["nodes"]
+        if node not in nodes:
+            fail(f"node {node!r} is not a member of the cluster")
+        attributes = nodes[node].get("attributes", {})
+        for key in sorted(attributes):
+            if name is None or key == name:
+                click.echo(f"{key}={attributes[key]}")
 
 
 @node_group.command("run")

@@ -24,6 +24,9 @@ Operations (args -> result):
                                                mode "update" (default) or "replace";
                                                verified, then one ConfigurationLoaded event)
     configure_show   {}                     -> {"text", "configuration", "index"}
+    node_attribute_set   {"node", "name", "value"} -> {"index"}  (permanent node attribute,
+                                               e.g. standby=on; NodeAttributeSet)
+    node_attribute_unset {"node", "name"}          -> {"index"}  (NodeAttributeUnset)
     cluster_info     {}                     -> {"name", "id", "members": [{name, address}]}
     node_add         {"name", "address"}    -> {"index"}   (Raft add_member, then NodeJoined)
     node_remove      {"name"}               -> {"index"}   (Raft remove_member, then NodeLeft)
@@ -110,6 +113,8 @@ class ControlApi:
             "metrics": self.op_metrics,
             "configure_load": self.op_configure_load,
             "configure_show": self.op_configure_show,
+            "node_attribute_set": self.op_node_attribute_set,
+            "node_attribute_unset": self.op_node_attribute_unset,
             "cluster_info": self.op_cluster_info,
             "node_add": self.op_node_add,
             "node_remove": self.op_node_remove,
@@ -251,6 +256,23 @@ class ControlApi:
         return {"text": render_configuration(configuration),
                 "configuration": configuration.to_dict(),
                 "index": state.configuration_index}
+
+    def op_node_attribute_set(self, args: dict, user: str) -> dict:
+        allow(args, "node", "name", "value")
+        body = {"node": string_arg(args, "node"), "name": string_arg(args, "name"),
+                "value": string_arg(args, "value")}
+        self.require_member(body["node"])
+        return self.propose("NodeAttributeSet", body, user)
+
+    def op_node_attribute_unset(self, args: dict, user: str) -> dict:
+        allow(args, "node", "name")
+        body = {"node": string_arg(args, "node"), "name": string_arg(args, "name")}
+        self.require_member(body["node"])
+        return self.propose("NodeAttributeUnset", body, user)
+
+    def require_member(self, name: str) -> None:
+        if self.machine.state.node(name) is None:
+            raise RequestError(f"node {name!r} is not a member of the cluster")
 
     def op_cluster_info(self, args: dict, user: str) -> dict:
         allow(args)

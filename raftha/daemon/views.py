@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from raftha.model.properties import boolean_value
 from raftha.model.reducer import stored_configuration
 from raftha.model.state import ClusterState, state_hash
 
@@ -56,19 +57,38 @@ def status_view(state: ClusterState, raft_status: Any | None, self_name: str,
     reachable = None
     if raft_status is not None:
         reachable = {raft_status.self_address, *raft_status.connected_peers}
+    attributes = configured_node_attributes(state)
     nodes = {
         node.name: {
-            "state": node.state,
+            "state": node_state_name(node.state, attributes.get(node.name, {})),
             "address": node.address,
             "leader": node.name == leader,
             "changed_index": node.changed_index,
             # This node's own Raft connectivity: live, uncommitted, a hint for operators
             # when the committed state cannot change (no quorum).
             "reachable": None if reachable is None else node.address in reachable,
+            "attributes": attributes.get(node.name, {}),
         }
         for node in state.nodes
     }
     return {"cluster": cluster, "nodes": nodes, "resources": resources_view(state)}
+
+
+def configured_node_attributes(state: ClusterState) -> dict[str, dict[str, str]]:
+    if not state.configuration_bytes:
+        return {}
+    return {node.name: dict(node.attributes) for node in stored_configuration(state).nodes}
+
+
+def node_state_name(membership_state: str, attributes: dict[str, str]) -> str:
+    """crm_mon's words: an online node in standby or maintenance shows that instead."""
+    if membership_state != "online":
+        return membership_state
+    if boolean_value(attributes.get("maintenance", "false")):
+        return "maintenance"
+    if boolean_value(attributes.get("standby", "false")):
+        return "standby"
+    return membership_state
 
 
 def resources_view(state: ClusterState) -> dict[str, Any]:

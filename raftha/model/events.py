@@ -209,6 +209,26 @@ def validate_property_unset(body: Mapping[str, Any]) -> None:
     require_text(body["name"], "property name", MAX_NAME_CHARS)
 
 
+ATTRIBUTE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.#:-]{0,127}$")
+
+
+def validate_node_attribute(body: Mapping[str, Any], with_value: bool) -> None:
+    require_keys(body, ("node", "name", "value") if with_value else ("node", "name"))
+    require_node_name(body["node"], "node")
+    if not isinstance(body["name"], str) or not ATTRIBUTE_NAME_PATTERN.match(body["name"]):
+        raise EventError(f"attribute name {body['name']!r} is not valid")
+    if with_value:
+        require_text(body["value"], "attribute value", MAX_VALUE_CHARS)
+
+
+def validate_node_attribute_set(body: Mapping[str, Any]) -> None:
+    validate_node_attribute(body, with_value=True)
+
+
+def validate_node_attribute_unset(body: Mapping[str, Any]) -> None:
+    validate_node_attribute(body, with_value=False)
+
+
 LOAD_MODES = ("update", "replace")
 
 
@@ -237,6 +257,8 @@ BODY_VALIDATORS: dict[str, Callable[[Mapping[str, Any]], None]] = {
     "ClusterPropertySet": validate_property_set,
     "ClusterPropertyUnset": validate_property_unset,
     "ConfigurationLoaded": validate_configuration_loaded,
+    "NodeAttributeSet": validate_node_attribute_set,
+    "NodeAttributeUnset": validate_node_attribute_unset,
     "ClockTicked": validate_empty,
 }
 
@@ -265,6 +287,10 @@ def summarize(event: Event) -> str:
         resources = body["configuration"].get("resources")
         count = len(resources) if isinstance(resources, list) else 0
         return f"configuration loaded ({body['mode']}): {count} top-level resources"
+    if event.kind == "NodeAttributeSet":
+        return f"node {body['node']}: {body['name']}={body['value']}"
+    if event.kind == "NodeAttributeUnset":
+        return f"node {body['node']}: {body['name']} unset"
     if event.kind == "ClockTicked":
         return "clock tick"
     return event.kind

@@ -19,8 +19,9 @@ from dataclasses import dataclass, replace
 import msgpack
 
 from raftha.model.config import Configuration
+from raftha.model.config import Node as ConfiguredNode
 from raftha.model.events import Event, EventError, decode_event
-from raftha.model.properties import validate_property, validate_property_name
+from raftha.model.properties import is_boolean, validate_property, validate_property_name
 from raftha.model.state import (
     EMPTY_STATE,
     NODE_OFFLINE,
@@ -208,9 +209,46 @@ def on_configuration_loaded(state: ClusterState, index: int, event: Event) -> Cl
         problem = validate_property(name, value)
         if problem is not None:
             raise Refused(problem)
+    return with_configuration(evolve(state, properties=tuple(sorted(properties.items()))),
+                              index, configuration)
+
+
+def with_configuration(state: ClusterState, index: int,
+                       configuration: Configuration) -> ClusterState:
     stored = msgpack.packb(replace(configuration, properties=()).to_dict(), use_bin_type=True)
-    return evolve(state, properties=tuple(sorted(properties.items())),
-                  configuration_bytes=stored, configuration_index=index)
+    return evolve(state, configuration_bytes=stored, configuration_index=index)
+
+
+def node_attribute_handler(set_value: bool) -> Callable[[ClusterState, int, Event],
+                                                         ClusterState]:
+    """Permanent node attributes live in the configuration's node section, as in
+    Pacemaker's CIB (`crm node standby` sets standby=on there)."""
+    def handler(state: ClusterState, index: int, event: Event) -> ClusterState:
+        require_created(state)
+        node_name, name = event.body["node"], event.body["name"]
+        require_node(state, node_name)
+        value = event.body["value"] if set_value else None
+        if value is not None and name in BOOLEAN_NODE_ATTRIBUTES and not is_boolean(value):
+            raise Refused(f"node attribute {name} must be a boolean (on/off, true/false), "
+                          f"not {value!r}")
+        configuration = stored_configuration(state)
+        nodes = list(configuration.nodes)
+        position = next((number for number, node in enumerate(nodes)
+                         if node.name == node_name), None)
+        node = nodes[position] if position is not None else ConfiguredNode(node_name,
+                                                                           id=node_name)
+        attributes = [(key, old) for key, old in node.attributes if key != name]
+        if not set_value and len(attributes) == len(node.attributes):
+            raise Refused(f"node {node_name} has no attribute {name!r}")
+        if set_value:
+            attributes.append((name, value))
+        node = replace(node, attributes=tuple(attributes))
+        if position is None:
+            nodes.append(node)
+        else:
+            nodes[position] = node
+        return with_configuration(state, index, replace(configuration, nodes=tuple(nodes)))
+    return handler
 
 
 def on_clock_ticked(state: ClusterState, index: int, event: Event) -> ClusterState:
@@ -226,8 +264,13 @@ HANDLERS: dict[str, Callable[[ClusterState, int, Event], ClusterState]] = {
     "ClusterPropertySet": on_property_set,
     "ClusterPropertyUnset": on_property_unset,
     "ConfigurationLoaded": on_configuration_loaded,
+    "NodeAttributeSet": node_attribute_handler(set_value=True),
+    "NodeAttributeUnset": node_attribute_handler(set_value=False),
     "ClockTicked": on_clock_ticked,
 }
+
+# Node attributes the scheduler reads as booleans (Pacemaker's standby and maintenance).
+BOOLEAN_NODE_ATTRIBUTES = frozenset({"standby", "maintenance"})
 
 # Kinds that are bookkeeping rather than a change an operator would look for.
 QUIET_KINDS = frozenset({"ClockTicked", "NodeLost", "NodeReturned"})

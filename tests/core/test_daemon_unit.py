@@ -449,3 +449,25 @@ def test_history_knows_what_a_restored_snapshot_skipped(tmp_path):
     with pytest.raises(HistoryError, match="never saw indexes 4 to 6"):
         journal.state_at(5)
     assert [row.index for row in journal.rows(100)[0]] == [1, 2, 3, 8, 9]
+
+
+def test_standby_and_maintenance_are_node_attributes_in_the_configuration(fake_cluster):
+    _, nodes = fake_cluster
+    node = nodes["n1"]
+    node.call("node_attribute_set", node="n2", name="standby", value="on")
+    node.call("node_attribute_set", node="n3", name="maintenance", value="true")
+    node.call("node_attribute_set", node="n3", name="rack", value="r7")
+    states = {name: item["state"] for name, item in node.call("status")["nodes"].items()}
+    assert states == {"n1": "online", "n2": "standby", "n3": "maintenance"}
+    assert "node n2" in node.call("configure_show")["text"]
+    with pytest.raises(ApiError, match="must be a boolean"):
+        node.call("node_attribute_set", node="n2", name="standby", value="sometimes")
+    with pytest.raises(ApiError, match="not a member"):
+        node.call("node_attribute_set", node="ghost", name="standby", value="on")
+    node.call("node_attribute_set", node="n2", name="standby", value="off")
+    node.call("node_attribute_unset", node="n3", name="maintenance")
+    view = node.call("status")["nodes"]
+    assert (view["n2"]["state"], view["n3"]["state"]) == ("online", "online")
+    assert view["n3"]["attributes"] == {"rack": "r7"}
+    with pytest.raises(ApiError, match="has no attribute 'maintenance'"):
+        node.call("node_attribute_unset", node="n3", name="maintenance")
