@@ -2,8 +2,9 @@
 
 - `build_conf` sets every SyncObjConf option explicitly (no library default is relied on).
 - `HardenedTransport` holds a follower's acknowledgements until the journal is synced (one
-  sync per tick: group commit), refuses read-only clients and the admin ("utility")
-  commands.
+  sync per tick: group commit), keeps a late acknowledgement from rewinding the leader's
+  next index (which made followers cut and re-append applied entries), and refuses
+  read-only clients and the admin ("utility") commands.
 - `ReplicatedLogNode` has exactly one replicated method, `apply_entry(bytes)`, whose body
   calls a wrapper that never raises, and returns the entry's log index to the proposer.
 - `install_peer_ping` keeps follower-to-follower links alive: pysyncobj drops a link on which
