@@ -138,6 +138,19 @@ def test_configure_load_through_one_node_shows_on_another(ready_trio, tmp_path):
     assert "3 resources" in from_stdin.stdout
 
 
+def test_node_standby_and_online_through_the_cli(ready_trio):
+    sandbox = ready_trio
+    socket_path = sandbox.node("node1").socket_path
+    assert run_cli("node", "standby", "node2", socket_path=socket_path).returncode == 0
+    text = run_cli("status", socket_path=socket_path).stdout
+    assert "Node node2: standby" in text and "Online: [ node1 node3 ]" in text
+    assert run_cli("node", "online", "node2", socket_path=socket_path).returncode == 0
+    assert "Online: [ node1 node2 node3 ]" in run_cli("status", socket_path=socket_path).stdout
+    refused = run_cli("node", "standby", "node9", socket_path=socket_path)
+    assert refused.returncode == 1
+    assert refused.stderr == "raftha: node 'node9' is not a member of the cluster\n"
+
+
 def test_bad_input_and_unreachable_nodes_give_one_line_errors(ready_trio, tmp_path):
     sandbox = ready_trio
     refused = run_cli("property", "set", "no-such-option=1",
