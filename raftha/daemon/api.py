@@ -48,7 +48,7 @@ import socketserver
 import struct
 import threading
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 import raftha
@@ -58,7 +58,11 @@ from raftha.daemon.history import HistoryError, HistoryJournal
 from raftha.daemon.machine import ReducerStateMachine
 from raftha.daemon.proposer import ProposalError, ProposalRejected, Proposer
 from raftha.daemon.views import rejections_view, status_view
-from raftha.model.properties import validate_property, validate_property_name
+from raftha.model.properties import (
+    READ_ONLY_PROPERTIES,
+    validate_property,
+    validate_property_name,
+)
 from raftha.model.reducer import stored_configuration
 from raftha.model.state import state_hash
 
@@ -310,11 +314,15 @@ class ControlApi:
 
 def merged_configuration(state, text: str, mode: str):
     """The configuration after loading `text`: parsed, merged and verified, or a
-    RequestError naming the first problem (nothing is proposed then)."""
+    RequestError naming the first problem (nothing is proposed then). Read-only properties
+    (dc-version, cluster-infrastructure... as exported by Pacemaker) are dropped."""
     try:
         configuration = load_configuration(stored_configuration(state), text, mode)
     except CrmSyntaxError as error:
         raise RequestError(str(error)) from None
+    configuration = replace(configuration, properties=tuple(
+        (name, value) for name, value in configuration.properties
+        if name not in READ_ONLY_PROPERTIES))
     problems = verify(configuration)
     for name, value in configuration.properties:
         problem = validate_property(name, value)

@@ -101,8 +101,25 @@ PROPERTY_SPECS: dict[str, PropertySpec] = {
         spec("stop-orphan-resources", "boolean", "true"),
         spec("symmetric-cluster", "boolean", "true"),
         spec("transition-delay", "time", "0s"),
+        # Pacemaker 1.1 spellings still found in real CIBs (accepted, as Pacemaker does).
+        spec("crmd-finalization-timeout", "time", "30min"),
+        spec("crmd-integration-timeout", "time", "3min"),
+        spec("crmd-transition-delay", "time", "0s"),
+        spec("default-action-timeout", "time", "20s"),
+        spec("default-resource-stickiness", "score", "0"),
+        spec("expected-quorum-votes", "integer", "2"),
+        spec("is-managed-default", "boolean", "true"),
+        spec("notification-agent", "text", ""),
+        spec("notification-recipient", "text", ""),
+        # Written by Pacemaker's controller, never by operators.
+        spec("last-lrm-refresh", "text", "", read_only=True),
     )
 }
+
+# Properties the cluster maintains itself: a configuration exported from Pacemaker carries
+# them, so loading one drops them with a note instead of refusing the whole load.
+READ_ONLY_PROPERTIES = frozenset(name for name, item in PROPERTY_SPECS.items()
+                                 if item.read_only)
 
 
 def is_boolean(value: str) -> bool:

@@ -371,6 +371,18 @@ def test_configure_load_commits_the_whole_configuration_atomically(fake_cluster)
     assert cluster.commit_index() == before
 
 
+def test_a_configuration_exported_from_pacemaker_loads(fake_cluster):
+    _, nodes = fake_cluster
+    exported = ("property cib-bootstrap-options: have-watchdog=false "
+                "dc-version=2.1.5-a3f44794f94 cluster-infrastructure=corosync "
+                "cluster-name=mycluster last-lrm-refresh=1700000000 "
+                "default-resource-stickiness=100\n"
+                "primitive ClusterIP IPaddr2 params ip=192.0.2.120 cidr_netmask=24\n")
+    nodes["n1"].call("configure_load", text=exported)
+    assert nodes["n2"].call("property_show")["properties"] == {
+        "cluster-name": "mycluster", "default-resource-stickiness": "100"}
+
+
 def test_configure_update_merges_and_replace_replaces(fake_cluster):
     _, nodes = fake_cluster
     node = nodes["n1"]
