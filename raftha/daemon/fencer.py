@@ -362,9 +362,20 @@ class FenceRunnerLike(Protocol):
     def random_fraction(self) -> float: ...
 
 
+AGENT_DIRECTORIES_VARIABLE = "RAFTHA_FENCE_AGENT_DIRS"
+
+
+def default_agent_directories() -> tuple[Path, ...]:
+    """Directories in $RAFTHA_FENCE_AGENT_DIRS (colon-separated, searched first), then ours
+    (fencing/), then /usr/sbin and /usr/local/sbin."""
+    extra = [Path(item) for item in os.environ.get(AGENT_DIRECTORIES_VARIABLE, "").split(":")
+             if item]
+    return (*extra, *DEFAULT_AGENT_DIRECTORIES)
+
+
 @dataclass(frozen=True)
 class FenceRunnerSettings:
-    agent_directories: tuple[Path, ...] = DEFAULT_AGENT_DIRECTORIES
+    agent_directories: tuple[Path, ...] = field(default_factory=default_agent_directories)
     path: str = DEFAULT_PATH
     environment_extra: tuple[tuple[str, str], ...] = ()
     kill_grace_ms: int = 2000

@@ -364,3 +364,16 @@ def test_fence_requests_run_once_per_target_and_report():
     assert requests.wait_idle(30)
     assert done[-1].action == "reboot" and done[-1].ok
     assert fake.fence_calls() == [("f1", "off", 1), ("f1", "reboot", 1)]
+
+
+def test_agent_directories_from_the_environment(monkeypatch, tmp_path):
+    from raftha.daemon.fencer import FenceRunnerSettings, find_agent
+
+    agent = tmp_path / "fence_elsewhere"
+    agent.write_text("#!/bin/sh\nexit 0\n")
+    agent.chmod(0o755)
+    monkeypatch.setenv("RAFTHA_FENCE_AGENT_DIRS", f"{tmp_path}:/nonexistent")
+    directories = FenceRunnerSettings().agent_directories
+    assert directories[0] == tmp_path
+    assert find_agent("fence_elsewhere", directories) == agent
+    assert find_agent("not_a_fence_agent", directories) is None
