@@ -7,7 +7,9 @@ Running (root; Linux with iproute2, nftables and cgroups):
     python -m jepsen cleanup [--all] # remove leftovers of interrupted runs
 Exit status 0 valid, 1 invalid, 2 unknown or harness error (one-line reason on stderr).
 Nemesis families: partition, loss, kill, kill-node, pause, pause-node, clock, restart-all,
-truncate, membership (or "all"); see jepsen.nemesis and jepsen.schedule.
+truncate, membership, fence (or "all"); see jepsen.nemesis and jepsen.schedule.
+Fencing (jepsen.fence): jepsen/fence_jepsen is a standard stdin key=value fence agent that
+powers a node off/on through the run's controller socket (DIR/fence.sock).
 
 Hosts (jepsen.hosts): each node is a network namespace "<prefix>-nX" with eth0 =
 10.231.0.X/24, joined by veth pairs to a bridge inside a private hub namespace

@@ -24,6 +24,9 @@ Contract (all methods may block; each must honour its own timeouts):
 - collect(): a `Collected` with ledger paths, final logs, state hashes, fence history.
 - stop(): stop everything (the harness tears the hosts down afterwards anyway).
 - checkers: names of the checkers this target supports; params: checker knobs.
+- fence_socket: set by the harness before start(): the socket of the emulated fence device
+  (jepsen.fence). A fence device running jepsen/fence_jepsen with `socket=<fence_socket>`
+  and `plug=<node>` powers nodes off and on; the harness logs every power action.
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ class ClusterAdapter(Protocol):
     name: str
     checkers: tuple[str, ...]
     params: dict[str, Any]
+    fence_socket: pathlib.Path | None
 
     def start(self, hosts: HostSet, run_dir: pathlib.Path) -> None: ...
     def start_node(self, node: str) -> None: ...
@@ -91,6 +95,7 @@ class SelfTestCluster:
                                        "recovery_bound_ms": 10_000}
         self.hosts: HostSet | None = None
         self.run_dir: pathlib.Path | None = None
+        self.fence_socket: pathlib.Path | None = None
         self._daemons: dict[str, Any] = {}
 
     # ------------------------------------------------------------ lifecycle

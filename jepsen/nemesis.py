@@ -17,6 +17,7 @@ Faults:
   restart-all  kill every node, then start them all at once (an instant fault)
   truncate     kill a node, truncate or zero the tail of its data files, restart it
   membership   adapter.remove_member, heal adapter.add_member (skipped when unsupported)
+  fence        the emulated fence device fails or hangs (jepsen.fence); heal makes it work
 `heal_all()` removes every rule, thaws and resumes everything, resets clocks and restarts
 every node: the final generator of the run.
 """
@@ -33,6 +34,7 @@ from typing import Any
 
 from jepsen import clockhook, net
 from jepsen.adapter import ClusterAdapter
+from jepsen.fence import FenceController
 from jepsen.history import NEMESIS_PROCESS, HistoryRecorder
 from jepsen.hosts import HostSet
 
@@ -41,10 +43,11 @@ class Nemesis:
     """Applies and heals faults; thread-safe, one fault at a time."""
 
     def __init__(self, hosts: HostSet, adapter: ClusterAdapter,
-                 recorder: HistoryRecorder) -> None:
+                 recorder: HistoryRecorder, fence: FenceController | None = None) -> None:
         self.hosts = hosts
         self.adapter = adapter
         self.recorder = recorder
+        self.fence = fence
         self._lock = threading.Lock()
         self._next_id = 1
         self._applying_id = 0  # the id of the fault being applied (handlers key state by it)
@@ -120,6 +123,9 @@ class Nemesis:
                     errors.append(f"{fault_id}: {error}")
             self._grudges.clear()
             self._losses.clear()
+            if self.fence is not None:
+                self.fence.mode = "ok"
+                self.fence.powered_off.clear()
             for step in (self.hosts.heal_network, self._thaw_all, self._resume_all,
                          self._reset_clocks, self._start_all):
                 try:
@@ -230,9 +236,13 @@ class Nemesis:
 
     def _restart(self, targets: list[str]) -> Callable[[], dict]:
         def undo() -> dict:
-            for node in targets:
+            # A node the fence device powered off stays off until it is powered on.
+            fenced = [node for node in targets
+                      if self.fence is not None and not self.fence.may_start(node)]
+            restarted = [node for node in targets if node not in fenced]
+            for node in restarted:
                 self.adapter.start_node(node)
-            return {"restarted": targets}
+            return {"restarted": restarted, "left_powered_off": fenced}
 
         return undo
 
@@ -347,6 +357,21 @@ class Nemesis:
             rules = net.NodeRules(addresses, loss.get(node, 0))
             if rules != self.hosts.rules(node):
                 self.hosts.apply_rules(node, rules)
+
+    def _fault_fence(self, op: dict):
+        """The fence device fails ("fail") or hangs ("hang") until healed."""
+        mode = op.get("rule", "fail")
+        if self.fence is None:
+            return {"targets": [], "affected": [], "skipped": "no fence controller"}, None
+        if mode not in ("fail", "hang"):
+            raise ValueError(f"fence fault must be fail or hang, not {mode!r}")
+        self.fence.mode = mode
+
+        def undo() -> dict:
+            self.fence.mode = "ok"
+            return {}
+
+        return {"targets": [], "affected": [], "mode": mode}, undo
 
     # ------------------------------------------------------------ final heal helpers
 

@@ -63,6 +63,7 @@ class RafthaCluster:
         self.params: dict[str, Any] = {"recovery_bound_ms": 30_000, "min_ok_ops": 1}
         self.hosts: HostSet | None = None
         self.run_dir: pathlib.Path | None = None
+        self.fence_socket: pathlib.Path | None = None  # the harness's fence device
         self.cluster_dir: pathlib.Path | None = None
         self._files: dict[str, Any] = {}
         self._daemons: dict[str, Any] = {}

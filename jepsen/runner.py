@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from jepsen import checkers, report, schedule, store
 from jepsen.adapter import ClusterAdapter
 from jepsen.client import CliClient, WorkerPool
+from jepsen.fence import FenceController, read_fence_log
 from jepsen.history import HistoryRecorder, wall_ms
 from jepsen.hosts import HostSet, cleanup_stale
 from jepsen.nemesis import Nemesis, run_schedule
@@ -111,28 +112,41 @@ def execute(options: RunOptions, adapter: ClusterAdapter, log=None) -> dict:
     start_ms = wall_ms()
     counts: dict = {}
     leader_sampler = LeaderSampler(adapter)
+    fence: FenceController | None = None
     try:
         hosts.setup()
         log(f"jepsen: hosts {hosts.prefix} up: "
             + ", ".join(f"{node}={hosts.address(node)}" for node in hosts.nodes))
+        fence = FenceController(
+            out / "fence.sock", out / "fence.jsonl", hosts.nodes,
+            power_off=lambda node: hosts.hosts[node].cgroup.kill_all(),
+            power_on=adapter.start_node,
+            is_running=lambda node: bool(hosts.hosts[node].cgroup.pids()))
+        fence.start()
+        adapter.fence_socket = fence.socket_path
         adapter.start(hosts, out)
         leader_sampler.start()
-        counts = _drive(options, planned, hosts, adapter, recorder, seed)
+        counts = _drive(options, planned, hosts, adapter, recorder, seed, fence)
         for call in adapter.final_calls():
             CliClient(recorder, "final").perform(call)
         collected = adapter.collect()
     finally:
         leader_sampler.stop()
+        if fence is not None:
+            fence.stop()
         try:
             adapter.stop()
         finally:
             hosts.teardown()
             recorder.close()
     end_ms = wall_ms()
+    harness_fences = [{**record, "source": "harness"}
+                      for record in read_fence_log(out / "fence.jsonl")]
     _store_ledger(collected.ledger_files, out / "ledger")
     store.write_json(out / "collected.json", {"final_logs": collected.final_logs,
                                               "state_hashes": collected.state_hashes,
-                                              "fence_history": collected.fence_history,
+                                              "fence_history": collected.fence_history
+                                              + harness_fences,
                                               "final_status": collected.final_status})
     (out / "leader.jsonl").write_text("".join(json.dumps(sample) + "\n"
                                               for sample in leader_sampler.samples))
@@ -147,7 +161,7 @@ def execute(options: RunOptions, adapter: ClusterAdapter, log=None) -> dict:
 
 
 def _drive(options: RunOptions, planned: dict, hosts: HostSet, adapter: ClusterAdapter,
-           recorder: HistoryRecorder, seed: int) -> dict:
+           recorder: HistoryRecorder, seed: int, fence: FenceController | None) -> dict:
     """Workload and nemesis through the fault phase, final heal, recovery wait."""
     worker_count = options.workers or len(hosts.nodes)
     worker_rngs = [random.Random(seed * 1_000 + index) for index in range(worker_count)]
@@ -155,7 +169,7 @@ def _drive(options: RunOptions, planned: dict, hosts: HostSet, adapter: ClusterA
     pool = WorkerPool(recorder, worker_count,
                       lambda index, process: adapter.next_call(worker_rngs[index], process),
                       lambda: pause_rng.uniform(*options.client_pause_s))
-    nemesis = Nemesis(hosts, adapter, recorder)
+    nemesis = Nemesis(hosts, adapter, recorder, fence)
     stop = threading.Event()
     started = time.monotonic()
     fault_end = started + float(planned["warmup_s"]) + float(planned["time_s"])

@@ -36,6 +36,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "restart-all": ("all",),
     "truncate": ("random",),
     "membership": ("non-leader", "random"),
+    "fence": ("fail", "hang"),
 }
 NEMESIS_ALIASES = {"all": tuple(FAMILIES)}
 SCHEDULE_VERSION = 1
