@@ -252,3 +252,19 @@ def test_lease_guard_pets_only_while_the_lease_is_valid(processes, watchdog_dir)
     daemon.wait()
     assert wait_until(lambda: WatchdogClient(watchdog_dir).running_pid() is None, SLACK_S)
     assert not (watchdog_dir / "fired").exists()
+
+
+def test_paused_daemon_and_resources_are_killed(processes, watchdog_dir):
+    """SIGSTOP of the daemon's group (a pause) does not reach the watchdog's own session."""
+    daemon = processes.spawn_group(2)
+    resource = processes.spawn_group(2)
+    start_watchdog(watchdog_dir, 300, daemon.pid)
+    client = WatchdogClient(watchdog_dir, daemon.pid)
+    client.registry.add(resource.pid, "r")
+    assert client.pet()
+    os.killpg(daemon.pid, signal.SIGSTOP)
+    os.killpg(resource.pid, signal.SIGSTOP)
+    daemon.wait(timeout=0.3 + SLACK_S)
+    resource.wait(timeout=SLACK_S)
+    assert wait_until(lambda: not process_group_exists(resource.pid), SLACK_S)
+    assert wait_until(lambda: not process_group_exists(daemon.pid), SLACK_S)
