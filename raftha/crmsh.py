@@ -598,8 +598,9 @@ class _AttributeList:
 
 def _parse_attribute_list(reader: _Reader, set_id_base: str, used_set_ids: set[str],
                           leading_set_id: bool = False) -> _AttributeList:
-    """`[$id=ID | ID:] [SCORE:] [rule ...] name=value...`; unconditional lists are plain
-    pairs (the model keeps no id or score for them, like the CIB importer)."""
+    """`[$id=ID | ID:] [SCORE:] [rule ...] name=value...`; lists without score and rule are
+    plain pairs (the model keeps no id for them, like the CIB importer); a score or a rule
+    makes an attribute set of its own."""
     set_id = None
     score = None
     token = reader.peek()
@@ -622,11 +623,12 @@ def _parse_attribute_list(reader: _Reader, set_id_base: str, used_set_ids: set[s
             set_id = unique_id(set_id_base, used_set_ids)
         rule = _parse_rule(reader, f"{set_id}-rule", set(), None, "attributes")
     pairs = _parse_pairs(reader)
-    if rule is None:
+    if rule is None and score is None:
         if set_id is not None:
             used_set_ids.add(set_id)
         return _AttributeList(pairs, None)
-    assert set_id is not None
+    if set_id is None:
+        set_id = unique_id(set_id_base, used_set_ids)
     used_set_ids.add(set_id)
     return _AttributeList(pairs, AttributeSet(values=tuple(pairs), rule=rule, score=score,
                                               id=set_id))
@@ -720,6 +722,15 @@ def _parse_primitive_body(reader: _Reader, resource_id: str) -> dict:
         if token.is_pair and token.key == "description":
             reader.position += 1
             continue
+        if token.is_word("operations"):
+            # crmsh names the <operations> element (`operations $id=X`); the model keeps
+            # no id for it.
+            reader.position += 1
+            following = reader.peek()
+            if following is not None and following.is_pair and following.key in (
+                    "$id", "$id-ref"):
+                reader.position += 1
+            continue
         if token.is_word("op"):
             reader.position += 1
             operations.append(_parse_operation(reader, resource_id, used_operation_ids))
@@ -752,7 +763,7 @@ def _parse_meta_only(reader: _Reader) -> Pairs:
             reader.position += 1
             attribute_list = _parse_attribute_list(reader, "", set())
             if attribute_list.attribute_set is not None:
-                reader.fail(token, f"rules in meta attributes are not supported in "
+                reader.fail(token, f"scored or rule-guarded meta attributes are not supported in "
                                    f"{reader.what}")
             meta.extend(attribute_list.pairs)
         elif token.is_pair and token.key == "description":
@@ -775,7 +786,7 @@ class _SetItems:
 
 
 def _split_suffix(reader: _Reader, token: Token, suffix_kind: str) -> tuple[str, str | None]:
-    if token.quoted or not token.colons:
+    if not token.colons:
         return token.text, None
     index = token.colons[0]
     name, suffix = token.text[:index], token.text[index + 1:]
@@ -1131,7 +1142,7 @@ class _Parser:
             reader.position += 1
         name_token = reader.identifier("a node name")
         name, node_type = name_token.text, "member"
-        if not name_token.quoted and name_token.colons:
+        if name_token.colons:
             index = name_token.colons[0]
             name, node_type = name[:index], name[index + 1:]
         reader.what = f"node {name}"

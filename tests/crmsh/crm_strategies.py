@@ -258,7 +258,8 @@ def fencing_topologies(draw, node_names: list[str]):
         if target == "node":
             key: tuple = ("node", draw(st.sampled_from(node_names) if node_names else names))
         elif target == "pattern":
-            key = ("pattern", draw(st.text(alphabet="0123[]+", min_size=1, max_size=4).map("node-".__add__)))
+            pattern = draw(st.text(alphabet="0123[]+", min_size=1, max_size=4))
+            key = ("pattern", f"node-{pattern}")
         else:
             key = ("attribute", draw(names), draw(identifiers))
         counters[key] = counters.get(key, 0) + 1
