@@ -165,6 +165,8 @@ def _split_brackets(token: Token) -> list[Token]:
 
 
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"'}
+# A word without quotes or backslashes, read in one step (the common case).
+_PLAIN_WORD = re.compile(r"[^ \t\f\v\"'\\]+(?=[ \t\f\v]|\Z)")
 
 
 class _Lexer:
@@ -219,6 +221,13 @@ class _Lexer:
             if char == "\\" and line[position + 1:].strip() == "":
                 return True
             start = position
+            plain = _PLAIN_WORD.match(line, position)
+            if plain is not None:
+                text = plain.group(0)
+                position = plain.end()
+                colons = tuple(index for index, char in enumerate(text) if char == ":")
+                self._add(Token(text, line_number, start + 1, False, text.find("="), colons))
+                continue
             characters: list[str] = []
             quoted_flags: list[bool] = []
             any_quote = False

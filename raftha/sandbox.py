@@ -235,8 +235,18 @@ class Sandbox:
         raise SandboxError(f"{name} (pid {pid}) did not exit within {timeout_s:.0f} s")
 
     def down(self) -> None:
+        """SIGTERM to every node at once (each records its clean stop while the others
+        still form a quorum), then wait; SIGKILL whatever outlives the timeout."""
+        signalled = []
         for name in list(self.nodes):
+            pid = self.pids.get(name)
+            if pid is not None and self.is_running(name):
+                os.killpg(pid, signal.SIGTERM)
+                signalled.append(name)
+        for name in signalled:
             self.stop(name)
+        self.pids = {}
+        self.save()
 
     def up(self, node_count: int, timeout_s: float = READY_TIMEOUT_S,
            timing: dict[str, int] | None = None) -> None:

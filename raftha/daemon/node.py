@@ -22,10 +22,11 @@ from raftha.daemon.config import ConfigError, NodeConfig, load_node_config, read
 from raftha.daemon.history import HistoryJournal
 from raftha.daemon.leader import LeaderDuties
 from raftha.daemon.machine import ReducerStateMachine
-from raftha.daemon.proposer import Proposer
+from raftha.daemon.proposer import ProposalError, Proposer
 from raftha.raft.contract import RaftSettings
 
 LOG = logging.getLogger("raftha.node")
+STOP_ANNOUNCE_TIMEOUT_MS = 1500
 
 
 class NodeStartError(Exception):
@@ -81,12 +82,27 @@ class NodeDaemon:
                  self.config.raft_address, self.config.control_socket)
 
     def stop(self) -> None:
+        """A clean stop: the duties stop first (a leader must not re-announce itself), the
+        node records NodeStopped so the cluster knows it left on purpose (not lost: no
+        fencing needed), then the API, Raft and the history close."""
+        self.duties.stop()
+        self.announce_stop()
         if self.server is not None:
             self.server.stop()
-        self.duties.stop()
         self.raft.stop()
         self.history.close()
         self.stopped.set()
+
+    def announce_stop(self) -> None:
+        state = self.machine.state
+        record = state.node(self.config.node_name)
+        if record is None or not self.raft.status().has_quorum:
+            return
+        try:
+            self.proposer.propose("NodeStopped", {"name": self.config.node_name}, user="",
+                                  timeout_ms=STOP_ANNOUNCE_TIMEOUT_MS)
+        except ProposalError as error:
+            LOG.info("could not record the clean stop: %s", error)
 
 
 def run_node(config_path: str) -> int:

@@ -64,6 +64,7 @@ def status_view(state: ClusterState, raft_status: Any | None, self_name: str,
             "address": node.address,
             "leader": node.name == leader,
             "changed_index": node.changed_index,
+            "expected": node.expected,
             # This node's own Raft connectivity: live, uncommitted, a hint for operators
             # when the committed state cannot change (no quorum).
             "reachable": None if reachable is None else node.address in reachable,

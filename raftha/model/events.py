@@ -254,6 +254,7 @@ BODY_VALIDATORS: dict[str, Callable[[Mapping[str, Any]], None]] = {
     "NodeLeft": validate_node_named,
     "NodeLost": validate_node_named,
     "NodeReturned": validate_node_named,
+    "NodeStopped": validate_node_named,
     "ClusterPropertySet": validate_property_set,
     "ClusterPropertyUnset": validate_property_unset,
     "ConfigurationLoaded": validate_configuration_loaded,
@@ -279,6 +280,8 @@ def summarize(event: Event) -> str:
         return f"node {body['name']} offline"
     if event.kind == "NodeReturned":
         return f"node {body['name']} online"
+    if event.kind == "NodeStopped":
+        return f"node {body['name']} stopped cleanly"
     if event.kind == "ClusterPropertySet":
         return f"{body['name']}={body['value']}"
     if event.kind == "ClusterPropertyUnset":

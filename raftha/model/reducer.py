@@ -24,6 +24,8 @@ from raftha.model.events import Event, EventError, decode_event
 from raftha.model.properties import is_boolean, validate_property, validate_property_name
 from raftha.model.state import (
     EMPTY_STATE,
+    EXPECTED_DOWN,
+    EXPECTED_MEMBER,
     NODE_OFFLINE,
     NODE_ONLINE,
     Change,
@@ -154,14 +156,18 @@ def on_node_left(state: ClusterState, index: int, event: Event) -> ClusterState:
     return without_node(state, event.body["name"])
 
 
-def node_state_handler(new_state: str) -> Callable[[ClusterState, int, Event], ClusterState]:
+def node_state_handler(new_state: str, expected: str | None
+                       ) -> Callable[[ClusterState, int, Event], ClusterState]:
+    """NodeReturned: online, expected a member. NodeLost: offline, still expected (so it
+    was lost, not stopped). NodeStopped: offline and expected down (a clean stop)."""
     def handler(state: ClusterState, index: int, event: Event) -> ClusterState:
         require_created(state)
         record = require_node(state, event.body["name"])
-        if record.state == new_state:
+        new_expected = expected or record.expected
+        if record.state == new_state and record.expected == new_expected:
             return state  # two leaders may both notice the same change; the second is a no-op
-        return with_node(state, replace(record, state=new_state, changed_index=index,
-                                        changed_ts_ms=event.ts_ms))
+        return with_node(state, replace(record, state=new_state, expected=new_expected,
+                                        changed_index=index, changed_ts_ms=event.ts_ms))
     return handler
 
 
@@ -259,8 +265,9 @@ HANDLERS: dict[str, Callable[[ClusterState, int, Event], ClusterState]] = {
     "ClusterCreated": on_cluster_created,
     "NodeJoined": on_node_joined,
     "NodeLeft": on_node_left,
-    "NodeLost": node_state_handler(NODE_OFFLINE),
-    "NodeReturned": node_state_handler(NODE_ONLINE),
+    "NodeLost": node_state_handler(NODE_OFFLINE, None),
+    "NodeReturned": node_state_handler(NODE_ONLINE, EXPECTED_MEMBER),
+    "NodeStopped": node_state_handler(NODE_OFFLINE, EXPECTED_DOWN),
     "ClusterPropertySet": on_property_set,
     "ClusterPropertyUnset": on_property_unset,
     "ConfigurationLoaded": on_configuration_loaded,
@@ -273,4 +280,4 @@ HANDLERS: dict[str, Callable[[ClusterState, int, Event], ClusterState]] = {
 BOOLEAN_NODE_ATTRIBUTES = frozenset({"standby", "maintenance"})
 
 # Kinds that are bookkeeping rather than a change an operator would look for.
-QUIET_KINDS = frozenset({"ClockTicked", "NodeLost", "NodeReturned"})
+QUIET_KINDS = frozenset({"ClockTicked", "NodeLost", "NodeReturned", "NodeStopped"})

@@ -32,6 +32,9 @@ MAX_SNAPSHOT_BYTES = 64 * 1024 * 1024
 NODE_ONLINE = "online"
 NODE_OFFLINE = "offline"
 NODE_STATES = (NODE_ONLINE, NODE_OFFLINE)
+EXPECTED_MEMBER = "member"
+EXPECTED_DOWN = "down"
+EXPECTED_STATES = (EXPECTED_MEMBER, EXPECTED_DOWN)
 
 
 class StateError(ValueError):
@@ -46,6 +49,10 @@ class NodeRecord:
     joined_index: int = 0
     changed_index: int = 0
     changed_ts_ms: int = 0
+    # What the cluster expects of the node (Pacemaker's "expected"): "member" once it has
+    # been online, "down" before that and after a clean stop. An offline node that is
+    # expected to be a member was lost, not stopped: it may need fencing.
+    expected: str = EXPECTED_DOWN
 
 
 @dataclass(frozen=True)
@@ -191,7 +198,7 @@ def state_to_plain(state: ClusterState) -> dict[str, Any]:
         "created_index": state.created_index,
         "nodes": [
             [node.name, node.address, node.state, node.joined_index, node.changed_index,
-             node.changed_ts_ms]
+             node.changed_ts_ms, node.expected]
             for node in state.nodes
         ],
         "properties": [[key, value] for key, value in state.properties],
@@ -254,8 +261,9 @@ def state_from_plain(plain: dict[str, Any]) -> ClusterState:
         created_index=int(plain["created_index"]),
         nodes=tuple(
             NodeRecord(str(name), str(address), str(node_state), int(joined),
-                       int(changed), int(changed_ts))
-            for name, address, node_state, joined, changed, changed_ts in plain["nodes"]
+                       int(changed), int(changed_ts), str(expected))
+            for name, address, node_state, joined, changed, changed_ts, expected
+            in plain["nodes"]
         ),
         properties=tuple((str(key), str(value)) for key, value in plain["properties"]),
         configuration_bytes=bytes(plain["configuration"]),
@@ -275,7 +283,8 @@ def state_from_plain(plain: dict[str, Any]) -> ClusterState:
             for index, event_id, kind, reason in plain["rejections"]
         ),
     )
-    if any(node.state not in NODE_STATES for node in state.nodes):
+    if any(node.state not in NODE_STATES or node.expected not in EXPECTED_STATES
+           for node in state.nodes):
         raise StateError("snapshot has a node in an unknown state")
     if encode_state(state) != msgpack.packb(plain, use_bin_type=True):
         raise StateError("snapshot state is not in canonical form")

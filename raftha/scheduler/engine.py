@@ -843,6 +843,11 @@ class Scheduler:
 
     # ============================================================ constraints
 
+    def is_tag_or_template(self, reference: str | None) -> bool:
+        return reference is not None and (
+            any(tag.id == reference for tag in self.config.tags)
+            or any(template.id == reference for template in self.config.templates))
+
     def expand_reference(self, reference: str) -> list[str]:
         for tag in self.config.tags:
             if tag.id == reference:
@@ -1007,6 +1012,10 @@ class Scheduler:
                 continue
             if constraint.resource_sets:
                 self.unpack_colocation_sets(constraint)
+                continue
+            if self.is_tag_or_template(constraint.resource) and self.is_tag_or_template(
+                    constraint.with_resource):
+                # Pacemaker 2.1.5 leaves a colocation between two tags/templates without effect.
                 continue
             dependents = self.expand_reference(constraint.resource or "")
             primaries = self.expand_reference(constraint.with_resource or "")
