@@ -17,6 +17,7 @@ from raftha.cli.configure import configure_group
 from raftha.cli.demo import demo_command
 from raftha.cli.property import property_group
 from raftha.cli.sandbox_commands import sandbox_group
+from raftha.cli.simulate import explain_command, simulate_command
 from raftha.cli.status import history_command, status_command
 
 
@@ -55,6 +56,8 @@ COMMANDS: list[click.Command] = [
     node_group,
     sandbox_group,
     demo_command,
+    simulate_command,
+    explain_command,
     # Further command modules (simulate, explain, configure, resource, fence ...) register
     # here: import the click command from its module and append it to this list.
 ]
