@@ -7,6 +7,7 @@ import os
 import pathlib
 import pickle
 import socket
+import threading
 import time
 
 import pytest
@@ -342,3 +343,33 @@ def test_only_members_may_open_a_raft_connection(first_message):
     transport._onIncomingMessageReceived(connection, first_message)
     assert connection.disconnected
     assert connection not in transport._unknownConnections
+
+
+def test_the_log_keeps_running_after_the_thread_that_started_it_exits(tmp_path):
+    """pysyncobj's own tick thread quits when the constructing thread exits; ours does not."""
+    applied: list[bytes] = []
+
+    class Machine(_NullMachine):
+        def apply_entry(self, index: int, entry: bytes) -> None:
+            applied.append(entry)
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{probe.getsockname()[1]}"
+    log = RaftLog(settings(self_address=address, peer_addresses=(), data_dir=tmp_path),
+                  Machine())
+    starter = threading.Thread(target=log.start)
+    starter.start()
+    starter.join()
+    try:
+        time.sleep(0.3)
+        result = None
+        for _ in range(100):
+            result = log.propose(b"later", 1000)
+            if result.outcome is ProposeOutcome.COMMITTED:
+                break
+            time.sleep(0.05)
+        assert result is not None and result.outcome is ProposeOutcome.COMMITTED
+        assert applied == [b"later"]
+    finally:
+        log.stop()
