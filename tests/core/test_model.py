@@ -190,7 +190,7 @@ property_values = st.sampled_from(["true", "false", "stop", "freeze", "7", "x"])
 @st.composite
 def event_entries(draw):
     kind = draw(st.sampled_from(["ClusterCreated", "NodeJoined", "NodeLeft", "NodeLost",
-                                 "NodeReturned", "ClusterPropertySet",
+                                 "NodeReturned", "NodeStopped", "ClusterPropertySet",
                                  "ClusterPropertyUnset", "ClockTicked", "garbage"]))
     seed = str(draw(st.integers(0, 40)))  # small range: duplicates happen
     ts_ms = draw(st.integers(0, 10**6))
@@ -200,7 +200,7 @@ def event_entries(draw):
         body = {"name": "c", "nodes": [{"name": "n1", "address": "h:1"}]}
     elif kind == "NodeJoined":
         body = {"name": draw(node_names), "address": f"h:{draw(st.integers(1, 5))}"}
-    elif kind in ("NodeLeft", "NodeLost", "NodeReturned"):
+    elif kind in ("NodeLeft", "NodeLost", "NodeReturned", "NodeStopped"):
         body = {"name": draw(node_names)}
     elif kind == "ClusterPropertySet":
         body = {"name": draw(property_names), "value": draw(property_values)}
@@ -265,4 +265,17 @@ def test_configuration_loaded_is_validated_by_the_reducer():
     _, outcome = apply_with_outcome(state, 4, entry("ConfigurationLoaded", {
         "configuration": bad_property.to_dict(), "base_index": 2, "mode": "update"}))
     assert outcome.status == REJECTED and "stonith-enabled must be a boolean" in outcome.reason
+    assert decode_snapshot(encode_snapshot(state)) == state
+
+
+def test_a_lost_node_stays_expected_but_a_stopped_one_does_not():
+    state = created_state()
+    assert state.node("n1").expected == "down"  # never seen yet: pending, not lost
+    state = apply(state, 2, entry("NodeReturned", {"name": "n1"}))
+    state = apply(state, 3, entry("NodeReturned", {"name": "n2"}))
+    assert (state.node("n1").state, state.node("n1").expected) == ("online", "member")
+    state = apply(state, 4, entry("NodeLost", {"name": "n1"}))
+    assert (state.node("n1").state, state.node("n1").expected) == ("offline", "member")
+    state = apply(state, 5, entry("NodeStopped", {"name": "n2"}))
+    assert (state.node("n2").state, state.node("n2").expected) == ("offline", "down")
     assert decode_snapshot(encode_snapshot(state)) == state
