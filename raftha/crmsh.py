@@ -165,6 +165,7 @@ def _split_brackets(token: Token) -> list[Token]:
 
 
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"'}
+_BLANKS = re.compile(r"[ \t\f\v]*")
 # A word without quotes or backslashes, read in one step (the common case).
 _PLAIN_WORD = re.compile(r"[^ \t\f\v\"'\\]+(?=[ \t\f\v]|\Z)")
 
@@ -214,10 +215,10 @@ class _Lexer:
         position = 0
         length = len(line)
         while position < length:
+            position = _BLANKS.match(line, position).end()  # type: ignore[union-attr]
+            if position >= length:
+                break
             char = line[position]
-            if char in " \t\f\v":
-                position += 1
-                continue
             if char == "\\" and line[position + 1:].strip() == "":
                 return True
             start = position
@@ -939,6 +940,7 @@ class _Parser:
         self.fencing_levels: list[tuple[str, object, tuple[str, ...], Token]] = []
         self.fencing_token: Token | None = None
         self.tags: list[Tag] = []
+        self._handlers: dict | None = None
 
     def parse(self, text: str) -> Configuration:
         for statement in tokenize(text):
@@ -953,7 +955,17 @@ class _Parser:
                                  f"primitive, group, clone, ms, location, colocation, order, "
                                  f"property, rsc_defaults, op_defaults, fencing_topology, tag "
                                  f"...)", keyword.line, keyword.column)
-        handler = {
+        handler = self.handlers[word]
+        handler(word, statement)
+
+    @property
+    def handlers(self) -> dict:
+        if self._handlers is None:
+            self._handlers = self._handler_table()
+        return self._handlers
+
+    def _handler_table(self) -> dict:
+        return {
             "node": self.node, "primitive": self.primitive, "rsc_template": self.template,
             "group": self.group, "clone": self.clone, "ms": self.clone, "master": self.clone,
             "promotable": self.clone, "location": self.location,
@@ -962,8 +974,7 @@ class _Parser:
             "rsc_defaults": self.defaults, "op_defaults": self.defaults,
             "fencing_topology": self.fencing, "fencing-topology": self.fencing,
             "tag": self.tag,
-        }[word]
-        handler(word, statement)
+        }
 
     # ------------------------------------------------------------ resources
 
