@@ -83,6 +83,16 @@ def parse_address(address: str, field_name: str = "address") -> tuple[str, int]:
 
 @dataclass(frozen=True)
 class RaftSettings:
+    """One member's Raft configuration.
+
+    self_address/peer_addresses: "host:port" (the Raft port binds to self_address only).
+    data_dir: holds raft.journal, raft.journal.meta and raft.snapshot (created 0700).
+    authkey: the cluster secret (exactly 32 bytes); frames are authenticated with it before
+    anything is decoded, so a holder of the key is trusted like a member.
+    Timers in milliseconds; compaction snapshots the state after `compaction_min_entries`
+    entries or `compaction_min_time_ms`, whichever comes first.
+    """
+
     self_address: str
     peer_addresses: tuple[str, ...]
     data_dir: pathlib.Path
