@@ -54,6 +54,15 @@ class OracleError(RuntimeError):
     """crm_simulate failed or printed something we cannot read."""
 
 
+class InvalidTransition(OracleError):
+    """crm_simulate computed a transition graph it could not complete (a 2.1.5 defect seen
+    with orderings on cloned groups). Its revised status is then not the placement
+    Pacemaker would reach, so such a CIB is outside the oracle's domain."""
+
+
+INVALID_TRANSITION_MESSAGES = ("An invalid transition was produced", "Transition failed")
+
+
 def crm_simulate_available() -> bool:
     """True when the Pacemaker simulator is installed."""
     return shutil.which(CRM_SIMULATE) is not None
@@ -81,6 +90,8 @@ def run_crm_simulate(cib_xml: str, arguments: Iterable[str] = ("-S",), *,
             raise OracleError(f"crm_simulate timed out after {timeout_s:.0f} s") from error
     if completed.returncode != 0:
         message = _status_message(completed.stdout) or completed.stderr.strip()
+        if any(text in message for text in INVALID_TRANSITION_MESSAGES):
+            raise InvalidTransition(f"crm_simulate: {message}")
         raise OracleError(f"crm_simulate exited {completed.returncode}: "
                           f"{message.splitlines()[0] if message else 'no message'}")
     return completed.stdout
