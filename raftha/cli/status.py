@@ -23,6 +23,8 @@ from raftha.cli.common import (
     socket_option,
 )
 
+NODE_STATE_WORDS = {"unclean": "UNCLEAN (offline)"}
+
 
 def render_status(document: dict[str, Any]) -> str:
     cluster, nodes = document["cluster"], document["nodes"]
@@ -56,7 +58,8 @@ def render_status(document: dict[str, Any]) -> str:
         lines.append(f"  * Online: [ {' '.join(online)} ]")
     if offline:
         lines.append(f"  * OFFLINE: [ {' '.join(offline)} ]")
-    lines.extend(f"  * Node {name}: {state}" for name, state in special)
+    lines.extend(f"  * Node {name}: {NODE_STATE_WORDS.get(state, state)}"
+                 for name, state in special)
     # Nodes the committed state still calls online but this node cannot reach (the change
     # is not committed yet, or cannot be: no quorum).
     unreachable = sorted(name for name, node in nodes.items()

@@ -73,7 +73,15 @@ class ControlClient:
             if fresh:
                 self.connect()
             try:
-                self.connection.sendall(request)
+                try:
+                    self.connection.sendall(request)
+                except (BrokenPipeError, ConnectionResetError):
+                    # The daemon may have answered and closed before reading (it refuses
+                    # connections beyond its limit that way): its answer is still here.
+                    line = self.pending_line()
+                    if line:
+                        return self.decode(line)
+                    raise
                 line = self.reader.readline(MAX_RESPONSE_BYTES)
             except TimeoutError:
                 self.close()
@@ -92,6 +100,12 @@ class ControlClient:
                 continue
             return self.decode(line)
         raise ApiError("unreachable")
+
+    def pending_line(self) -> bytes:
+        try:
+            return self.reader.readline(MAX_RESPONSE_BYTES)
+        except OSError:
+            return b""
 
     def decode(self, line: bytes) -> Any:
         try:

@@ -58,9 +58,11 @@ def status_view(state: ClusterState, raft_status: Any | None, self_name: str,
     if raft_status is not None:
         reachable = {raft_status.self_address, *raft_status.connected_peers}
     attributes = configured_node_attributes(state)
+    fencing = fencing_enabled(state)
     nodes = {
         node.name: {
-            "state": node_state_name(node.state, attributes.get(node.name, {})),
+            "state": node_state_name(node.state, node.expected, attributes.get(node.name, {}),
+                                     fencing),
             "address": node.address,
             "leader": node.name == leader,
             "changed_index": node.changed_index,
@@ -81,9 +83,20 @@ def configured_node_attributes(state: ClusterState) -> dict[str, dict[str, str]]
     return {node.name: dict(node.attributes) for node in stored_configuration(state).nodes}
 
 
-def node_state_name(membership_state: str, attributes: dict[str, str]) -> str:
-    """crm_mon's words: an online node in standby or maintenance shows that instead."""
+def fencing_enabled(state: ClusterState) -> bool:
+    """stonith-enabled (Pacemaker 2) or fencing-enabled (Pacemaker 3); true by default."""
+    return all(boolean_value(state.property(name) or "true")
+               for name in ("stonith-enabled", "fencing-enabled"))
+
+
+def node_state_name(membership_state: str, expected: str, attributes: dict[str, str],
+                    fencing: bool) -> str:
+    """crm_mon's words: an online node in standby or maintenance shows that instead; a
+    node lost while expected a member is unclean when fencing is enabled (it must be
+    fenced before its resources may run elsewhere), plain offline otherwise."""
     if membership_state != "online":
+        if membership_state == "offline" and expected == "member" and fencing:
+            return "unclean"
         return membership_state
     if boolean_value(attributes.get("maintenance", "false")):
         return "maintenance"

@@ -55,7 +55,8 @@ def test_status_rendering_looks_like_crm_mon():
                     "properties": {"stonith-enabled": "false"}},
         "nodes": {"n1": {"state": "online", "reachable": False},
                   "n2": {"state": "online", "reachable": True},
-                  "n3": {"state": "offline", "reachable": False}},
+                  "n3": {"state": "offline", "reachable": False},
+                  "n4": {"state": "unclean", "reachable": False}},
         "resources": {"web": {"node": None, "role": "Stopped", "agent": "ocf:heartbeat:apache"},
                       "ip": {"node": "n1", "role": "Started"}},
     }
@@ -66,7 +67,8 @@ def test_status_rendering_looks_like_crm_mon():
     assert "Online: [ n1 n2 ]" in text and "OFFLINE: [ n3 ]" in text
     assert "by root via ClusterPropertySet on n2" in text
     assert "  * stonith-enabled=false" in text
-    assert "3 nodes configured" in text
+    assert "4 nodes configured" in text
+    assert "Node n4: UNCLEAN (offline)" in text
     assert "Unreachable from n2: [ n1 ]" in text
 
 

@@ -221,8 +221,9 @@ def test_kill_9_of_the_leader_elects_a_new_one_and_writes_continue(ready_trio):
     survivor = next(name for name in sandbox.nodes if name != old_leader)
     result = sandbox.call(survivor, "property_set", name="no-quorum-policy", value="freeze")
     assert result["index"] > 0
+    # unclean when fencing is enabled (a lost node), offline when it is not
     wait_until(lambda: sandbox.call(new_leader, "status")["nodes"][old_leader]["state"]
-               == "offline", 20, f"{old_leader} recorded offline")
+               in ("offline", "unclean"), 20, f"{old_leader} recorded lost")
     sandbox.start(old_leader)
     sandbox.wait_ready(60)
     wait_until(lambda: sandbox.call(old_leader, "property_show")["properties"].get(

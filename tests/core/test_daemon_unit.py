@@ -92,6 +92,10 @@ def test_leader_marks_a_disconnected_node_offline_only_after_the_timeout(fake_cl
     assert leader.machine.state.node(victim.config.node_name).state == "online"
     leader.duties.step(101.2)
     assert leader.machine.state.node(victim.config.node_name).state == "offline"
+    # Lost while expected a member: unclean until fenced, unless fencing is disabled.
+    assert leader.call("status")["nodes"][victim.config.node_name]["state"] == "unclean"
+    leader.call("property_set", name="stonith-enabled", value="false")
+    assert leader.call("status")["nodes"][victim.config.node_name]["state"] == "offline"
 
 
 def test_property_set_through_a_follower_is_seen_everywhere_with_user(fake_cluster):
