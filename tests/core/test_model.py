@@ -279,3 +279,33 @@ def test_a_lost_node_stays_expected_but_a_stopped_one_does_not():
     state = apply(state, 5, entry("NodeStopped", {"name": "n2"}))
     assert (state.node("n2").state, state.node("n2").expected) == ("offline", "down")
     assert decode_snapshot(encode_snapshot(state)) == state
+
+
+def test_scheduler_inputs_follow_membership_and_configuration():
+    from raftha.crmsh import load_configuration
+    from raftha.model.config import Configuration
+    from raftha.model.scheduler_inputs import lost_members, scheduler_inputs
+    from raftha.scheduler import plan
+
+    def load(state, index, text):
+        configuration = load_configuration(Configuration(), text, "update")
+        return apply(state, index, entry("ConfigurationLoaded", {
+            "configuration": configuration.to_dict(), "base_index": state.configuration_index,
+            "mode": "update"}))
+
+    state = created_state()
+    for index, name in enumerate(("n1", "n2", "n3"), start=2):
+        state = apply(state, index, entry("NodeReturned", {"name": name}))
+    state = load(state, 5, "property stonith-enabled=false\n"
+                           "primitive d1 ocf:heartbeat:Dummy\n"
+                           "location d1-prefers-n2 d1 100: n2\n")
+    configuration, status = scheduler_inputs(state, have_quorum=True)
+    assert [node.name for node in configuration.nodes] == ["n1", "n2", "n3"]
+    assert status.now == 1 and status.have_quorum
+    placement = plan(configuration, status).placements[0]
+    assert (placement.resource, placement.target_node) == ("d1", "n2")
+    state = apply(state, 6, entry("NodeLost", {"name": "n2"}))
+    assert lost_members(state) == ("n2",)
+    configuration, status = scheduler_inputs(state, have_quorum=True)
+    assert status.node("n2").expected == "member" and status.node("n2").in_membership is False
+    assert plan(configuration, status).placements[0].target_node in ("n1", "n3")

@@ -1,0 +1,61 @@
+"""From the replicated cluster state to the scheduler's inputs (pure).
+
+`scheduler_inputs(state, have_quorum)` gives the `(Configuration, ClusterStatus)` pair that
+`raftha.scheduler.plan` takes, so every node derives the same plan from the same committed
+state (DESIGN section 1: nothing acts on a belief that is not in the log).
+
+Membership facts, in Pacemaker's terms (what its CIB status section would record):
+- online                    -> in the membership, controller up, join/expected "member";
+- offline, expected member  -> lost while a member: out of the membership but still
+                               expected, which the scheduler reads as unclean (fence first);
+- offline, expected down    -> never seen yet, or stopped cleanly: plain offline.
+Every member appears in the configuration's node section (with its permanent attributes,
+if any were set). "now" is the newest event time in the log, in seconds: the scheduler
+never reads a clock.
+
+Operation history, fail counts and transient attributes are not in the state yet; the
+statuses carry none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from raftha.model.config import Configuration
+from raftha.model.config import Node as ConfiguredNode
+from raftha.model.reducer import stored_configuration
+from raftha.model.state import EXPECTED_MEMBER, NODE_ONLINE, ClusterState, NodeRecord
+from raftha.model.status import ClusterStatus, NodeStatus, online_node
+
+
+def node_status(record: NodeRecord) -> NodeStatus:
+    if record.state == NODE_ONLINE:
+        return online_node(record.name)
+    return NodeStatus(name=record.name, id=record.name, in_membership=False,
+                      controller_online=False, join="down", expected=record.expected)
+
+
+def configuration_with_members(state: ClusterState) -> Configuration:
+    configuration = stored_configuration(state)
+    configured = {node.name for node in configuration.nodes}
+    missing = tuple(ConfiguredNode(name=record.name, id=record.name)
+                    for record in state.nodes if record.name not in configured)
+    return replace(configuration, nodes=configuration.nodes + missing)
+
+
+def scheduler_inputs(state: ClusterState, have_quorum: bool
+                     ) -> tuple[Configuration, ClusterStatus]:
+    status = ClusterStatus(
+        have_quorum=have_quorum,
+        now=state.now_ms // 1000,
+        nodes=tuple(node_status(record) for record in state.nodes),
+        # Quorum was held once the cluster was created: losing it now is a real loss.
+        quorum_panic=state.created and not have_quorum,
+    )
+    return configuration_with_members(state), status
+
+
+def lost_members(state: ClusterState) -> tuple[str, ...]:
+    """Members that went offline while expected up (candidates for fencing)."""
+    return tuple(record.name for record in state.nodes
+                 if record.state != NODE_ONLINE and record.expected == EXPECTED_MEMBER)
