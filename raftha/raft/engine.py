@@ -218,6 +218,39 @@ class ReplicatedLogNode(SyncObj):
         return self._SyncObj__transport
 
 
+def prune_abandoned_callbacks(node: SyncObj, now: float) -> int:
+    """Forget callbacks pysyncobj will never call, or whose caller gave up long ago.
+
+    The library keeps a callback until its index is applied or its forwarded command is
+    answered; some of these never happen (an index skipped by a snapshot, a reply lost with
+    a reconnected link), so without pruning the maps grow for the life of the process.
+    Runs on the tick thread. Returns how many callbacks were dropped.
+    """
+    dropped = 0
+    waiting_commit = node._SyncObj__commandsWaitingCommit
+    last_applied = node.raftLastApplied
+    for index in list(waiting_commit):
+        subscribers = waiting_commit[index]
+        kept = [] if index <= last_applied else [
+            (term, callback) for term, callback in subscribers if not _abandoned(callback, now)]
+        dropped += len(subscribers) - len(kept)
+        if kept:
+            waiting_commit[index] = kept
+        else:
+            del waiting_commit[index]
+    waiting_reply = node._SyncObj__commandsWaitingReply
+    for request_id in [key for key, callback in waiting_reply.items()
+                       if _abandoned(callback, now)]:
+        del waiting_reply[request_id]
+        dropped += 1
+    return dropped
+
+
+def _abandoned(callback: Any, now: float) -> bool:
+    deadline = getattr(callback, "abandon_after", None)
+    return deadline is not None and deadline < now
+
+
 def install_peer_ping(node: ReplicatedLogNode, period_ms: int) -> None:
     """Every period, send a message of a type pysyncobj ignores to every connected peer."""
     period_seconds = period_ms / 1000.0

@@ -31,6 +31,7 @@ import logging
 import os
 import sys
 import threading
+import time
 import traceback
 from typing import Any
 
@@ -49,6 +50,7 @@ from raftha.raft.engine import (
     ReplicatedLogNode,
     build_conf,
     install_peer_ping,
+    prune_abandoned_callbacks,
 )
 from raftha.raft.library import SyncObj
 from raftha.raft.outcome import PendingProposal, guarded
@@ -63,6 +65,9 @@ logger = logging.getLogger(__name__)
 
 FAIL_STOP_EXIT_CODE = 70
 STOP_JOIN_SECONDS = 5.0
+PRUNE_PERIOD_SECONDS = 10.0
+# How long after its timeout a proposal's callback is kept in case the answer still arrives.
+ABANDON_GRACE_SECONDS = 60.0
 _STATE_NAMES = {0: "follower", 1: "candidate", 2: "leader"}
 
 
@@ -90,6 +95,7 @@ class RaftLog:
         self._sync_stats = SyncStats()
         self._apply_errors = 0
         self._elections_seen = 0
+        self._callbacks_pruned = 0
         self._outcome_counts = {outcome.name: 0 for outcome in ProposeOutcome}
         self._counts_lock = threading.Lock()
         self._status = self._empty_status()
@@ -142,6 +148,7 @@ class RaftLog:
     # ----------------------------------------------------------------- the tick thread
 
     def _tick_loop(self, node: ReplicatedLogNode) -> None:
+        next_prune = time.monotonic() + PRUNE_PERIOD_SECONDS
         try:
             while not self._stopping.is_set():
                 # Durable before the leader counts its own entries in this tick.
@@ -150,6 +157,10 @@ class RaftLog:
                 # Durable before a follower acknowledges what it received in this tick.
                 node.transport.flush_acknowledgements()
                 self._status = self._read_status(node)
+                now = time.monotonic()
+                if now >= next_prune:
+                    self._callbacks_pruned += prune_abandoned_callbacks(node, now)
+                    next_prune = now + PRUNE_PERIOD_SECONDS
         except BaseException as error:  # noqa: B036 - fail-stop on anything
             fail_stop(f"tick failed: {error!r}")
 
@@ -198,6 +209,7 @@ class RaftLog:
         values: dict[str, Any] = dict(self._sync_stats.as_dict())
         values["apply_errors"] = self._apply_errors
         values["elections_seen"] = self._elections_seen
+        values["callbacks_pruned"] = self._callbacks_pruned
         with self._counts_lock:
             values["propose_outcomes"] = dict(self._outcome_counts)
         node = self._node
@@ -226,7 +238,7 @@ class RaftLog:
         if node is None:
             return _not_applied("raft log is not running")
         try:
-            node.apply_entry(entry, callback=guarded(pending.deliver))
+            node.apply_entry(entry, callback=guarded(pending.deliver, _abandon_after(timeout_ms)))
         except Exception as error:
             # The entry may already sit in the library's queue: its fate is unknown.
             return ProposeResult(ProposeOutcome.UNKNOWN, None, f"submission failed: {error!r}")
@@ -261,9 +273,11 @@ class RaftLog:
         pending = PendingProposal()
         try:
             if action == "add":
-                node.addNodeToCluster(address, callback=guarded(pending.deliver))
+                node.addNodeToCluster(address, callback=guarded(
+                    pending.deliver, _abandon_after(timeout_ms)))
             else:
-                node.removeNodeFromCluster(address, callback=guarded(pending.deliver))
+                node.removeNodeFromCluster(address, callback=guarded(
+                    pending.deliver, _abandon_after(timeout_ms)))
         except Exception as error:
             return ProposeResult(ProposeOutcome.UNKNOWN, None, f"submission failed: {error!r}")
         return pending.wait(timeout_ms)
@@ -285,6 +299,10 @@ class RaftLog:
         if not status.is_leader and status.leader not in status.connected_peers:
             return _not_applied(f"leader {status.leader} is not connected")
         return None
+
+
+def _abandon_after(timeout_ms: int) -> float:
+    return time.monotonic() + timeout_ms / 1000.0 + ABANDON_GRACE_SECONDS
 
 
 def _not_applied(reason: str) -> ProposeResult:

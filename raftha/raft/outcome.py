@@ -77,8 +77,13 @@ class PendingProposal:
             return classify(self._code, self._result)
 
 
-def guarded(callback: Callable[[Any, Any], None]) -> Callable[[Any, Any], None]:
-    """Wrap a tick-thread callback so that it can never raise into pysyncobj."""
+def guarded(callback: Callable[[Any, Any], None],
+            abandon_after: float | None = None) -> Callable[[Any, Any], None]:
+    """Wrap a tick-thread callback so that it can never raise into pysyncobj.
+
+    `abandon_after` (a time.monotonic() value) marks when nobody waits for the answer any
+    more, so the library may forget the callback (see `engine.prune_abandoned_callbacks`).
+    """
 
     def call(result: Any, code: Any) -> None:
         try:
@@ -86,4 +91,5 @@ def guarded(callback: Callable[[Any, Any], None]) -> Callable[[Any, Any], None]:
         except Exception:
             logger.exception("raft: a proposal callback raised; the answer is dropped")
 
+    call.abandon_after = abandon_after  # type: ignore[attr-defined]
     return call

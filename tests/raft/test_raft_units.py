@@ -9,13 +9,14 @@ import pickle
 import socket
 import threading
 import time
+import types
 
 import pytest
 
 from raftha.raft import library
 from raftha.raft.contract import ProposeOutcome, RaftSettings
 from raftha.raft.durability import CorruptMetaError, DurableFileJournal, SyncStats
-from raftha.raft.engine import HardenedTransport
+from raftha.raft.engine import HardenedTransport, prune_abandoned_callbacks
 from raftha.raft.log import RaftLog
 from raftha.raft.outcome import PendingProposal, classify, guarded
 from raftha.raft.snapshot import SnapshotError, decode_snapshot, encode_snapshot
@@ -373,3 +374,20 @@ def test_the_log_keeps_running_after_the_thread_that_started_it_exits(tmp_path):
         assert applied == [b"later"]
     finally:
         log.stop()
+
+
+def test_callbacks_the_library_will_never_call_are_pruned():
+    def callback(deadline):
+        return guarded(lambda result, code: None, deadline)
+
+    live, stale, unmarked = callback(200.0), callback(50.0), callback(None)
+    node = types.SimpleNamespace(raftLastApplied=10)
+    node._SyncObj__commandsWaitingCommit = {
+        8: [(1, live)],                      # index skipped by a snapshot: never called
+        12: [(2, live), (2, stale)],         # caller of `stale` gave up long ago
+        13: [(2, unmarked)],
+    }
+    node._SyncObj__commandsWaitingReply = {1: live, 2: stale, 3: unmarked}
+    assert prune_abandoned_callbacks(node, now=100.0) == 3
+    assert node._SyncObj__commandsWaitingCommit == {12: [(2, live)], 13: [(2, unmarked)]}
+    assert node._SyncObj__commandsWaitingReply == {1: live, 3: unmarked}
