@@ -88,7 +88,7 @@ def raftha_final_placement(xml_text: str) -> dict:
 # Features our scheduler handles, as far as the differential runs show agreement. Shapes
 # switched off here disagree with Pacemaker; their minimal CIBs are in
 # differential_failures/ and replayed by test_known_disagreements.
-SUPPORTED_PROFILE = cib_generator.FULL_PROFILE
+SUPPORTED_PROFILE = cib_generator.FULL_PROFILE.restricted(orders=True, location_rules=True)
 
 
 # ------------------------------------------------------------------ comparison function
