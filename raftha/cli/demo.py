@@ -101,7 +101,7 @@ def run_demo(sandbox: Sandbox, directory: str) -> None:
                "node_lost_timeout_ms)")
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
-        if sandbox.call(survivor, "status")["nodes"][leader]["state"] == "offline":
+        if sandbox.call(survivor, "status")["nodes"][leader]["state"] in ("offline", "unclean"):
             break
         time.sleep(0.1)
     click.echo(render_status(sandbox.call(survivor, "status")))
