@@ -58,8 +58,8 @@ COMMANDS: list[click.Command] = [
     demo_command,
     simulate_command,
     explain_command,
-    # Further command modules (simulate, explain, configure, resource, fence ...) register
-    # here: import the click command from its module and append it to this list.
+    # Further command modules (resource, fence ...) register here: import the click
+    # command or group from its module and append it to this list.
 ]
 
 for command in COMMANDS:
