@@ -521,6 +521,126 @@ def check_network_faults_effective(run: RunData) -> dict:
             "violations": violations[:50]}
 
 
+# ---------------------------------------------------------------- linearizable register
+
+_UNSET = object()  # the register's initial value when the run does not say
+
+
+@dataclass(frozen=True)
+class RegisterOp:
+    kind: str            # "write" | "read"
+    value: Any
+    call_ms: int
+    return_ms: float     # math.inf for an indeterminate (info) write
+    required: bool       # ok ops must be linearized; info writes may be left out
+
+
+def register_ops(history: Sequence[dict], write_fs: Iterable[str],
+                 read_f: str) -> list[RegisterOp]:
+    """Completed register operations from the history: ok reads and writes are required;
+    info (indeterminate) writes are optional and may take effect any time after their
+    invocation; failed ops and info reads are dropped (they constrain nothing)."""
+    write_names = set(write_fs)
+    pending: dict[str, dict] = {}
+    ops: list[RegisterOp] = []
+    for op in history:
+        if op.get("process") == "nemesis" or op.get("f") not in write_names | {read_f}:
+            continue
+        if op["type"] == "invoke":
+            pending[op["process"]] = op
+            continue
+        invoke = pending.pop(op["process"], None)
+        if invoke is None:
+            continue
+        kind = "read" if op["f"] == read_f else "write"
+        value = op.get("value") or {}
+        if kind == "write":
+            token = _write_token(invoke.get("value"))
+            if op["type"] == "ok":
+                ops.append(RegisterOp("write", token, invoke["time_ms"], op["time_ms"], True))
+            elif op["type"] == "info":
+                ops.append(RegisterOp("write", token, invoke["time_ms"], math.inf, False))
+        elif op["type"] == "ok" and isinstance(value, Mapping) and "value" in value:
+            ops.append(RegisterOp("read", value["value"], invoke["time_ms"], op["time_ms"],
+                                  True))
+    for invoke in pending.values():  # invoked, never completed: like info
+        if invoke.get("f") in write_names:
+            ops.append(RegisterOp("write", _write_token(invoke.get("value")),
+                                  invoke["time_ms"], math.inf, False))
+    return ops
+
+
+def linearize_register(ops: Sequence[RegisterOp], initial: Any = _UNSET,
+                       budget_steps: int = 200_000) -> tuple[Verdict, list[int]]:
+    """Wing & Gong search with Lowe's memoisation for one read/write register.
+
+    Returns (True, order) with a linearization of the required ops, (False, deepest
+    partial order) when none exists, or ("unknown", []) when the step budget ran out.
+    An unknown initial value is fixed by the first read linearized before any write."""
+    count = len(ops)
+    required_mask = sum(1 << index for index, op in enumerate(ops) if op.required)
+    order = sorted(range(count), key=lambda index: ops[index].call_ms)
+    seen: set[tuple[int, Any]] = set()
+    best: list[int] = []
+    steps = 0
+    stack: list[tuple[int, Any, list[int]]] = [(0, initial, [])]
+    while stack:
+        done, state, path = stack.pop()
+        if done & required_mask == required_mask:
+            return True, path
+        steps += 1
+        if steps > budget_steps:
+            return UNKNOWN, []
+        if len(path) > len(best):
+            best = path
+        # An op may go next only if it was invoked before every remaining required op
+        # returned (otherwise that op really happened first).
+        horizon = min((ops[index].return_ms for index in order
+                       if not done >> index & 1 and ops[index].required), default=math.inf)
+        for index in order:
+            op = ops[index]
+            if done >> index & 1:
+                continue
+            if op.call_ms > horizon:
+                break
+            if op.kind == "write":
+                next_state = op.value
+            elif state is _UNSET or state == op.value:
+                next_state = op.value
+            else:
+                continue
+            key = (done | 1 << index, next_state)
+            if key in seen:
+                continue
+            seen.add(key)
+            stack.append((done | 1 << index, next_state, [*path, index]))
+    return False, best
+
+
+def check_linearizable_register(run: RunData) -> dict:
+    """INV-4 for one register: reads and writes (through the CLI) are linearizable.
+
+    Write ops carry {"token"} (the value written); read ops (f "read") complete with
+    {"value"}. params: "register_initial" (omit when unknown), "linearizable_budget"."""
+    ops = register_ops(run.history, run.param("write_fs"), "read")
+    reads = sum(1 for op in ops if op.kind == "read")
+    if not reads:
+        return {"valid": UNKNOWN, "reason": "no successful reads recorded", "ops": len(ops)}
+    initial = run.params.get("register_initial", _UNSET)
+    budget = int(run.params.get("linearizable_budget", 200_000))
+    verdict, path = linearize_register(ops, initial, budget)
+    result: dict[str, Any] = {"valid": verdict, "ops": len(ops), "reads": reads}
+    if verdict is False:
+        placed = set(path)
+        stuck = [op for index, op in enumerate(ops) if index not in placed and op.required]
+        stuck.sort(key=lambda op: op.call_ms)
+        result["linearized_prefix"] = len(path)
+        result["first_unplaceable"] = [
+            {"kind": op.kind, "value": op.value, "call_ms": op.call_ms,
+             "return_ms": op.return_ms} for op in stuck[:5]]
+    return result
+
+
 # ---------------------------------------------------------------- hygiene and metrics
 
 
@@ -592,6 +712,7 @@ CHECKERS: dict[str, Callable[[RunData], dict]] = {
     "fenced_recovery": check_fenced_recovery,
     "stats": check_stats,
     "network_faults_effective": check_network_faults_effective,
+    "linearizable_register": check_linearizable_register,
 }
 
 

@@ -9,6 +9,8 @@ operator's `raftha cluster init` would write it.
 Workload (through the real CLI, `python -m raftha.cli`):
 - write: `property set cluster-name=<unique token>`; exit 0 -> ok, anything else -> info
   (the CLI cannot tell "definitely not proposed" apart, so no op is ever called fail);
+- read: `property show --output json`, the value of cluster-name (a register: with the
+  writes it is checked for linearizability);
 - status: `status --output json` samples (for promoted-max and the timeline).
 Final phase: `history` (every committed event) and `state_hash` from every node, through the
 Control API, for the acknowledged-writes and convergence checkers.
@@ -50,7 +52,8 @@ class RafthaCluster:
     """Adapter for real raftha daemons (see jepsen.adapter for the contract)."""
 
     name = "raftha"
-    LOG_CHECKERS = ("acknowledged_writes", "convergence", "promoted_max", "stats")
+    LOG_CHECKERS = ("acknowledged_writes", "convergence", "promoted_max", "stats",
+                    "linearizable_register")
     LEDGER_CHECKERS = ("no_overlap", "recovery", "fenced_recovery")
 
     def __init__(self, timing: dict[str, int] | None = None, resources: int = 0) -> None:
@@ -238,8 +241,15 @@ class RafthaCluster:
 
     def next_call(self, rng: random.Random, process: str) -> ClientCall | None:
         node = rng.choice(list(self._files))
-        if rng.random() < 0.3:
+        draw = rng.random()
+        if draw < 0.2:
             return self._status_call(node)
+        if draw < 0.5:
+            return ClientCall(f="read", value={"node": node},
+                              argv=self._cli(node, "property", "show", "--output", "json"),
+                              timeout_s=CLI_TIMEOUT_S,
+                              parse_ok=lambda stdout, value: {
+                                  **value, "value": json.loads(stdout).get("cluster-name")})
         token = f"jw-{process}-{secrets.token_hex(4)}"
         return ClientCall(f="write", value={"token": token, "node": node},
                           argv=self._cli(node, "property", "set", f"cluster-name={token}"),

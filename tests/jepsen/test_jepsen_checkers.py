@@ -290,3 +290,66 @@ def test_timeline_html_marks_faults_activity_overlaps_and_ops():
     assert report.OUTCOME_COLOURS["info"] in page
     table = report.summary_table(results, {"ok": 1})
     assert "no_overlap" in table and "VERDICT: False" in table
+
+
+def write_op(process: str, token: str, start: int, end: int, outcome: str = "ok"):
+    return [client(start, process, "invoke", "write", {"token": token}),
+            client(end, process, outcome, "write", {"token": token})]
+
+
+def read_op(process: str, value, start: int, end: int, outcome: str = "ok"):
+    return [client(start, process, "invoke", "read", {}),
+            client(end, process, outcome, "read", {"value": value})]
+
+
+def register_run(*groups, **params) -> RunData:
+    history = [op for group in groups for op in group]
+    history.sort(key=lambda op: op["time_ms"])
+    return RunData(history=tuple(history), params=params)
+
+
+def test_register_sequential_and_concurrent_histories_are_linearizable():
+    sequential = register_run(write_op("c1", "a", 0, 10), read_op("c2", "a", 20, 30),
+                              write_op("c1", "b", 40, 50), read_op("c2", "b", 60, 70))
+    result = checkers.check_linearizable_register(sequential)
+    assert result["valid"] is True and result["reads"] == 2
+    # A read overlapping a write may see either value.
+    for seen in ("a", "b"):
+        concurrent = register_run(write_op("c1", "a", 0, 10), write_op("c1", "b", 20, 60),
+                                  read_op("c2", seen, 30, 40))
+        assert checkers.check_linearizable_register(concurrent)["valid"] is True
+
+
+def test_register_stale_read_is_not_linearizable():
+    stale = register_run(write_op("c1", "a", 0, 10), write_op("c1", "b", 20, 30),
+                         read_op("c2", "a", 40, 50))
+    result = checkers.check_linearizable_register(stale)
+    assert result["valid"] is False
+    assert result["first_unplaceable"][0]["kind"] == "read"
+
+
+def test_register_indeterminate_writes_may_or_may_not_take_effect():
+    took_effect = register_run(write_op("c1", "a", 0, 10),
+                               write_op("c2", "x", 20, 30, outcome="info"),
+                               read_op("c3", "x", 100, 110), read_op("c3", "x", 120, 130))
+    assert checkers.check_linearizable_register(took_effect)["valid"] is True
+    never = register_run(write_op("c1", "a", 0, 10),
+                         write_op("c2", "x", 20, 30, outcome="info"),
+                         read_op("c3", "a", 100, 110))
+    assert checkers.check_linearizable_register(never)["valid"] is True
+    failed = register_run(write_op("c1", "a", 0, 10),
+                          write_op("c2", "x", 20, 30, outcome="fail"),
+                          read_op("c3", "x", 100, 110))
+    assert checkers.check_linearizable_register(failed)["valid"] is False
+
+
+def test_register_initial_value_and_budget():
+    first_read = register_run(read_op("c1", "boot", 0, 10), write_op("c1", "a", 20, 30))
+    assert checkers.check_linearizable_register(first_read)["valid"] is True
+    known = register_run(read_op("c1", "boot", 0, 10), write_op("c1", "a", 20, 30),
+                         register_initial="jepsen")
+    assert checkers.check_linearizable_register(known)["valid"] is False
+    assert checkers.check_linearizable_register(RunData())["valid"] == "unknown"
+    many = register_run(*[write_op(f"c{index}", f"v{index}", 0, 1000) for index in range(12)],
+                        read_op("r", "v3", 1100, 1200), linearizable_budget=5)
+    assert checkers.check_linearizable_register(many)["valid"] == "unknown"
