@@ -16,6 +16,7 @@ from raftha.cli.cluster import cluster_group, node_group
 from raftha.cli.configure import configure_group
 from raftha.cli.demo import demo_command
 from raftha.cli.property import property_group
+from raftha.cli.resource import resource_group
 from raftha.cli.sandbox_commands import sandbox_group
 from raftha.cli.simulate import explain_command, simulate_command
 from raftha.cli.status import history_command, status_command
@@ -52,13 +53,14 @@ COMMANDS: list[click.Command] = [
     history_command,
     property_group,
     configure_group,
+    resource_group,
     cluster_group,
     node_group,
     sandbox_group,
     demo_command,
     simulate_command,
     explain_command,
-    # Further command modules (resource, fence ...) register here: import the click
+    # Further command modules (fence ...) register here: import the click
     # command or group from its module and append it to this list.
 ]
 

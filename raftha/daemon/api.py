@@ -24,6 +24,11 @@ Operations (args -> result):
                                                mode "update" (default) or "replace";
                                                verified, then one ConfigurationLoaded event)
     configure_show   {}                     -> {"text", "configuration", "index"}
+    resource_move    {"resource", "node"}   -> {"index"}  (location cli-prefer-RSC)
+    resource_ban     {"resource", "node"}   -> {"index"}  (location cli-ban-RSC-on-NODE)
+    resource_clear   {"resource"}           -> {"index"}  (removes both kinds)
+    resource_meta    {"resource", "name", "value"|null} -> {"index"}  (target-role,
+                                               is-managed ...; null removes it)
     node_attribute_set   {"node", "name", "value"} -> {"index"}  (permanent node attribute,
                                                e.g. standby=on; NodeAttributeSet)
     node_attribute_unset {"node", "name"}          -> {"index"}  (NodeAttributeUnset)
@@ -58,6 +63,8 @@ from raftha.daemon.history import HistoryError, HistoryJournal
 from raftha.daemon.machine import ReducerStateMachine
 from raftha.daemon.proposer import ProposalError, ProposalRejected, Proposer
 from raftha.daemon.views import rejections_view, status_view
+from raftha.model import config_edits
+from raftha.model.config_edits import EditError
 from raftha.model.properties import (
     READ_ONLY_PROPERTIES,
     validate_property,
@@ -117,6 +124,10 @@ class ControlApi:
             "metrics": self.op_metrics,
             "configure_load": self.op_configure_load,
             "configure_show": self.op_configure_show,
+            "resource_move": self.op_resource_move,
+            "resource_ban": self.op_resource_ban,
+            "resource_clear": self.op_resource_clear,
+            "resource_meta": self.op_resource_meta,
             "node_attribute_set": self.op_node_attribute_set,
             "node_attribute_unset": self.op_node_attribute_unset,
             "cluster_info": self.op_cluster_info,
@@ -238,20 +249,68 @@ class ControlApi:
         mode = args.get("mode", "update")
         if mode not in ("update", "replace"):
             raise RequestError("mode must be 'update' or 'replace'")
+        return self.propose_configuration(
+            lambda state: merged_configuration(state, text, mode), mode, "", user)
+
+    def propose_configuration(self, build, mode: str, description: str, user: str) -> dict:
+        """Commits the configuration `build(state)` returns, checked against the epoch it
+        was built from; a concurrent change makes it rebuild on the new state (bounded)."""
         for _ in range(CONFIGURE_ATTEMPTS):
             state = self.machine.state
-            configuration = merged_configuration(state, text, mode)
+            configuration = build(state)
             body = {"configuration": configuration.to_dict(),
                     "base_index": state.configuration_index, "mode": mode}
+            if description:
+                body["description"] = description
             try:
                 result = self.propose("ConfigurationLoaded", body, user)
             except ProposalRejected as rejection:
                 if "load it again" in str(rejection):
-                    continue  # a concurrent change won: merge onto the new configuration
+                    continue  # a concurrent change won: build again on top of it
                 raise
             return {"index": result["index"], "resources": len(configuration.all_primitives())}
         raise RequestError(f"the configuration kept changing; gave up after "
                            f"{CONFIGURE_ATTEMPTS} attempts")
+
+    def edit_configuration(self, edit, description: str, user: str) -> dict:
+        def build(state):
+            try:
+                configuration = edit(stored_configuration(state))
+            except EditError as error:
+                raise RequestError(str(error)) from None
+            return verified(configuration)
+        return self.propose_configuration(build, "replace", description, user)
+
+    def op_resource_move(self, args: dict, user: str) -> dict:
+        allow(args, "resource", "node")
+        resource, node = string_arg(args, "resource"), string_arg(args, "node")
+        self.require_member(node)
+        return self.edit_configuration(lambda config: config_edits.move(config, resource, node),
+                                       f"resource {resource} moved to {node}", user)
+
+    def op_resource_ban(self, args: dict, user: str) -> dict:
+        allow(args, "resource", "node")
+        resource, node = string_arg(args, "resource"), string_arg(args, "node")
+        self.require_member(node)
+        return self.edit_configuration(lambda config: config_edits.ban(config, resource, node),
+                                       f"resource {resource} banned from {node}", user)
+
+    def op_resource_clear(self, args: dict, user: str) -> dict:
+        allow(args, "resource")
+        resource = string_arg(args, "resource")
+        return self.edit_configuration(lambda config: config_edits.clear(config, resource),
+                                       f"move and ban constraints of {resource} cleared", user)
+
+    def op_resource_meta(self, args: dict, user: str) -> dict:
+        allow(args, "resource", "name", "value")
+        resource, name = string_arg(args, "resource"), string_arg(args, "name")
+        value = args.get("value")
+        if value is not None and not isinstance(value, str):
+            raise RequestError("argument 'value' must be a string or null")
+        words = f"{name}={value}" if value is not None else f"{name} removed"
+        return self.edit_configuration(
+            lambda config: config_edits.set_meta(config, resource, name, value),
+            f"resource {resource}: {words}", user)
 
     def op_configure_show(self, args: dict, user: str) -> dict:
         allow(args)
@@ -323,6 +382,11 @@ def merged_configuration(state, text: str, mode: str):
     configuration = replace(configuration, properties=tuple(
         (name, value) for name, value in configuration.properties
         if name not in READ_ONLY_PROPERTIES))
+    return verified(configuration)
+
+
+def verified(configuration):
+    """The configuration if it is sound, else a RequestError naming the first problem."""
     problems = verify(configuration)
     for name, value in configuration.properties:
         problem = validate_property(name, value)

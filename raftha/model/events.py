@@ -31,6 +31,7 @@ MAX_ENTRY_BYTES = 1024 * 1024
 MAX_NAME_CHARS = 64
 MAX_VALUE_CHARS = 4096
 MAX_INITIAL_NODES = 64
+MAX_DESCRIPTION_CHARS = 200
 
 NODE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 ADDRESS_PATTERN = re.compile(r"^[A-Za-z0-9_.:\[\]-]{1,253}:[0-9]{1,5}$")
@@ -234,7 +235,9 @@ LOAD_MODES = ("update", "replace")
 
 def validate_configuration_loaded(body: Mapping[str, Any]) -> None:
     """Shape only: whether the configuration itself is sound is the reducer's decision."""
-    require_keys(body, ("configuration", "base_index", "mode"))
+    require_keys(body, ("configuration", "base_index", "mode"), ("description",))
+    if "description" in body:
+        require_text(body["description"], "description", MAX_DESCRIPTION_CHARS)
     if not isinstance(body["configuration"], dict):
         raise EventError("configuration must be a map")
     base_index = body["base_index"]
@@ -287,6 +290,8 @@ def summarize(event: Event) -> str:
     if event.kind == "ClusterPropertyUnset":
         return f"{body['name']} unset"
     if event.kind == "ConfigurationLoaded":
+        if body.get("description"):
+            return body["description"]
         resources = body["configuration"].get("resources")
         count = len(resources) if isinstance(resources, list) else 0
         return f"configuration loaded ({body['mode']}): {count} top-level resources"

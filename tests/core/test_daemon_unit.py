@@ -487,3 +487,29 @@ def test_standby_and_maintenance_are_node_attributes_in_the_configuration(fake_c
     assert view["n3"]["attributes"] == {"rack": "r7"}
     with pytest.raises(ApiError, match="has no attribute 'maintenance'"):
         node.call("node_attribute_unset", node="n3", name="maintenance")
+
+
+def test_resource_move_ban_clear_and_meta_edit_the_configuration(fake_cluster):
+    _, nodes = fake_cluster
+    node = nodes["n1"]
+    node.call("configure_load", text="primitive web ocf:heartbeat:Dummy\n"
+                                     "primitive db ocf:heartbeat:Dummy\ngroup g db\n")
+    node.call("resource_move", user="frank", resource="web", node="n2")
+    node.call("resource_ban", resource="web", node="n3")
+    node.call("resource_meta", resource="db", name="target-role", value="Stopped")
+    text = nodes["n3"].call("configure_show")["text"]
+    assert "location cli-prefer-web web role=Started inf: n2" in text
+    assert "location cli-ban-web-on-n3 web role=Started -inf: n3" in text
+    assert "meta target-role=Stopped" in text
+    event = node.call("history")["events"][-3]
+    assert (event["summary"], event["user"]) == ("resource web moved to n2", "frank")
+    node.call("resource_clear", resource="web")
+    assert "cli-" not in node.call("configure_show")["text"]
+    with pytest.raises(ApiError, match="has no move or ban constraints"):
+        node.call("resource_clear", resource="web")
+    with pytest.raises(ApiError, match="no resource 'nope'"):
+        node.call("resource_move", resource="nope", node="n2")
+    with pytest.raises(ApiError, match="not a member"):
+        node.call("resource_move", resource="web", node="n9")
+    node.call("resource_meta", resource="db", name="target-role", value=None)
+    assert "target-role" not in node.call("configure_show")["text"]
