@@ -39,6 +39,9 @@ TRANSITION_UUID = "6f1a8e2c-5a2e-4c8d-9c7e-3d0f6b1a2c44"
 ONE_SHOT_DIGEST = "f2317cad3d54cec5d7d7aa7d0bf35cf8"
 MONITOR_DIGEST = "4811cef7f7f94e3a35a70be7916cb2fd"  # monitor interval=10s timeout=20s
 MONITOR_INTERVAL_MS = 10000
+# Promotable clones use ocf:pacemaker:Stateful with one monitor per role.
+PROMOTED_MONITOR_INTERVAL_MS = 10000
+UNPROMOTED_MONITOR_INTERVAL_MS = 11000
 LAST_RC_CHANGE_S = 1700000000
 
 FINITE_SCORES = ("-1000", "-200", "-100", "-50", "-10", "0", "5", "10", "50", "100", "200",
@@ -50,8 +53,10 @@ RUNNING = "running"                # start succeeded, recurring monitor fine
 PROBED_STOPPED = "probed_stopped"  # probe found it not running
 FAILED_MONITOR = "failed_monitor"  # started, then the recurring monitor found it stopped
 FAILED_START = "failed_start"      # start returned an error
+PROMOTED = "promoted"              # started and promoted (promotable clones only)
 STOPPED_AFTER_FAILURE = "stopped_after_failure"  # failed earlier, stopped since
-HISTORY_KINDS = (RUNNING, PROBED_STOPPED, FAILED_MONITOR, FAILED_START, STOPPED_AFTER_FAILURE)
+HISTORY_KINDS = (RUNNING, PROBED_STOPPED, FAILED_MONITOR, FAILED_START, STOPPED_AFTER_FAILURE,
+                 PROMOTED)
 FAILURE_KINDS = (FAILED_MONITOR, FAILED_START, STOPPED_AFTER_FAILURE)
 
 
@@ -82,6 +87,7 @@ class GeneratorProfile:
     multiply_active: bool = False
     history_on_offline_nodes: bool = False
     orders: bool = False
+    promotable: bool = False
     location_rules: bool = False
     utilization: bool = False
     max_locations: int = 6
@@ -95,7 +101,8 @@ class GeneratorProfile:
 FULL_PROFILE = GeneratorProfile()
 EVERYTHING_PROFILE = GeneratorProfile(cloned_groups=True, multiply_active=True,
                                       opt_in_cluster=True, history_on_offline_nodes=True,
-                                      orders=True, location_rules=True, utilization=True)
+                                      orders=True, location_rules=True, utilization=True,
+                                      promotable=True)
 BASIC_PROFILE = GeneratorProfile(
     offline_nodes=False, standby_nodes=False, groups=False, clones=False, colocations=False,
     target_role_stopped=False, failures=False, migration_threshold=False, quorum_loss=False)
@@ -133,6 +140,8 @@ class CloneSpec:
     child: PrimitiveSpec | GroupSpec
     clone_max: int | None = None
     target_role_stopped: bool = False
+    promotable: bool = False
+    promoted_max: int | None = None
 
 
 TopLevel = PrimitiveSpec | GroupSpec | CloneSpec
@@ -175,6 +184,15 @@ class RuleLocationSpec:
 
 
 @dataclass(frozen=True)
+class PromotionScoreSpec:
+    """The promotion preference (`master-<primitive>` node attribute) on one node."""
+
+    primitive_id: str
+    node: str
+    score: str
+
+
+@dataclass(frozen=True)
 class HistorySpec:
     """The operation history of one primitive on one node."""
 
@@ -199,6 +217,7 @@ class CibSpec:
     orders: tuple[OrderSpec, ...] = ()
     rule_locations: tuple[RuleLocationSpec, ...] = ()
     placement_strategy: str = "default"
+    promotion_scores: tuple[PromotionScoreSpec, ...] = ()
 
     def to_xml(self) -> str:
         return render_cib(self)
@@ -234,7 +253,7 @@ def _meta(owner_id: str, pairs: dict[str, object]) -> str:
     return f"<meta_attributes {_attribute('id', meta_id)}>{body}</meta_attributes>"
 
 
-def _render_primitive(primitive: PrimitiveSpec) -> str:
+def _render_primitive(primitive: PrimitiveSpec, stateful: bool = False) -> str:
     meta: dict[str, object] = {}
     if primitive.stickiness is not None:
         meta["resource-stickiness"] = primitive.stickiness
@@ -248,10 +267,18 @@ def _render_primitive(primitive: PrimitiveSpec) -> str:
         utilization = (f"<utilization {_attribute('id', f'{rid}-utilization')}>"
                        f"{_nvpair(f'{rid}-utilization', 'capacity', primitive.utilization)}"
                        "</utilization>")
-    return (f"<primitive {_attribute('id', rid)} class=\"ocf\" provider=\"heartbeat\" "
-            f"type=\"Dummy\">{_meta(rid, meta)}{utilization}<operations>"
-            f"<op {_attribute('id', f'{rid}-monitor-interval-10s')} name=\"monitor\" "
-            f"interval=\"10s\" timeout=\"20s\"/></operations></primitive>")
+    if stateful:
+        agent = 'class="ocf" provider="pacemaker" type="Stateful"'
+        operations = (f"<op {_attribute('id', f'{rid}-monitor-promoted')} name=\"monitor\" "
+                      "interval=\"10s\" timeout=\"20s\" role=\"Promoted\"/>"
+                      f"<op {_attribute('id', f'{rid}-monitor-unpromoted')} name=\"monitor\" "
+                      "interval=\"11s\" timeout=\"20s\" role=\"Unpromoted\"/>")
+    else:
+        agent = 'class="ocf" provider="heartbeat" type="Dummy"'
+        operations = (f"<op {_attribute('id', f'{rid}-monitor-interval-10s')} "
+                      "name=\"monitor\" interval=\"10s\" timeout=\"20s\"/>")
+    return (f"<primitive {_attribute('id', rid)} {agent}>{_meta(rid, meta)}{utilization}"
+            f"<operations>{operations}</operations></primitive>")
 
 
 def _render_resource(resource: TopLevel) -> str:
@@ -268,8 +295,15 @@ def _render_resource(resource: TopLevel) -> str:
         meta["clone-max"] = resource.clone_max
     if resource.target_role_stopped:
         meta["target-role"] = "Stopped"
+    if resource.promotable:
+        meta["promotable"] = "true"
+        if resource.promoted_max is not None:
+            meta["promoted-max"] = resource.promoted_max
+    child = (_render_primitive(resource.child, stateful=True)
+             if resource.promotable and isinstance(resource.child, PrimitiveSpec)
+             else _render_resource(resource.child))
     return (f"<clone {_attribute('id', resource.resource_id)}>"
-            f"{_meta(resource.resource_id, meta)}{_render_resource(resource.child)}</clone>")
+            f"{_meta(resource.resource_id, meta)}{child}</clone>")
 
 
 def _render_configuration(spec: CibSpec) -> str:
@@ -368,14 +402,35 @@ def _operation(primitive_id: str, node: str, *, suffix: str, operation: str, int
             f"op-digest=\"{MONITOR_DIGEST if interval_ms else ONE_SHOT_DIGEST}\"/>")
 
 
-def _render_history(entry: HistorySpec, counter: _CallCounter) -> str:
+def stateful_primitives(spec: CibSpec) -> frozenset[str]:
+    """Primitives of promotable clones (rendered as ocf:pacemaker:Stateful)."""
+    return frozenset(primitive.resource_id for resource in spec.resources
+                     if isinstance(resource, CloneSpec) and resource.promotable
+                     for primitive in primitives_of(resource))
+
+
+def _monitor_interval_ms(stateful: bool) -> int:
+    return UNPROMOTED_MONITOR_INTERVAL_MS if stateful else MONITOR_INTERVAL_MS
+
+
+def _render_history(entry: HistorySpec, counter: _CallCounter, stateful: bool) -> str:
     rid, node = entry.primitive_id, entry.node
+    monitor_ms = _monitor_interval_ms(stateful)
     if entry.kind == RUNNING:
         operations = [
             _operation(rid, node, suffix="last_0", operation="start", interval_ms=0,
                        target_rc=0, rc=0, counter=counter),
-            _operation(rid, node, suffix=f"monitor_{MONITOR_INTERVAL_MS}", operation="monitor",
-                       interval_ms=MONITOR_INTERVAL_MS, target_rc=0, rc=0, counter=counter)]
+            _operation(rid, node, suffix=f"monitor_{monitor_ms}", operation="monitor",
+                       interval_ms=monitor_ms, target_rc=0, rc=0, counter=counter)]
+    elif entry.kind == PROMOTED:
+        # start, then promote (the last one-shot operation), then the Promoted-role monitor
+        counter.next()  # the start's call id: superseded by the promote in "last_0"
+        operations = [
+            _operation(rid, node, suffix="last_0", operation="promote", interval_ms=0,
+                       target_rc=0, rc=0, counter=counter),
+            _operation(rid, node, suffix=f"monitor_{PROMOTED_MONITOR_INTERVAL_MS}",
+                       operation="monitor", interval_ms=PROMOTED_MONITOR_INTERVAL_MS,
+                       target_rc=8, rc=8, counter=counter)]
     elif entry.kind in (PROBED_STOPPED, STOPPED_AFTER_FAILURE):
         operations = [_operation(rid, node, suffix="last_0", operation="monitor", interval_ms=0,
                                  target_rc=7, rc=7, counter=counter)]
@@ -383,10 +438,10 @@ def _render_history(entry: HistorySpec, counter: _CallCounter) -> str:
         operations = [
             _operation(rid, node, suffix="last_0", operation="start", interval_ms=0,
                        target_rc=0, rc=0, counter=counter),
-            _operation(rid, node, suffix=f"monitor_{MONITOR_INTERVAL_MS}", operation="monitor",
-                       interval_ms=MONITOR_INTERVAL_MS, target_rc=0, rc=7, counter=counter),
+            _operation(rid, node, suffix=f"monitor_{monitor_ms}", operation="monitor",
+                       interval_ms=monitor_ms, target_rc=0, rc=7, counter=counter),
             _operation(rid, node, suffix="last_failure_0", operation="monitor",
-                       interval_ms=MONITOR_INTERVAL_MS, target_rc=0, rc=7, counter=counter)]
+                       interval_ms=monitor_ms, target_rc=0, rc=7, counter=counter)]
     elif entry.kind == FAILED_START:
         operations = [
             _operation(rid, node, suffix="last_0", operation="start", interval_ms=0,
@@ -395,17 +450,20 @@ def _render_history(entry: HistorySpec, counter: _CallCounter) -> str:
                        target_rc=0, rc=1, counter=counter)]
     else:
         raise ValueError(f"unknown history kind {entry.kind!r}")
-    return (f"<lrm_resource {_attribute('id', rid)} type=\"Dummy\" class=\"ocf\" "
-            f"provider=\"heartbeat\">{''.join(operations)}</lrm_resource>")
+    agent = ('type="Stateful" class="ocf" provider="pacemaker"' if stateful
+             else 'type="Dummy" class="ocf" provider="heartbeat"')
+    return (f"<lrm_resource {_attribute('id', rid)} {agent}>{''.join(operations)}"
+            "</lrm_resource>")
 
 
-def _failed_operation(entry: HistorySpec) -> str:
+def _failed_operation(entry: HistorySpec, stateful: bool) -> str:
     if entry.kind == FAILED_START:
         return "start_0"
-    return f"monitor_{MONITOR_INTERVAL_MS}"
+    return f"monitor_{_monitor_interval_ms(stateful)}"
 
 
-def _render_node_state(spec: CibSpec, node: NodeSpec, counter: _CallCounter) -> str:
+def _render_node_state(spec: CibSpec, node: NodeSpec, counter: _CallCounter,
+                       stateful: frozenset[str]) -> str:
     if node.online:
         state = 'in_ccm="true" crmd="online" join="member" expected="member"'
     else:
@@ -414,11 +472,13 @@ def _render_node_state(spec: CibSpec, node: NodeSpec, counter: _CallCounter) -> 
     parts = [f"<node_state {_attribute('id', node.node_id)} {_attribute('uname', node.name)} "
              f"crm-debug-origin=\"do_update_resource\" {state}>"]
     failures = [entry for entry in entries if entry.fail_count is not None]
-    if failures:
+    promotion = [item for item in spec.promotion_scores if item.node == node.name]
+    if failures or promotion:
         owner = f"status-{node.node_id}"
-        pairs = []
+        pairs = [_nvpair(owner, f"master-{item.primitive_id}", item.score)
+                 for item in promotion]
         for entry in failures:
-            operation = _failed_operation(entry)
+            operation = _failed_operation(entry, entry.primitive_id in stateful)
             pairs.append(_nvpair(owner, f"fail-count-{entry.primitive_id}#{operation}",
                                  entry.fail_count))
             pairs.append(_nvpair(owner, f"last-failure-{entry.primitive_id}#{operation}",
@@ -428,7 +488,8 @@ def _render_node_state(spec: CibSpec, node: NodeSpec, counter: _CallCounter) -> 
                      "</instance_attributes></transient_attributes>")
     if entries:
         parts.append(f"<lrm {_attribute('id', node.node_id)}><lrm_resources>")
-        parts.extend(_render_history(entry, counter) for entry in entries)
+        parts.extend(_render_history(entry, counter, entry.primitive_id in stateful)
+                     for entry in entries)
         parts.append("</lrm_resources></lrm>")
     parts.append("</node_state>")
     return "".join(parts)
@@ -437,7 +498,8 @@ def _render_node_state(spec: CibSpec, node: NodeSpec, counter: _CallCounter) -> 
 def render_cib(spec: CibSpec) -> str:
     """The CIB XML for a spec (deterministic)."""
     counter = _CallCounter()
-    status = "".join(_render_node_state(spec, node, counter) for node in spec.nodes)
+    stateful = stateful_primitives(spec)
+    status = "".join(_render_node_state(spec, node, counter, stateful) for node in spec.nodes)
     quorum = "1" if spec.have_quorum else "0"
     return (f"<cib crm_feature_set=\"{FEATURE_SET}\" validate-with=\"{SCHEMA}\" epoch=\"1\" "
             f"num_updates=\"0\" admin_epoch=\"0\" have-quorum=\"{quorum}\" dc-uuid=\""
@@ -461,7 +523,9 @@ def _without_primitives(spec: CibSpec, removed: set[str], resources: tuple[TopLe
                      if item.first_id not in gone and item.then_id not in gone),
         colocations=tuple(item for item in spec.colocations
                           if item.resource_id not in gone and item.with_resource_id not in gone),
-        history=tuple(item for item in spec.history if item.primitive_id not in removed))
+        history=tuple(item for item in spec.history if item.primitive_id not in removed),
+        promotion_scores=tuple(item for item in spec.promotion_scores
+                               if item.primitive_id not in removed))
 
 
 def _simpler_primitive(primitive: PrimitiveSpec) -> list[PrimitiveSpec]:
@@ -509,6 +573,10 @@ def simpler_specs(spec: CibSpec):
                 yield dataclasses.replace(spec, resources=spec.resources[:index] + (
                     dataclasses.replace(resource, target_role_stopped=False),)
                     + spec.resources[index + 1:])
+            if resource.promoted_max is not None:
+                yield dataclasses.replace(spec, resources=spec.resources[:index] + (
+                    dataclasses.replace(resource, promoted_max=None),)
+                    + spec.resources[index + 1:])
         if isinstance(resource, GroupSpec) and resource.stickiness is not None:
             yield dataclasses.replace(spec, resources=spec.resources[:index] + (
                 dataclasses.replace(resource, stickiness=None),) + spec.resources[index + 1:])
@@ -517,7 +585,8 @@ def simpler_specs(spec: CibSpec):
                 changed = _replace_primitive(resource, primitive, variant)
                 yield dataclasses.replace(spec, resources=spec.resources[:index] + (changed,)
                                           + spec.resources[index + 1:])
-    for field_name in ("locations", "colocations", "history", "orders", "rule_locations"):
+    for field_name in ("locations", "colocations", "history", "orders", "rule_locations",
+                       "promotion_scores"):
         items = getattr(spec, field_name)
         for index in range(len(items)):
             yield dataclasses.replace(spec, **{field_name: items[:index] + items[index + 1:]})
@@ -649,7 +718,11 @@ def _resources(draw, profile: GeneratorProfile, node_count: int) -> tuple[TopLev
                 budget -= 1
             clone_max = draw(st.sampled_from((None, None, 1, 2, max(1, node_count - 1))))
             stopped = profile.target_role_stopped and draw(st.integers(0, 9)) == 0
-            resources.append(CloneSpec(f"clone{top_number}", child, clone_max, stopped))
+            promotable = (profile.promotable and isinstance(child, PrimitiveSpec)
+                          and draw(st.booleans()))
+            promoted_max = draw(st.sampled_from((None, None, 2))) if promotable else None
+            resources.append(CloneSpec(f"clone{top_number}", child, clone_max, stopped,
+                                       promotable, promoted_max))
         else:
             primitive_number += 1
             resources.append(draw(_primitive(profile, f"rsc{primitive_number}")))
@@ -750,10 +823,10 @@ def _history_for(draw, profile: GeneratorProfile, resource: TopLevel,
     if isinstance(resource, CloneSpec):
         chosen = draw(st.lists(st.sampled_from(candidates), unique=True,
                                max_size=len(candidates)))
+        kinds = active_kinds + ((PROMOTED, PROMOTED) if resource.promotable else ())
         for primitive in primitives_of(resource):
             for node in chosen:
-                history.append(draw(_entry(profile, primitive.resource_id, node.name,
-                                           active_kinds)))
+                history.append(draw(_entry(profile, primitive.resource_id, node.name, kinds)))
         return history
     primitives = primitives_of(resource)
     if draw(st.integers(0, 2)) == 0:
@@ -812,6 +885,14 @@ def cib_specs(draw, profile: GeneratorProfile = FULL_PROFILE) -> CibSpec:
     policy = draw(st.sampled_from(profile.no_quorum_policies))
     symmetric = not (profile.opt_in_cluster and draw(st.booleans()))
     orders = draw(_orders(profile, resources))
+    promotion_scores = []
+    for resource in resources:
+        if isinstance(resource, CloneSpec) and resource.promotable:
+            for node in nodes:
+                score = draw(st.sampled_from((None, "1", "5", "10", "100")))
+                if score is not None:
+                    promotion_scores.append(PromotionScoreSpec(resource.child.resource_id,
+                                                               node.name, score))
     rule_locations = draw(_rule_locations(profile, resources))
     strategy = "default"
     if profile.utilization:
@@ -821,7 +902,8 @@ def cib_specs(draw, profile: GeneratorProfile = FULL_PROFILE) -> CibSpec:
                    default_stickiness=default_stickiness,
                    default_migration_threshold=default_threshold, have_quorum=have_quorum,
                    no_quorum_policy=policy, symmetric_cluster=symmetric, orders=orders,
-                   rule_locations=rule_locations, placement_strategy=strategy)
+                   rule_locations=rule_locations, placement_strategy=strategy,
+                   promotion_scores=tuple(promotion_scores))
 
 
 def cib_xml(profile: GeneratorProfile = FULL_PROFILE):

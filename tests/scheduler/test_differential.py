@@ -206,7 +206,7 @@ def test_generated_cibs_are_accepted_by_crm_simulate(spec):
     assert placed_base_ids(placement) == configured_primitives(spec)
     online = {node.name for node in spec.nodes if node.online and not node.standby}
     for entry in placement["resources"].values():
-        assert entry["role"] in ("Started", "Stopped")
+        assert entry["role"] in ("Started", "Stopped", "Promoted", "Unpromoted")
         assert entry["node"] is None or entry["node"] in online
     assert placement["fenced"] == []
 
@@ -387,6 +387,11 @@ def features_of(spec: cib_generator.CibSpec) -> tuple[str, ...]:
     if not spec.symmetric_cluster:
         features.add("opt-in")
     features.update(f"order:{order.kind}" for order in spec.orders)
+    if any(isinstance(resource, cib_generator.CloneSpec) and resource.promotable
+           for resource in spec.resources):
+        features.add("promotable")
+    if spec.promotion_scores:
+        features.add("promotion-score")
     if spec.rule_locations:
         features.add("location-rule")
     if spec.placement_strategy != "default":
