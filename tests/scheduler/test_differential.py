@@ -477,7 +477,15 @@ def main(argv: list[str]) -> int:
     save_parser = commands.add_parser("save", help="record a CIB file as a disagreement")
     save_parser.add_argument("cib", type=Path)
     save_parser.add_argument("--name", required=True)
+    commands.add_parser("refresh", help="re-run every recorded disagreement, update status")
     arguments = parser.parse_args(argv)
+    if arguments.command == "refresh":
+        for path in known_disagreements():
+            save_disagreement(path.read_text(encoding="utf-8"), path.stem,
+                              features_of_saved(path))
+            record = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+            print(f"{path.stem}: {record['status']}: {record['summary']}")
+        return 0
     if arguments.command == "hunt":
         for path in hunt(PROFILES[arguments.profile], arguments.examples, arguments.name,
                          arguments.keep):
