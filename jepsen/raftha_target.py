@@ -64,6 +64,9 @@ class RafthaCluster:
         self.resources = resources
         self.checkers = self.LOG_CHECKERS + (self.LEDGER_CHECKERS if resources else ())
         self.params: dict[str, Any] = {"recovery_bound_ms": 30_000, "min_ok_ops": 1}
+        if resources:
+            # Recovery must find every configured resource running, not just the ones seen.
+            self.params["resources"] = [f"led{number}" for number in range(1, resources + 1)]
         self.hosts: HostSet | None = None
         self.run_dir: pathlib.Path | None = None
         self.fence_socket: pathlib.Path | None = None  # the harness's fence device
