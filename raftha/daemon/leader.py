@@ -6,7 +6,9 @@
 - Membership timing: a member whose Raft connection has been down for
   `node_lost_timeout_ms` is proposed `NodeLost`; one connected again for
   `node_return_timeout_ms` is proposed `NodeReturned` (the debounce keeps a flapping link
-  from flooding the log). The leader itself is online by definition.
+  from flooding the log). The leader itself is online by definition. A node that went
+  offline comes back only over a connection made after that (a node recording its own
+  clean stop is still connected for a moment and must not be brought back).
 
 Invariants: the duty acts only while this node is leader with a quorum; timers restart
 whenever leadership starts, so a new leader never acts on a predecessor's observations;
@@ -24,7 +26,7 @@ from typing import Any
 from raftha.daemon.config import NodeConfig
 from raftha.daemon.machine import ReducerStateMachine
 from raftha.daemon.proposer import ProposalError, Proposer
-from raftha.model.state import NODE_OFFLINE, NODE_ONLINE
+from raftha.model.state import NODE_OFFLINE, NODE_ONLINE, NodeRecord
 
 LOG = logging.getLogger(__name__)
 DUTY_PROPOSE_TIMEOUT_MS = 2000
@@ -46,6 +48,8 @@ class LeaderDuties:
         self.leading = False
         # node name -> (connected?, monotonic time the connectivity was last seen to change)
         self.links: dict[str, tuple[bool, float]] = {}
+        # node name -> (changed_index, monotonic time this leader first saw that state)
+        self.state_seen: dict[str, tuple[int, float]] = {}
 
     def start(self) -> None:
         self.thread.start()
@@ -73,25 +77,37 @@ class LeaderDuties:
         if not self.leading:
             self.leading = True
             self.links = {}
+            self.state_seen = {}
         state = self.machine.state
         if not state.created:
             self.create_cluster()
             return
         connected = set(status.connected_peers)
         for node in state.nodes:
-            is_self = node.address == self.config.raft_address
-            up = is_self or node.address in connected
-            previous = self.links.get(node.name)
-            if previous is None or previous[0] != up:
-                self.links[node.name] = (up, now)
-                previous = (up, now)
-            steady_ms = (now - previous[1]) * 1000
-            if up and node.state == NODE_OFFLINE and (
-                    is_self or steady_ms >= self.config.timing.node_return_timeout_ms):
+            self.check_node(node, node.address == self.config.raft_address,
+                            node.address in connected, now)
+
+    def check_node(self, node: NodeRecord, is_self: bool, connected: bool, now: float) -> None:
+        up = is_self or connected
+        previous = self.links.get(node.name)
+        if previous is None or previous[0] != up:
+            previous = self.links[node.name] = (up, now)
+        # When this leader first saw the node's current committed state (keyed by the
+        # index that set it, so an online spell between two steps is not missed).
+        seen = self.state_seen.get(node.name)
+        if seen is None or seen[0] != node.changed_index:
+            seen = self.state_seen[node.name] = (node.changed_index, now)
+        steady_ms = (now - previous[1]) * 1000
+        if up and node.state == NODE_OFFLINE:
+            # Only a connection made after the node went offline brings it back: a node
+            # that recorded its own clean stop is still connected for a moment.
+            reconnected = previous[1] >= seen[1]
+            if is_self or (reconnected
+                           and steady_ms >= self.config.timing.node_return_timeout_ms):
                 self.propose("NodeReturned", node.name)
-            elif not up and node.state == NODE_ONLINE and (
-                    steady_ms >= self.config.timing.node_lost_timeout_ms):
-                self.propose("NodeLost", node.name)
+        elif not up and node.state == NODE_ONLINE and (
+                steady_ms >= self.config.timing.node_lost_timeout_ms):
+            self.propose("NodeLost", node.name)
 
     def propose(self, kind: str, name: str) -> None:
         LOG.info("leader: proposing %s for %s", kind, name)

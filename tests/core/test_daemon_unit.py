@@ -513,3 +513,21 @@ def test_resource_move_ban_clear_and_meta_edit_the_configuration(fake_cluster):
         node.call("resource_move", resource="web", node="n9")
     node.call("resource_meta", resource="db", name="target-role", value=None)
     assert "target-role" not in node.call("configure_show")["text"]
+
+
+def test_a_cleanly_stopped_node_is_not_brought_back_by_its_lingering_connection(fake_cluster):
+    cluster, nodes = fake_cluster
+    leader = next(node for node in nodes.values() if node.raft.status().is_leader)
+    stopping = next(node for node in nodes.values() if node is not leader)
+    name = stopping.config.node_name
+    stopping.proposer.propose("NodeStopped", {"name": name})
+    for now in (20.0, 20.5, 21.0):  # still connected: it is shutting down
+        leader.duties.step(now)
+    assert leader.machine.state.node(name).state == "offline"
+    assert leader.machine.state.node(name).expected == "down"
+    cluster.disconnect(stopping.config.raft_address)
+    leader.duties.step(22.0)
+    cluster.reconnect(stopping.config.raft_address)  # it restarted
+    leader.duties.step(23.0)
+    leader.duties.step(23.5)
+    assert leader.machine.state.node(name).state == "online"
