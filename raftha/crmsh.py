@@ -725,6 +725,7 @@ def _parse_primitive_body(reader: _Reader, resource_id: str) -> dict:
     operations: list[Operation] = []
     used_set_ids: set[str] = set()
     used_operation_ids: set[str] = set()
+    references: dict[str, Token] = {}
     first = True
     while not reader.at_end():
         token = reader.peek()
@@ -733,13 +734,14 @@ def _parse_primitive_body(reader: _Reader, resource_id: str) -> dict:
             reader.position += 1
             continue
         if token.is_word("operations"):
-            # crmsh names the <operations> element (`operations $id=X`); the model keeps
-            # no id for it.
+            # crmsh names the operation list (`operations $id=X`) so that another primitive
+            # can share it (`operations $id-ref=X`); the model copies shared operations.
             reader.position += 1
             following = reader.peek()
             if following is not None and following.is_pair and following.key in (
                     "$id", "$id-ref"):
                 reader.position += 1
+                references["id" if following.key == "$id" else "reference"] = following
             continue
         if token.is_word("op"):
             reader.position += 1
@@ -761,15 +763,21 @@ def _parse_primitive_body(reader: _Reader, resource_id: str) -> dict:
                                f"meta, utilization or op)")
         first = False
     return {"params": tuple(params), "meta": tuple(meta), "utilization": tuple(utilization),
+            "operation_references": references,
             "operations": tuple(operations), "conditional_sets": tuple(conditional)}
 
 
 def _parse_meta_only(reader: _Reader) -> Pairs:
+    """Meta attributes of a group or clone. `params` lists are read and dropped: the model
+    (like Pacemaker's scheduler) gives containers no instance attributes."""
     meta: list[tuple[str, str]] = []
     while not reader.at_end():
         token = reader.peek()
         assert token is not None
-        if token.is_word("meta"):
+        if token.is_word("params"):
+            reader.position += 1
+            _parse_attribute_list(reader, "", set())
+        elif token.is_word("meta"):
             reader.position += 1
             attribute_list = _parse_attribute_list(reader, "", set())
             if attribute_list.attribute_set is not None:
@@ -779,7 +787,8 @@ def _parse_meta_only(reader: _Reader) -> Pairs:
         elif token.is_pair and token.key == "description":
             reader.position += 1
         else:
-            reader.fail(token, f"unexpected {token.text!r} in {reader.what} (expected meta)")
+            reader.fail(token, f"unexpected {token.text!r} in {reader.what} (expected meta "
+                               f"or params)")
     return tuple(meta)
 
 
@@ -941,6 +950,8 @@ class _Parser:
         self.fencing_token: Token | None = None
         self.tags: list[Tag] = []
         self._handlers: dict | None = None
+        self.operation_lists: dict[str, str] = {}
+        self.operation_references: list[tuple[str, Token]] = []
 
     def parse(self, text: str) -> Configuration:
         for statement in tokenize(text):
@@ -995,6 +1006,11 @@ class _Parser:
         reader.what = f"primitive {identifier.text}"
         agent_class, provider, agent_type, template = _parse_agent(reader)
         body = _parse_primitive_body(reader, identifier.text)
+        references = body.pop("operation_references")
+        if "id" in references:
+            self.operation_lists[references["id"].value] = identifier.text
+        if "reference" in references:
+            self.operation_references.append((identifier.text, references["reference"]))
         primitive = Primitive(id=identifier.text, agent_class=agent_class,
                               agent_type=agent_type, provider=provider, template=template,
                               **body)
@@ -1014,6 +1030,7 @@ class _Parser:
             reader.fail(identifier, f"{reader.what}: rules in template attributes are not "
                                     f"supported")
         del body["conditional_sets"]
+        del body["operation_references"]
         self.templates.append(Template(id=identifier.text, agent_class=agent_class,
                                        agent_type=agent_type, provider=provider, **body))
 
@@ -1051,7 +1068,20 @@ class _Parser:
 
     # ------------------------------------------------------------ assembly
 
+    def resolve_operation_references(self) -> None:
+        for resource_id, token in self.operation_references:
+            source_id = self.operation_lists.get(token.value)
+            source = self.definitions.get(source_id or "")
+            if source is None or source.primitive is None:
+                raise CrmSyntaxError(f"primitive {resource_id}: operations {token.value} are "
+                                     f"not defined", token.line, token.column)
+            definition = self.definitions[resource_id]
+            assert definition.primitive is not None
+            definition.primitive = replace(definition.primitive,
+                                           operations=source.primitive.operations)
+
     def assemble(self) -> Configuration:
+        self.resolve_operation_references()
         owner: dict[str, _Definition] = {}
         for definition in self.definition_order:
             for child in definition.children:

@@ -4,8 +4,9 @@
    CIB -> model -> crm text -> model and must come back equal (up to the ids crm syntax
    cannot name: rule expressions, nested rules, fencing levels).
 2. When crmsh is installed, its own `crm configure show` output for corpus CIBs must parse
-   to the same configuration as the CIB importer gives (crmsh reorders statements and hides
-   generated ids, so the comparison sorts by id and blanks sub-object ids).
+   to the same configuration as the CIB importer gives (crmsh sorts nodes, resources,
+   constraints and property sets and hides generated ids, so the comparison sorts and
+   blanks sub-object ids).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from raftha.cib import CibError, parse_cib
 from raftha.crmsh import parse_configuration, render_configuration
 from raftha.model.config import (
     AttributeSet,
+    Expression,
     FencingLevel,
     Operation,
     Primitive,
@@ -86,20 +88,45 @@ def _loose(value):
         # crmsh prints passwords as asterisks.
         changes["params"] = tuple((name, "" if "passw" in name else text)
                                   for name, text in value.params)
+    if isinstance(value, Expression) and value.value_type == "string":
+        changes["value_type"] = None  # crmsh does not print the default type
+    for name in ("meta", "params"):
+        if name in changes and isinstance(changes[name], tuple):
+            changes[name] = _first_of_each(changes[name])
     return dataclasses.replace(value, **changes)
+
+
+def _first_of_each(pairs):
+    """Pairs with repeated names reduced to the first (the CIB importer reads sets so)."""
+    seen: set = set()
+    kept = []
+    for item in pairs:
+        if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str):
+            if item[0] in seen:
+                continue
+            seen.add(item[0])
+        kept.append(item)
+    return tuple(kept)
 
 
 def crmsh_view(configuration):
     loose = _loose(comparable(configuration))
     return dataclasses.replace(
         loose,
+        properties=tuple(sorted(set(loose.properties))),
+        nodes=tuple(sorted(loose.nodes, key=lambda item: item.name)),
         resources=tuple(sorted(loose.resources, key=lambda item: item.id)),
         constraints=tuple(sorted(loose.constraints, key=lambda item: item.id)))
 
 
+# crmsh statements for objects the configuration model does not hold; a CIB that has them
+# is left out of the comparison. "xml" is crmsh's fallback for what it cannot express.
+OUTSIDE_THE_MODEL = {"xml", "alert", "acl_target", "role", "user", "acl_group"}
+
+
 def crm_show(path: Path, scratch: Path) -> str | None:
-    """`crm configure show` of a copy of the CIB, or None when crmsh falls back to XML for
-    some object (syntax it cannot express) or refuses the file."""
+    """`crm configure show` of a copy of the CIB (without crmsh's coloured warnings), or
+    None when crmsh refuses the file or prints objects outside the model."""
     copy = scratch / path.name
     shutil.copyfile(path, copy)
     environment = {**os.environ, "CIB_file": str(copy), "HOME": str(scratch)}
@@ -107,9 +134,10 @@ def crm_show(path: Path, scratch: Path) -> str | None:
                             timeout=120, env=environment, check=False)
     if result.returncode != 0 or not result.stdout.strip():
         return None
-    if any(line.startswith("xml ") for line in result.stdout.splitlines()):
+    lines = [line for line in result.stdout.splitlines() if not line.startswith("\x1b[")]
+    if any(line.split(" ", 1)[0] in OUTSIDE_THE_MODEL for line in lines):
         return None
-    return result.stdout
+    return "\n".join(lines) + "\n"
 
 
 def crmsh_problems(paths: list[Path], scratch: Path) -> tuple[list[str], int]:

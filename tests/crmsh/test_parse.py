@@ -389,3 +389,21 @@ def test_group_member_from_a_base_configuration():
     base = parse_configuration("primitive A ocf:pacemaker:Dummy\n")
     (group,) = parse_configuration("group g A\n", base=base).resources
     assert group.members == base.resources
+
+
+def test_crmsh_show_forms_shared_operations_and_container_params():
+    configuration = parse_configuration(
+        "primitive A ocf:pacemaker:Dummy \\\n"
+        "\toperations $id=shared-ops \\\n"
+        "\top monitor interval=5s\n"
+        "primitive B ocf:pacemaker:Dummy \\\n"
+        "\toperations $id-ref=shared-ops\n"
+        "group g A B \\\n"
+        "\tparams ignored=1 \\\n"
+        "\tmeta target-role=Started\n")
+    (group,) = configuration.resources
+    first, second = group.members
+    assert second.operations == first.operations != ()
+    assert group.meta == (("target-role", "Started"),)
+    with pytest.raises(CrmSyntaxError, match="operations nowhere are not defined"):
+        parse_configuration("primitive B ocf:pacemaker:Dummy operations $id-ref=nowhere\n")
