@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from raftha.raft.library import pysyncobj_journal
+from raftha.raft.snapshot import SnapshotError, decode_snapshot
 
 
 @dataclass
@@ -124,6 +125,29 @@ class DurableFileJournal(pysyncobj_journal.FileJournal):
         self._FileJournal__metaStorer = storer
         self._FileJournal__meta = storer.getMeta()
         fsync_directory(self._directory)
+        self._finish_interrupted_compaction()
+
+    def _finish_interrupted_compaction(self) -> None:
+        """Drop journal entries an existing snapshot already covers.
+
+        Compaction renames the new snapshot into place and truncates the journal one tick
+        later. After a crash in between, pysyncobj finds a journal that does not start at the
+        snapshot and clears it completely, losing every entry after the snapshot (entries this
+        node may have acknowledged). Completing the truncation first keeps them.
+        """
+        if not os.path.exists(self._snapshot_path) or len(self) < 2:
+            return
+        try:
+            with open(self._snapshot_path, "rb") as snapshot_file:
+                snapshot = decode_snapshot(snapshot_file.read())
+        except (OSError, SnapshotError):
+            return  # loading it later reports the problem and stops the node
+        previous = snapshot["previous"]
+        first_index = self[0][1]
+        position = previous[1] - first_index
+        if position <= 0 or position >= len(self) or self[position] != previous:
+            return
+        self.deleteEntriesTo(position)
 
     def add(self, command: bytes, idx: int, term: int) -> None:
         super().add(command, idx, term)

@@ -9,6 +9,9 @@ Faults for tests:
   --poison TEXT            apply_entry raises (after recording) when the entry equals TEXT
   --raise-in-delivery      the proposal answer hand-off raises after storing the answer
   --fail-tick-after-s S    after S seconds every Raft tick raises (the node must fail-stop)
+Diagnostics:
+  --trace-truncation       log every cut of the journal's tail; "DIVERGED" marks an applied
+                           entry replaced by one of another term (a Raft safety violation)
 Benchmark baseline:
   --no-fsync               journal syncs do nothing (measures what durability costs)
 """
@@ -68,6 +71,38 @@ def install_raising_delivery() -> None:
         raise RuntimeError("answer hand-off failed")
 
     outcome.PendingProposal.deliver = deliver_then_raise
+
+
+def install_truncation_trace(machine: RecordingStateMachine) -> None:
+    from raftha.raft.durability import DurableFileJournal
+
+    removed_terms: dict[int, int] = {}
+    original_delete = DurableFileJournal.deleteEntriesFrom
+    original_add = DurableFileJournal.add
+
+    def delete_from(journal, position: int) -> None:  # noqa: ANN001
+        removed = [journal[i] for i in range(position, len(journal))]
+        with machine.lock:
+            applied = max(machine.apply_calls, default=0)
+        if removed:
+            logging.getLogger("trace").warning(
+                "truncation of %d entries from index %d (terms %s), last applied entry %d",
+                len(removed), removed[0][1], sorted({term for _, _, term in removed}), applied)
+            for _, index, term in removed:
+                if index <= applied:
+                    removed_terms[index] = term
+        original_delete(journal, position)
+
+    def add(journal, command: bytes, index: int, term: int) -> None:  # noqa: ANN001
+        old_term = removed_terms.pop(index, None)
+        if old_term is not None and old_term != term:
+            logging.getLogger("trace").error(
+                "DIVERGED: applied index %d had term %d, replaced by term %d", index, old_term,
+                term)
+        original_add(journal, command, index, term)
+
+    DurableFileJournal.deleteEntriesFrom = delete_from
+    DurableFileJournal.add = add
 
 
 def break_ticks(log: RaftLog) -> None:
@@ -172,6 +207,7 @@ def main() -> None:
     parser.add_argument("--raise-in-delivery", action="store_true")
     parser.add_argument("--fail-tick-after-s", type=float, default=None)
     parser.add_argument("--no-fsync", action="store_true")
+    parser.add_argument("--trace-truncation", action="store_true")
     parser.add_argument("--compaction-entries", type=int, default=5000)
     parser.add_argument("--max-life-s", type=float, default=300.0)
     arguments = parser.parse_args()
@@ -193,6 +229,8 @@ def main() -> None:
     )
     machine = RecordingStateMachine(arguments.poison.encode() if arguments.poison else None)
     log = RaftLog(settings, machine)
+    if arguments.trace_truncation:
+        install_truncation_trace(machine)
     log.start()
     if arguments.fail_tick_after_s is not None:
         threading.Timer(arguments.fail_tick_after_s, break_ticks, args=(log,)).start()

@@ -391,3 +391,36 @@ def test_callbacks_the_library_will_never_call_are_pruned():
     assert prune_abandoned_callbacks(node, now=100.0) == 3
     assert node._SyncObj__commandsWaitingCommit == {12: [(2, live)], 13: [(2, unmarked)]}
     assert node._SyncObj__commandsWaitingReply == {1: live, 3: unmarked}
+
+
+def test_a_compaction_cut_short_by_a_crash_is_finished_without_losing_later_entries(tmp_path):
+    """The snapshot was renamed into place but the journal not yet truncated: pysyncobj
+    would clear the whole journal; the entries after the snapshot must survive."""
+    path = str(tmp_path / "raft.journal")
+    snapshot_path = tmp_path / "raft.snapshot"
+    journal = DurableFileJournal(path, SyncStats(), str(snapshot_path))
+    entries = [(b"\x00entry-%d" % number, number + 1, 1) for number in range(10)]
+    for entry in entries:
+        journal.add(*entry)
+    journal.sync()
+    journal._destroy()
+    snapshot_path.write_bytes(encode_snapshot(b"state", entries[6], entries[5], []))
+    reopened = DurableFileJournal(path, SyncStats(), str(snapshot_path))
+    assert [reopened[i] for i in range(len(reopened))] == entries[5:]
+    reopened._destroy()
+
+
+def test_a_journal_unrelated_to_the_snapshot_is_left_alone(tmp_path):
+    path = str(tmp_path / "raft.journal")
+    snapshot_path = tmp_path / "raft.snapshot"
+    journal = DurableFileJournal(path, SyncStats(), str(snapshot_path))
+    entries = [(b"\x00entry-%d" % number, number + 1, 1) for number in range(5)]
+    for entry in entries:
+        journal.add(*entry)
+    journal.sync()
+    journal._destroy()
+    snapshot_path.write_bytes(encode_snapshot(b"state", (b"\x00other", 41, 3),
+                                              (b"\x00other", 40, 3), []))
+    reopened = DurableFileJournal(path, SyncStats(), str(snapshot_path))
+    assert len(reopened) == 5
+    reopened._destroy()
