@@ -147,7 +147,7 @@ class DurableFileJournal(pysyncobj_journal.FileJournal):
         position = previous[1] - first_index
         if position <= 0 or position >= len(self) or self[position] != previous:
             return
-        self.deleteEntriesTo(position)
+        self._keep_entries_from(position)
 
     def add(self, command: bytes, idx: int, term: int) -> None:
         super().add(command, idx, term)
@@ -177,7 +177,10 @@ class DurableFileJournal(pysyncobj_journal.FileJournal):
         leaves a journal missing acknowledged entries. Here the kept entries go to a new file
         that atomically replaces the journal, after the snapshot itself is durable.
         """
-        kept = list(self._FileJournal__journal[entryTo:])
+        self._keep_entries_from(entryTo)
+
+    def _keep_entries_from(self, position: int) -> None:
+        kept = list(self._FileJournal__journal[position:])
         self._make_snapshot_durable()
         self._replace_file_with(kept)
 

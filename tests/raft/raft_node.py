@@ -9,6 +9,9 @@ Faults for tests:
   --poison TEXT            apply_entry raises (after recording) when the entry equals TEXT
   --raise-in-delivery      the proposal answer hand-off raises after storing the answer
   --fail-tick-after-s S    after S seconds every Raft tick raises (the node must fail-stop)
+  --stall-compaction       the first snapshot is written but the journal is never truncated
+                           and no later snapshot replaces it: the on-disk state of a crash
+                           between the two steps of a compaction
 Diagnostics:
   --trace-truncation       log every cut of the journal's tail; "DIVERGED" marks an applied
                            entry replaced by one of another term (a Raft safety violation)
@@ -103,6 +106,28 @@ def install_truncation_trace(machine: RecordingStateMachine) -> None:
 
     DurableFileJournal.deleteEntriesFrom = delete_from
     DurableFileJournal.add = add
+
+
+def install_stalled_compaction() -> None:
+    from raftha.raft import log as log_module
+    from raftha.raft.durability import DurableFileJournal
+
+    DurableFileJournal.deleteEntriesTo = lambda journal, position: None
+    make_serializer = log_module.make_serializer
+
+    def make_first_only(machine):  # noqa: ANN001, ANN202
+        serialize = make_serializer(machine)
+        written = []
+
+        def serialize_once(path: str, raft_data: object) -> None:
+            if written:
+                raise RuntimeError("later snapshots are stalled")
+            serialize(path, raft_data)
+            written.append(path)
+
+        return serialize_once
+
+    log_module.make_serializer = make_first_only
 
 
 def break_ticks(log: RaftLog) -> None:
@@ -207,6 +232,7 @@ def main() -> None:
     parser.add_argument("--raise-in-delivery", action="store_true")
     parser.add_argument("--fail-tick-after-s", type=float, default=None)
     parser.add_argument("--no-fsync", action="store_true")
+    parser.add_argument("--stall-compaction", action="store_true")
     parser.add_argument("--trace-truncation", action="store_true")
     parser.add_argument("--compaction-entries", type=int, default=5000)
     parser.add_argument("--max-life-s", type=float, default=300.0)
@@ -216,6 +242,8 @@ def main() -> None:
     threading.Timer(arguments.max_life_s, lambda: os._exit(3)).start()
     if arguments.raise_in_delivery:
         install_raising_delivery()
+    if arguments.stall_compaction:
+        install_stalled_compaction()
     if arguments.no_fsync:
         from raftha.raft.durability import DurableFileJournal
 

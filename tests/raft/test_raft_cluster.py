@@ -371,3 +371,24 @@ def test_pipelined_proposals_never_truncate_applied_entries(raft_cluster):
         wait_entries(cluster, address, 1500)
     for node in cluster.nodes.values():
         assert "truncating already-applied" not in node.stderr_text()
+
+
+def test_entries_after_a_snapshot_survive_a_crash_in_the_middle_of_compaction(raft_cluster):
+    """On disk: a new snapshot, and a journal not yet cut to it (a crash between the two
+    steps). pysyncobj then clears the whole journal on restart and forgets every entry after
+    the snapshot; finishing the cut first keeps them."""
+    cluster = raft_cluster(3, extra_args={-1: ["--compaction-entries", "20"],
+                                          2: ["--compaction-entries", "20",
+                                              "--stall-compaction"]}).start()
+    cluster.wait_leader()
+    for number in range(60):
+        cluster.propose_committed(f"entry-{number}")
+    stalled = cluster.addresses[2]
+    expected = wait_entries(cluster, stalled, 60)["entries"]
+    assert (cluster.node(stalled).data_dir / "raft.snapshot").exists()
+    time.sleep(2.0)  # the commit index reaches the meta file within a second
+    for address in cluster.addresses:
+        cluster.kill(address)
+    cluster.restart(stalled)  # alone: it can only replay what its own disk holds
+    replayed = wait_entries(cluster, stalled, 60, timeout_s=15.0)
+    assert replayed["entries"] == expected
