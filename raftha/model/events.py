@@ -25,6 +25,9 @@ from typing import Any
 
 import msgpack
 
+from raftha.model.fencing_events import BODY_VALIDATORS as FENCING_VALIDATORS
+from raftha.model.fencing_events import summarize as summarize_fencing
+
 ENVELOPE_VERSION = 1
 EVENT_ID_BYTES = 16
 MAX_ENTRY_BYTES = 1024 * 1024
@@ -266,6 +269,8 @@ BODY_VALIDATORS: dict[str, Callable[[Mapping[str, Any]], None]] = {
     "ClockTicked": validate_empty,
 }
 
+BODY_VALIDATORS.update(FENCING_VALIDATORS)
+
 EVENT_KINDS: tuple[str, ...] = tuple(BODY_VALIDATORS)
 
 
@@ -301,4 +306,5 @@ def summarize(event: Event) -> str:
         return f"node {body['node']}: {body['name']} unset"
     if event.kind == "ClockTicked":
         return "clock tick"
-    return event.kind
+    fencing_summary = summarize_fencing(event.kind, body)
+    return event.kind if fencing_summary is None else fencing_summary

@@ -97,6 +97,11 @@ PROPERTY_SPECS: dict[str, PropertySpec] = {
         spec("stonith-timeout", "time", "60s"),
         spec("stonith-watchdog-timeout", "time", "0"),
         spec("stop-all-resources", "boolean", "false"),
+        # The lease and watchdog timing of watchdog-only recovery (DESIGN section 7).
+        spec("lease-time", "time", "2s"),
+        spec("watchdog-timeout", "time", "2s"),
+        spec("watchdog-margin", "time", "500ms"),
+        spec("clock-rate-error", "percentage", "1%"),
         spec("stop-orphan-actions", "boolean", "true"),
         spec("stop-orphan-resources", "boolean", "true"),
         spec("symmetric-cluster", "boolean", "true"),

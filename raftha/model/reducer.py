@@ -21,6 +21,8 @@ import msgpack
 from raftha.model.config import Configuration
 from raftha.model.config import Node as ConfiguredNode
 from raftha.model.events import Event, EventError, decode_event
+from raftha.model.fencing_events import HANDLERS as FENCING_HANDLERS
+from raftha.model.fencing_events import TIMING_PROPERTIES, timing_problem
 from raftha.model.properties import is_boolean, validate_property, validate_property_name
 from raftha.model.state import (
     EMPTY_STATE,
@@ -177,7 +179,12 @@ def on_property_set(state: ClusterState, index: int, event: Event) -> ClusterSta
     problem = validate_property(name, value)
     if problem is not None:
         raise Refused(problem)
-    return evolve(with_property(state, name, value), configuration_index=index)
+    changed = with_property(state, name, value)
+    if name in TIMING_PROPERTIES:
+        problem = timing_problem(changed.properties)
+        if problem is not None:
+            raise Refused(problem)
+    return evolve(changed, configuration_index=index)
 
 
 def on_property_unset(state: ClusterState, index: int, event: Event) -> ClusterState:
@@ -188,7 +195,12 @@ def on_property_unset(state: ClusterState, index: int, event: Event) -> ClusterS
         raise Refused(problem)
     if state.property(name) is None:
         raise Refused(f"cluster property {name!r} is not set")
-    return evolve(with_property(state, name, None), configuration_index=index)
+    changed = with_property(state, name, None)
+    if name in TIMING_PROPERTIES:
+        problem = timing_problem(changed.properties)
+        if problem is not None:
+            raise Refused(problem)
+    return evolve(changed, configuration_index=index)
 
 
 def stored_configuration(state: ClusterState) -> Configuration:
@@ -215,6 +227,9 @@ def on_configuration_loaded(state: ClusterState, index: int, event: Event) -> Cl
         problem = validate_property(name, value)
         if problem is not None:
             raise Refused(problem)
+    problem = timing_problem(properties.items())
+    if problem is not None:
+        raise Refused(problem)
     return with_configuration(evolve(state, properties=tuple(sorted(properties.items()))),
                               index, configuration)
 
@@ -275,6 +290,7 @@ HANDLERS: dict[str, Callable[[ClusterState, int, Event], ClusterState]] = {
     "NodeAttributeUnset": node_attribute_handler(set_value=False),
     "ClockTicked": on_clock_ticked,
 }
+HANDLERS.update(FENCING_HANDLERS)
 
 # Node attributes the scheduler reads as booleans (Pacemaker's standby and maintenance).
 BOOLEAN_NODE_ATTRIBUTES = frozenset({"standby", "maintenance"})

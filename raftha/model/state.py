@@ -95,6 +95,8 @@ class ClusterState:
     recent_event_ids: tuple[bytes, ...] = field(default=(), repr=False)
     older_event_ids: tuple[frozenset[bytes], ...] = field(default=(), repr=False)
     rejections: tuple[Rejection, ...] = ()
+    # Fence requests and results, canonical msgpack (raftha.model.fencing_events).
+    fencing_bytes: bytes = b""
 
     @property
     def created(self) -> bool:
@@ -216,6 +218,7 @@ def state_to_plain(state: ClusterState) -> dict[str, Any]:
         "rejections": [
             [item.index, item.event_id, item.kind, item.reason] for item in state.rejections
         ],
+        "fencing": state.fencing_bytes,
     }
 
 
@@ -282,6 +285,7 @@ def state_from_plain(plain: dict[str, Any]) -> ClusterState:
             Rejection(int(index), str(event_id), str(kind), str(reason))
             for index, event_id, kind, reason in plain["rejections"]
         ),
+        fencing_bytes=bytes(plain["fencing"]),
     )
     if any(node.state not in NODE_STATES or node.expected not in EXPECTED_STATES
            for node in state.nodes):
