@@ -87,3 +87,15 @@ def resource_meta(socket_path: str, resource: str, action: str, name: str,
                   value=value if action == "set" else None)
     report(result, f"{resource}: {name}={value}" if action == "set"
            else f"{resource}: {name} removed")
+
+
+@resource_group.command("cleanup")
+@socket_option
+@click.argument("resource")
+@click.option("--node", default=None, help="Only on this node (default: every node).")
+def resource_cleanup(socket_path: str, resource: str, node: str | None) -> None:
+    """Forget RESOURCE's failures and operation history, so it is probed again."""
+    arguments = {"resource": resource} if node is None else {"resource": resource,
+                                                              "node": node}
+    report(call(socket_path, "resource_cleanup", **arguments),
+           f"{resource} cleaned up" + (f" on {node}" if node else ""))

@@ -29,6 +29,8 @@ Operations (args -> result):
     resource_clear   {"resource"}           -> {"index"}  (removes both kinds)
     resource_meta    {"resource", "name", "value"|null} -> {"index"}  (target-role,
                                                is-managed ...; null removes it)
+    resource_cleanup {"resource", "node"?}  -> {"index"}  (forget history and fail counts:
+                                               ResourceCleanedUp; it is probed again)
     node_attribute_set   {"node", "name", "value"} -> {"index"}  (permanent node attribute,
                                                e.g. standby=on; NodeAttributeSet)
     node_attribute_unset {"node", "name"}          -> {"index"}  (NodeAttributeUnset)
@@ -128,6 +130,7 @@ class ControlApi:
             "resource_ban": self.op_resource_ban,
             "resource_clear": self.op_resource_clear,
             "resource_meta": self.op_resource_meta,
+            "resource_cleanup": self.op_resource_cleanup,
             "node_attribute_set": self.op_node_attribute_set,
             "node_attribute_unset": self.op_node_attribute_unset,
             "cluster_info": self.op_cluster_info,
@@ -332,6 +335,19 @@ class ControlApi:
         body = {"node": string_arg(args, "node"), "name": string_arg(args, "name")}
         self.require_member(body["node"])
         return self.propose("NodeAttributeUnset", body, user)
+
+    def op_resource_cleanup(self, args: dict, user: str) -> dict:
+        allow(args, "resource", "node")
+        resource = string_arg(args, "resource")
+        node = args.get("node")
+        if node is not None:
+            self.require_member(string_arg(args, "node"))
+        if stored_configuration(self.machine.state).find_resource(resource) is None and not any(
+                history.resource == resource
+                for _, histories in self.machine.state.operation_histories
+                for history in histories):
+            raise RequestError(f"no resource {resource!r} in the configuration or history")
+        return self.propose("ResourceCleanedUp", {"resource": resource, "node": node}, user)
 
     def require_member(self, name: str) -> None:
         if self.machine.state.node(name) is None:

@@ -8,11 +8,16 @@ Extra keys live inside "cluster" and inside each node, never at the top level.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from raftha.model.properties import boolean_value
 from raftha.model.reducer import stored_configuration
+from raftha.model.scheduler_inputs import scheduler_inputs
 from raftha.model.state import ClusterState, state_hash
+from raftha.scheduler import plan
+
+LOG = logging.getLogger(__name__)
 
 
 def change_view(state: ClusterState) -> dict[str, Any] | None:
@@ -74,7 +79,9 @@ def status_view(state: ClusterState, raft_status: Any | None, self_name: str,
         }
         for node in state.nodes
     }
-    return {"cluster": cluster, "nodes": nodes, "resources": resources_view(state)}
+    have_quorum = True if raft_status is None else bool(raft_status.has_quorum)
+    return {"cluster": cluster, "nodes": nodes,
+            "resources": resources_view(state, have_quorum)}
 
 
 def configured_node_attributes(state: ClusterState) -> dict[str, dict[str, str]]:
@@ -105,17 +112,30 @@ def node_state_name(membership_state: str, expected: str, attributes: dict[str, 
     return membership_state
 
 
-def resources_view(state: ClusterState) -> dict[str, Any]:
-    """Every configured primitive. Nothing runs a resource until the executor reports it,
-    so each is Stopped on no node until operation results are in the state."""
+def resources_view(state: ClusterState, have_quorum: bool = True) -> dict[str, Any]:
+    """Every configured resource instance: where it runs now and in which role, as the
+    scheduler reads the reported operation results, and where it should run."""
     if not state.configuration_bytes:
         return {}
+    configuration, status = scheduler_inputs(state, have_quorum)
+    try:
+        result = plan(configuration, status)
+    except Exception:  # a scheduler bug must not take status down with it
+        LOG.exception("the scheduler failed on the committed state; listing resources only")
+        return {primitive.id: {"node": None, "role": "Stopped", "agent": primitive.agent}
+                for primitive in configuration.all_primitives()}
     resources = {}
-    for primitive in stored_configuration(state).all_primitives():
-        provider = f"{primitive.provider}:" if primitive.provider else ""
-        resources[primitive.id] = {
-            "node": None, "role": "Stopped",
-            "agent": f"{primitive.agent_class}:{provider}{primitive.agent_type}",
+    for placement in result.placements:
+        primitive = configuration.find_resource(placement.primitive)
+        resources[placement.resource] = {
+            "node": placement.current_nodes[0] if placement.current_nodes else None,
+            "role": placement.current_role,
+            "agent": getattr(primitive, "agent", ""),
+            "nodes": list(placement.current_nodes),
+            "target_node": placement.target_node,
+            "target_role": placement.target_role,
+            "managed": placement.managed,
+            "failed": placement.failed,
         }
     return resources
 

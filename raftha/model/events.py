@@ -39,6 +39,7 @@ MAX_DESCRIPTION_CHARS = 200
 NODE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 ADDRESS_PATTERN = re.compile(r"^[A-Za-z0-9_.:\[\]-]{1,253}:[0-9]{1,5}$")
 CLUSTER_NAME_PATTERN = NODE_NAME_PATTERN
+RESOURCE_ID_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$")
 
 ENVELOPE_KEYS = ("v", "id", "kind", "origin", "user", "ts_ms", "body")
 
@@ -233,6 +234,53 @@ def validate_node_attribute_unset(body: Mapping[str, Any]) -> None:
     validate_node_attribute(body, with_value=False)
 
 
+OPERATIONS = ("start", "stop", "monitor", "promote", "demote", "migrate_to",
+              "migrate_from", "notify", "reload", "reload-agent")
+AGENT_PATTERN = re.compile(r"^[a-z][a-z0-9_-]*(:[A-Za-z0-9_.-]+){1,2}$")
+MAX_EXIT_REASON_CHARS = 512
+
+
+def require_integer(value: Any, field: str, minimum: int, maximum: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= maximum:
+        raise EventError(f"{field} must be an integer from {minimum} to {maximum}")
+    return value
+
+
+def require_resource_id(value: Any, field: str = "resource") -> str:
+    if not isinstance(value, str) or not RESOURCE_ID_PATTERN.match(value):
+        raise EventError(f"{field} {value!r} is not a valid resource id")
+    return value
+
+
+def validate_operation_completed(body: Mapping[str, Any]) -> None:
+    """One agent action's result on one node, as the executor reports it. op_status is
+    Pacemaker's executor status (0 done, 1 cancelled, 2 timed out, 4 error, 5 hard error,
+    6 fatal error, 7 not installed); target_rc the rc that means success (None: 0, or 7
+    for a probe)."""
+    require_keys(body, ("node", "resource", "agent", "operation", "interval_ms", "rc",
+                        "op_status", "target_rc", "exit_reason", "duration_ms"))
+    require_node_name(body["node"], "node")
+    require_resource_id(body["resource"])
+    if not isinstance(body["agent"], str) or not AGENT_PATTERN.match(body["agent"]):
+        raise EventError(f"agent {body['agent']!r} is not class:[provider:]type")
+    if body["operation"] not in OPERATIONS:
+        raise EventError(f"unknown operation {body['operation']!r}")
+    require_integer(body["interval_ms"], "interval_ms", 0, 2**31)
+    require_integer(body["rc"], "rc", -1024, 1024)
+    require_integer(body["op_status"], "op_status", -1, 16)
+    if body["target_rc"] is not None:
+        require_integer(body["target_rc"], "target_rc", 0, 255)
+    require_text(body["exit_reason"], "exit_reason", MAX_EXIT_REASON_CHARS)
+    require_integer(body["duration_ms"], "duration_ms", 0, 2**40)
+
+
+def validate_resource_cleaned_up(body: Mapping[str, Any]) -> None:
+    require_keys(body, ("resource", "node"))
+    require_resource_id(body["resource"])
+    if body["node"] is not None:
+        require_node_name(body["node"], "node")
+
+
 LOAD_MODES = ("update", "replace")
 
 
@@ -266,6 +314,8 @@ BODY_VALIDATORS: dict[str, Callable[[Mapping[str, Any]], None]] = {
     "ConfigurationLoaded": validate_configuration_loaded,
     "NodeAttributeSet": validate_node_attribute_set,
     "NodeAttributeUnset": validate_node_attribute_unset,
+    "OperationCompleted": validate_operation_completed,
+    "ResourceCleanedUp": validate_resource_cleaned_up,
     "ClockTicked": validate_empty,
 }
 
@@ -304,6 +354,14 @@ def summarize(event: Event) -> str:
         return f"node {body['node']}: {body['name']}={body['value']}"
     if event.kind == "NodeAttributeUnset":
         return f"node {body['node']}: {body['name']} unset"
+    if event.kind == "OperationCompleted":
+        interval = f" ({body['interval_ms']} ms)" if body["interval_ms"] else ""
+        reason = f" ({body['exit_reason']})" if body["exit_reason"] else ""
+        return (f"{body['resource']} {body['operation']}{interval} on {body['node']}: "
+                f"rc={body['rc']} status={body['op_status']}{reason}")
+    if event.kind == "ResourceCleanedUp":
+        where = f" on {body['node']}" if body["node"] else ""
+        return f"{body['resource']} cleaned up{where}"
     if event.kind == "ClockTicked":
         return "clock tick"
     fencing_summary = summarize_fencing(event.kind, body)

@@ -23,7 +23,12 @@ from raftha.model.config import Node as ConfiguredNode
 from raftha.model.events import Event, EventError, decode_event
 from raftha.model.fencing_events import HANDLERS as FENCING_HANDLERS
 from raftha.model.fencing_events import TIMING_PROPERTIES, timing_problem
-from raftha.model.properties import is_boolean, validate_property, validate_property_name
+from raftha.model.properties import (
+    boolean_value,
+    is_boolean,
+    validate_property,
+    validate_property_name,
+)
 from raftha.model.state import (
     EMPTY_STATE,
     EXPECTED_DOWN,
@@ -41,6 +46,7 @@ from raftha.model.state import (
     with_rejection,
     without_node,
 )
+from raftha.model.status import OperationRecord, ResourceHistory
 
 APPLIED = "applied"
 REJECTED = "rejected"
@@ -160,14 +166,17 @@ def on_node_left(state: ClusterState, index: int, event: Event) -> ClusterState:
 
 def node_state_handler(new_state: str, expected: str | None
                        ) -> Callable[[ClusterState, int, Event], ClusterState]:
-    """NodeReturned: online, expected a member. NodeLost: offline, still expected (so it
-    was lost, not stopped). NodeStopped: offline and expected down (a clean stop)."""
+    """NodeReturned: online, expected a member, with a fresh operation history (it is
+    probed again). NodeLost: offline, still expected (so it was lost, not stopped; its
+    history says what may still run there). NodeStopped: offline and expected down."""
     def handler(state: ClusterState, index: int, event: Event) -> ClusterState:
         require_created(state)
         record = require_node(state, event.body["name"])
         new_expected = expected or record.expected
         if record.state == new_state and record.expected == new_expected:
             return state  # two leaders may both notice the same change; the second is a no-op
+        if new_state == NODE_ONLINE:
+            state = forget_node_runtime(state, record.name)
         return with_node(state, replace(record, state=new_state, expected=new_expected,
                                         changed_index=index, changed_ts_ms=event.ts_ms))
     return handler
@@ -272,6 +281,138 @@ def node_attribute_handler(set_value: bool) -> Callable[[ClusterState, int, Even
     return handler
 
 
+# ---------------------------------------------------------------------------
+# Operation history (Pacemaker's lrm history and fail counts), kept as its controller does:
+# per node and resource, the last non-recurring operation ("RSC_last_0"), the last failure
+# ("RSC_last_failure_0") and each recurring operation ("RSC_monitor_10000"); call ids
+# order them. A failure adds to fail-count-RSC#OP_INTERVAL and sets last-failure-...; a
+# failed start counts INFINITY while start-failure-is-fatal is true (the default).
+
+def operation_failed(operation: str, interval_ms: int, rc: int, op_status: int,
+                     target_rc: int | None) -> bool:
+    if op_status == -1:
+        return False  # pending
+    if op_status == 1:
+        return False  # cancelled
+    if op_status != 0:
+        return True
+    if operation == "monitor" and interval_ms == 0 and target_rc is None:
+        return rc not in (0, 7, 8)  # a probe finds running, stopped or promoted
+    expected = target_rc if target_rc is not None else 0
+    return rc != expected
+
+
+def agent_parts(agent: str) -> tuple[str, str | None, str]:
+    parts = agent.split(":")
+    if len(parts) == 3:
+        return parts[0], parts[1], parts[2]
+    return parts[0], None, parts[1]
+
+
+def replace_in(items: tuple, key, item, key_of) -> tuple:
+    """`items` (sorted by key) with `item` put at `key` (or removed when item is None)."""
+    kept = [old for old in items if key_of(old) != key]
+    if item is not None:
+        kept.append(item)
+    return tuple(sorted(kept, key=key_of))
+
+
+def with_histories(state: ClusterState, node: str,
+                   histories: tuple[ResourceHistory, ...]) -> ClusterState:
+    entry = (node, histories) if histories else None
+    return evolve(state, operation_histories=replace_in(
+        state.operation_histories, node, entry, lambda pair: pair[0]))
+
+
+def with_transient(state: ClusterState, node: str,
+                   pairs: tuple[tuple[str, str], ...]) -> ClusterState:
+    entry = (node, tuple(sorted(pairs))) if pairs else None
+    return evolve(state, transient_attributes=replace_in(
+        state.transient_attributes, node, entry, lambda pair: pair[0]))
+
+
+def on_operation_completed(state: ClusterState, index: int, event: Event) -> ClusterState:
+    require_created(state)
+    body = event.body
+    node, resource = body["node"], body["resource"]
+    require_node(state, node)
+    operation, interval_ms = body["operation"], body["interval_ms"]
+    failed = operation_failed(operation, interval_ms, body["rc"], body["op_status"],
+                              body["target_rc"])
+    seconds = event.ts_ms // 1000
+    operation_key = f"{resource}_{operation}_{interval_ms}"
+    record = OperationRecord(
+        operation=operation, call_id=state.next_call_id, rc=body["rc"],
+        op_status=body["op_status"], interval_ms=interval_ms, target_rc=body["target_rc"],
+        last_rc_change=seconds, last_run=seconds, operation_key=operation_key,
+        id=f"{resource}_last_0" if interval_ms == 0 else operation_key, on_node=node,
+        exit_reason=body["exit_reason"],
+    )
+    histories = state.histories_of(node)
+    history = next((item for item in histories if item.resource == resource), None)
+    agent_class, provider, agent_type = agent_parts(body["agent"])
+    if history is None:
+        history = ResourceHistory(resource=resource)
+    records = {item.id: item for item in history.operations}
+    records[record.id] = record
+    if failed:
+        records[f"{resource}_last_failure_0"] = replace(record,
+                                                        id=f"{resource}_last_failure_0")
+    if operation == "stop" and not failed:
+        records = {key: item for key, item in records.items() if item.interval_ms == 0}
+    history = replace(history, agent_class=agent_class, provider=provider,
+                      agent_type=agent_type, operations=tuple(
+                          sorted(records.values(), key=lambda item: item.call_id)))
+    state = evolve(state, next_call_id=state.next_call_id + 1)
+    state = with_histories(state, node, replace_in(histories, resource, history,
+                                                   lambda item: item.resource))
+    if failed:
+        state = with_failure(state, node, resource, operation, interval_ms, seconds)
+    return state
+
+
+def with_failure(state: ClusterState, node: str, resource: str, operation: str,
+                 interval_ms: int, seconds: int) -> ClusterState:
+    suffix = f"{resource}#{operation}_{interval_ms}"
+    pairs = dict(state.transient_of(node))
+    fatal = operation == "start" and boolean_value(
+        state.property("start-failure-is-fatal") or "true")
+    if fatal:
+        count = "INFINITY"
+    else:
+        previous = pairs.get(f"fail-count-{suffix}", "0")
+        count = "INFINITY" if previous == "INFINITY" else str(int(previous) + 1)
+    pairs[f"fail-count-{suffix}"] = count
+    pairs[f"last-failure-{suffix}"] = str(seconds)
+    return with_transient(state, node, tuple(pairs.items()))
+
+
+def on_resource_cleaned_up(state: ClusterState, index: int, event: Event) -> ClusterState:
+    """crm resource cleanup: forget the resource's history and failures (on one node or
+    all), so the scheduler probes it again."""
+    require_created(state)
+    resource, only_node = event.body["resource"], event.body["node"]
+    if only_node is not None:
+        require_node(state, only_node)
+    prefixes = (f"fail-count-{resource}#", f"last-failure-{resource}#")
+    for record in state.nodes:
+        if only_node is not None and record.name != only_node:
+            continue
+        histories = state.histories_of(record.name)
+        state = with_histories(state, record.name, tuple(
+            item for item in histories if item.resource != resource))
+        state = with_transient(state, record.name, tuple(
+            (key, value) for key, value in state.transient_of(record.name)
+            if not key.startswith(prefixes)))
+    return state
+
+
+def forget_node_runtime(state: ClusterState, node: str) -> ClusterState:
+    """A node that (re)joins starts with no history and no transient attributes, as with
+    Pacemaker's join: the scheduler probes what it runs."""
+    return with_transient(with_histories(state, node, ()), node, ())
+
+
 def on_clock_ticked(state: ClusterState, index: int, event: Event) -> ClusterState:
     return state
 
@@ -288,6 +429,8 @@ HANDLERS: dict[str, Callable[[ClusterState, int, Event], ClusterState]] = {
     "ConfigurationLoaded": on_configuration_loaded,
     "NodeAttributeSet": node_attribute_handler(set_value=True),
     "NodeAttributeUnset": node_attribute_handler(set_value=False),
+    "OperationCompleted": on_operation_completed,
+    "ResourceCleanedUp": on_resource_cleaned_up,
     "ClockTicked": on_clock_ticked,
 }
 HANDLERS.update(FENCING_HANDLERS)
@@ -296,4 +439,5 @@ HANDLERS.update(FENCING_HANDLERS)
 BOOLEAN_NODE_ATTRIBUTES = frozenset({"standby", "maintenance"})
 
 # Kinds that are bookkeeping rather than a change an operator would look for.
-QUIET_KINDS = frozenset({"ClockTicked", "NodeLost", "NodeReturned", "NodeStopped"})
+QUIET_KINDS = frozenset({"ClockTicked", "NodeLost", "NodeReturned", "NodeStopped",
+                         "OperationCompleted"})

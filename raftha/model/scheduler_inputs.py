@@ -13,8 +13,8 @@ Every member appears in the configuration's node section (with its permanent att
 if any were set). "now" is the newest event time in the log, in seconds: the scheduler
 never reads a clock.
 
-Operation history, fail counts and transient attributes are not in the state yet; the
-statuses carry none.
+Each node's operation history and transient attributes (fail counts) come from the
+OperationCompleted events the executors reported.
 """
 
 from __future__ import annotations
@@ -28,11 +28,14 @@ from raftha.model.state import EXPECTED_MEMBER, NODE_ONLINE, ClusterState, NodeR
 from raftha.model.status import ClusterStatus, NodeStatus, online_node
 
 
-def node_status(record: NodeRecord) -> NodeStatus:
+def node_status(state: ClusterState, record: NodeRecord) -> NodeStatus:
     if record.state == NODE_ONLINE:
-        return online_node(record.name)
-    return NodeStatus(name=record.name, id=record.name, in_membership=False,
-                      controller_online=False, join="down", expected=record.expected)
+        status = online_node(record.name)
+    else:
+        status = NodeStatus(name=record.name, id=record.name, in_membership=False,
+                            controller_online=False, join="down", expected=record.expected)
+    return replace(status, attributes=state.transient_of(record.name),
+                   histories=state.histories_of(record.name))
 
 
 def configuration_with_members(state: ClusterState) -> Configuration:
@@ -48,7 +51,7 @@ def scheduler_inputs(state: ClusterState, have_quorum: bool
     status = ClusterStatus(
         have_quorum=have_quorum,
         now=state.now_ms // 1000,
-        nodes=tuple(node_status(record) for record in state.nodes),
+        nodes=tuple(node_status(state, record) for record in state.nodes),
         # Quorum was held once the cluster was created: losing it now is a real loss.
         quorum_panic=state.created and not have_quorum,
     )

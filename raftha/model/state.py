@@ -21,6 +21,10 @@ from typing import Any
 
 import msgpack
 
+from raftha.model.config import from_dict as model_data
+from raftha.model.config import to_dict as plain_data
+from raftha.model.status import ResourceHistory
+
 STATE_VERSION = 1
 SNAPSHOT_VERSION = 1
 APPLIED_ID_CHUNK = 64
@@ -87,6 +91,12 @@ class ClusterState:
     # Index of the last change to the configuration or the properties (the epoch a
     # `configure load` is checked against).
     configuration_index: int = 0
+    # Resource operation results per node (Pacemaker's lrm history): (node, histories
+    # sorted by resource), nodes sorted; and transient node attributes (fail-count-*,
+    # last-failure-*): (node, sorted pairs). Call ids order one node's operations.
+    operation_histories: tuple[tuple[str, tuple[ResourceHistory, ...]], ...] = ()
+    transient_attributes: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
+    next_call_id: int = 1
     now_ms: int = 0
     last_change: Change | None = None
     applied_count: int = 0
@@ -127,6 +137,18 @@ class ClusterState:
 
     def applied_id_count(self) -> int:
         return len(self.recent_event_ids) + sum(len(chunk) for chunk in self.older_event_ids)
+
+    def histories_of(self, node: str) -> tuple[ResourceHistory, ...]:
+        for name, histories in self.operation_histories:
+            if name == node:
+                return histories
+        return ()
+
+    def transient_of(self, node: str) -> tuple[tuple[str, str], ...]:
+        for name, pairs in self.transient_attributes:
+            if name == node:
+                return pairs
+        return ()
 
     def rejection_for(self, event_id_hex: str) -> Rejection | None:
         for rejection in reversed(self.rejections):
@@ -206,6 +228,11 @@ def state_to_plain(state: ClusterState) -> dict[str, Any]:
         "properties": [[key, value] for key, value in state.properties],
         "configuration": state.configuration_bytes,
         "configuration_index": state.configuration_index,
+        "operation_histories": [[node, plain_data(histories)]
+                                for node, histories in state.operation_histories],
+        "transient_attributes": [[node, [list(pair) for pair in pairs]]
+                                 for node, pairs in state.transient_attributes],
+        "next_call_id": state.next_call_id,
         "now_ms": state.now_ms,
         "last_change": None if change is None else [
             change.index, change.ts_ms, change.origin, change.user, change.kind
@@ -271,6 +298,13 @@ def state_from_plain(plain: dict[str, Any]) -> ClusterState:
         properties=tuple((str(key), str(value)) for key, value in plain["properties"]),
         configuration_bytes=bytes(plain["configuration"]),
         configuration_index=int(plain["configuration_index"]),
+        operation_histories=tuple(
+            (str(node), tuple(model_data(histories)))
+            for node, histories in plain["operation_histories"]),
+        transient_attributes=tuple(
+            (str(node), tuple((str(key), str(value)) for key, value in pairs))
+            for node, pairs in plain["transient_attributes"]),
+        next_call_id=int(plain["next_call_id"]),
         now_ms=int(plain["now_ms"]),
         last_change=None if change is None else Change(
             int(change[0]), int(change[1]), str(change[2]), str(change[3]), str(change[4])

@@ -360,8 +360,12 @@ def test_configure_load_commits_the_whole_configuration_atomically(fake_cluster)
         assert "colocation web-with-ip inf: web ip" in shown["text"]
         assert node.call("property_show")["properties"] == {"stonith-enabled": "false"}
         resources = node.call("status")["resources"]
-        assert resources["ip"] == {"node": None, "role": "Stopped",
-                                   "agent": "ocf:heartbeat:IPaddr2"}
+        ip = resources["ip"]
+        # Nothing has reported running it: stopped now, placed by the scheduler.
+        assert (ip["node"], ip["role"], ip["agent"]) == (None, "Stopped",
+                                                         "ocf:heartbeat:IPaddr2")
+        assert ip["target_role"] == "Started" and ip["target_node"] in ("n1", "n2", "n3")
+        assert resources["web"]["target_node"] == ip["target_node"]  # colocated
     event = nodes["n1"].call("history")["events"][-1]
     assert (event["kind"], event["user"], event["status"]) == (
         "ConfigurationLoaded", "erin", "applied")
@@ -531,3 +535,24 @@ def test_a_cleanly_stopped_node_is_not_brought_back_by_its_lingering_connection(
     leader.duties.step(23.0)
     leader.duties.step(23.5)
     assert leader.machine.state.node(name).state == "online"
+
+
+def test_status_shows_where_resources_run_from_reported_results(fake_cluster):
+    _, nodes = fake_cluster
+    node = nodes["n1"]
+    node.call("configure_load", text="property stonith-enabled=false\n"
+                                     "primitive d1 ocf:heartbeat:Dummy\n")
+    body = {"node": "n2", "resource": "d1", "agent": "ocf:heartbeat:Dummy",
+            "operation": "start", "interval_ms": 0, "rc": 0, "op_status": 0, "target_rc": None,
+            "exit_reason": "", "duration_ms": 30}
+    node.proposer.propose("OperationCompleted", body)
+    resource = nodes["n3"].call("status")["resources"]["d1"]
+    assert (resource["node"], resource["role"]) == ("n2", "Started")
+    failed = dict(body, operation="monitor", interval_ms=10_000, rc=7, target_rc=0,
+                  exit_reason="not running")
+    node.proposer.propose("OperationCompleted", failed)
+    assert node.call("status")["resources"]["d1"]["failed"] is True
+    node.call("resource_cleanup", resource="d1", node="n2")
+    assert node.call("status")["resources"]["d1"]["node"] is None
+    with pytest.raises(ApiError, match="no resource 'zz'"):
+        node.call("resource_cleanup", resource="zz")

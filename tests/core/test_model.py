@@ -191,7 +191,8 @@ property_values = st.sampled_from(["true", "false", "stop", "freeze", "7", "x"])
 def event_entries(draw):
     kind = draw(st.sampled_from(["ClusterCreated", "NodeJoined", "NodeLeft", "NodeLost",
                                  "NodeReturned", "NodeStopped", "ClusterPropertySet",
-                                 "ClusterPropertyUnset", "ClockTicked", "garbage"]))
+                                 "ClusterPropertyUnset", "ClockTicked", "OperationCompleted",
+                                 "ResourceCleanedUp", "garbage"]))
     seed = str(draw(st.integers(0, 40)))  # small range: duplicates happen
     ts_ms = draw(st.integers(0, 10**6))
     if kind == "garbage":
@@ -206,6 +207,15 @@ def event_entries(draw):
         body = {"name": draw(property_names), "value": draw(property_values)}
     elif kind == "ClusterPropertyUnset":
         body = {"name": draw(property_names)}
+    elif kind == "OperationCompleted":
+        body = {"node": draw(node_names), "resource": draw(st.sampled_from(["r1", "r2"])),
+                "agent": "ocf:heartbeat:Dummy",
+                "operation": draw(st.sampled_from(["start", "stop", "monitor"])),
+                "interval_ms": draw(st.sampled_from([0, 10_000])),
+                "rc": draw(st.sampled_from([0, 1, 7])), "op_status": draw(st.sampled_from([0, 2])),
+                "target_rc": None, "exit_reason": "", "duration_ms": 5}
+    elif kind == "ResourceCleanedUp":
+        body = {"resource": "r1", "node": draw(st.sampled_from([None, "n1"]))}
     else:
         body = {}
     return encode_event(Event(event_id(seed), kind, "n1", "u", ts_ms, body))
@@ -309,3 +319,69 @@ def test_scheduler_inputs_follow_membership_and_configuration():
     configuration, status = scheduler_inputs(state, have_quorum=True)
     assert status.node("n2").expected == "member" and status.node("n2").in_membership is False
     assert plan(configuration, status).placements[0].target_node in ("n1", "n3")
+
+
+def operation(index_seed: str, node: str, resource: str, op: str, rc: int,
+              interval_ms: int = 0, op_status: int = 0, target_rc: int | None = None,
+              ts_ms: int = 5000) -> bytes:
+    return entry("OperationCompleted", {
+        "node": node, "resource": resource, "agent": "ocf:heartbeat:Dummy", "operation": op,
+        "interval_ms": interval_ms, "rc": rc, "op_status": op_status, "target_rc": target_rc,
+        "exit_reason": "", "duration_ms": 12}, seed=index_seed, ts_ms=ts_ms)
+
+
+def test_operation_results_drive_the_scheduler_like_pacemakers_history():
+    from raftha.crmsh import load_configuration
+    from raftha.model.config import Configuration
+    from raftha.model.scheduler_inputs import scheduler_inputs
+    from raftha.scheduler import plan
+
+    state = created_state()
+    for index, name in enumerate(("n1", "n2", "n3"), start=2):
+        state = apply(state, index, entry("NodeReturned", {"name": name}))
+    configuration = load_configuration(Configuration(), (
+        "property stonith-enabled=false\n"
+        "primitive d1 ocf:heartbeat:Dummy op monitor interval=10s\n"), "update")
+    state = apply(state, 5, entry("ConfigurationLoaded", {
+        "configuration": configuration.to_dict(), "base_index": 0, "mode": "update"}))
+
+    def current_plan():
+        return plan(*scheduler_inputs(state, have_quorum=True))
+
+    verbs = sorted((action.verb, action.node) for action in current_plan().actions)
+    assert [verb for verb, _ in verbs].count("probe") == 3
+    index = 6
+    for name in ("n1", "n2", "n3"):
+        state = apply(state, index, operation(f"probe-{name}", name, "d1", "monitor", 7))
+        index += 1
+    start = next(action for action in current_plan().actions if action.verb == "start")
+    state = apply(state, index, operation("start", start.node, "d1", "start", 0))
+    state = apply(state, index + 1, operation("mon", start.node, "d1", "monitor", 0, 10_000))
+    placement = current_plan().placements[0]
+    assert (placement.current_nodes, placement.current_role) == ((start.node,), "Started")
+    # Nothing to do but keep the recurring monitor running.
+    assert {(action.verb, action.node) for action in current_plan().actions} <= {
+        ("monitor", start.node)}
+    # The recurring monitor finds it gone: a failure, counted, and recovery planned.
+    state = apply(state, index + 2, operation("fail", start.node, "d1", "monitor", 7, 10_000,
+                                              target_rc=0, ts_ms=9000))
+    assert dict(state.transient_of(start.node)) == {
+        "fail-count-d1#monitor_10000": "1", "last-failure-d1#monitor_10000": "9"}
+    assert "stop" in {action.verb for action in current_plan().actions}
+    # A failed start counts INFINITY (start-failure-is-fatal) and bans the node.
+    state = apply(state, index + 3, operation("stop", start.node, "d1", "stop", 0))
+    state = apply(state, index + 4, operation("bad-start", start.node, "d1", "start", 1))
+    assert dict(state.transient_of(start.node))["fail-count-d1#start_0"] == "INFINITY"
+    assert current_plan().placements[0].target_node != start.node
+    assert decode_snapshot(encode_snapshot(state)) == state
+    # Cleanup forgets history and failures on that node: it is probed again.
+    state = apply(state, index + 5, entry("ResourceCleanedUp", {"resource": "d1",
+                                                                "node": start.node}))
+    assert state.histories_of(start.node) == () and state.transient_of(start.node) == ()
+    assert ("probe", start.node) in {(a.verb, a.node) for a in current_plan().actions}
+    # A node that rejoins starts with a clean slate.
+    other = next(name for name in ("n1", "n2", "n3") if name != start.node)
+    assert state.histories_of(other) != ()
+    state = apply(state, index + 6, entry("NodeLost", {"name": other}))
+    state = apply(state, index + 7, entry("NodeReturned", {"name": other}, seed="back"))
+    assert state.histories_of(other) == ()
