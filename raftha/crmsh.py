@@ -188,14 +188,14 @@ class _Lexer:
             line = raw_line[:-1] if raw_line.endswith("\r") else raw_line
             stripped = line.strip()
             if not continuing:
-                self._flush(line_number - 1, 1)
+                self._flush()
                 if not stripped or stripped.startswith("#"):
                     continue
             continuing = self._scan_line(line, line_number)
-        self._flush(line_number, 1)
+        self._flush()
         return self.statements
 
-    def _flush(self, line: int, column: int) -> None:
+    def _flush(self) -> None:
         if self.current:
             last = self.current[-1]
             self.statements.append(Statement(tuple(self.current), last.line,
@@ -209,9 +209,8 @@ class _Lexer:
                 raise CrmSyntaxError(f"more than {MAX_TOKENS} words", token.line, token.column)
             self.current.append(piece)
 
-    def _scan_line(self, line: int | str, line_number: int) -> bool:  # noqa: C901
+    def _scan_line(self, line: str, line_number: int) -> bool:
         """Scan one physical line; returns True when it ends with a continuation."""
-        assert isinstance(line, str)
         position = 0
         length = len(line)
         while position < length:
@@ -454,7 +453,7 @@ def _expression_may_start(token: Token | None, context: str) -> bool:
         return True
     if token.is_word("rule", "op", "params", "meta", "utilization", "attributes"):
         return False
-    if token.is_pair and not token.key == "":
+    if token.is_pair:
         return False
     if not token.quoted and token.text in (")", "]", "}"):
         return False
@@ -589,13 +588,27 @@ def _parse_date(reader: _Reader) -> DateExpression:
 # ---------------------------------------------------------------- attribute lists
 
 
+_SECTION_WORDS = ("op", "params", "meta", "utilization", "attributes", "operations", "rule",
+                  "op_params", "op_meta")
+
+
 def _parse_pairs(reader: _Reader) -> list[tuple[str, str]]:
+    """`name=value` words; a bare name (crmsh prints an nvpair without a value so) has the
+    empty value."""
     pairs = []
     while True:
         token = reader.peek()
-        if token is None or not token.is_pair or token.key.startswith("$"):
+        if token is None:
             break
-        pairs.append((token.key, token.value))
+        if token.is_pair and not token.key.startswith("$"):
+            pairs.append((token.key, token.value))
+        elif (not token.quoted and token.equals < 0 and not token.ends_with_colon
+              and token.text and not token.text.startswith(("$", "@"))
+              and token.text.lower() not in _SECTION_WORDS
+              and token.text not in _BRACKETS and token.text not in ")]}"):
+            pairs.append((token.text, ""))
+        else:
+            break
         reader.position += 1
     return pairs
 
@@ -1302,7 +1315,7 @@ class _Parser:
             score=score, role=role, resource_discovery=discovery, rules=tuple(rules),
             resource_sets=tuple(resource_sets)))
 
-    def _score_head(self, reader: _Reader, what: str) -> Token:
+    def _score_head(self, reader: _Reader) -> Token:
         token = reader.next(f"a score in {reader.what}")
         if not token.ends_with_colon:
             reader.fail(token, f"expected ':' after score in {reader.what}")
@@ -1313,7 +1326,7 @@ class _Parser:
         reader.position = 1
         identifier = reader.identifier("a constraint id")
         reader.what = f"colocation {identifier.text}"
-        score_token = self._score_head(reader, "colocation")
+        score_token = self._score_head(reader)
         if not _is_score(score_token.head):
             reader.fail(score_token, f"expected a score (a number, inf or -inf) in "
                                      f"{reader.what}, found {score_token.head!r}")
@@ -1591,7 +1604,7 @@ def _statement(head: str, lines: list[str]) -> str:
     return " \\\n".join(parts)
 
 
-def _render_term(term, top: bool) -> str:
+def _render_term(term) -> str:
     if isinstance(term, Rule):
         inner = _render_terms(term)
         return f"( {inner} )" if inner else "( )"
@@ -1644,7 +1657,7 @@ def _render_date(term: DateExpression) -> str:
 
 def _render_terms(rule: Rule) -> str:
     joiner = f" {rule.boolean_op} "
-    return joiner.join(_render_term(term, False) for term in rule.terms)
+    return joiner.join(_render_term(term) for term in rule.terms)
 
 
 def _render_rule(rule: Rule, expected_id: str, location: bool) -> str:
