@@ -407,3 +407,14 @@ def test_crmsh_show_forms_shared_operations_and_container_params():
     assert group.meta == (("target-role", "Started"),)
     with pytest.raises(CrmSyntaxError, match="operations nowhere are not defined"):
         parse_configuration("primitive B ocf:pacemaker:Dummy operations $id-ref=nowhere\n")
+
+
+def test_scored_sets_without_rule_and_value_less_names():
+    (primitive,) = parse_configuration(
+        "primitive r ocf:pacemaker:Dummy params 10: nic=eth0 params configfile\n").resources
+    assert primitive.conditional_sets == (("params", AttributeSet(
+        values=(("nic", "eth0"),), score="10", id="r-instance_attributes")),)
+    assert primitive.params == (("configfile", ""),)
+    text = render_configuration(parse_configuration(
+        "primitive r ocf:pacemaker:Dummy params 10: nic=eth0 params configfile\n"))
+    assert "params 10: nic=eth0" in text and 'configfile=""' in text
