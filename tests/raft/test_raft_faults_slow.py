@@ -113,4 +113,5 @@ def test_outcomes_match_the_final_log_under_crashes_and_pauses(raft_cluster):
                 print(node.address, line)
         # Applied entries are committed: never replaced by another term's entries.
         assert "DIVERGED" not in node.stderr_text()
+        assert "truncating already-applied" not in node.stderr_text()
         assert "refused to unpickle" not in node.stderr_text()
