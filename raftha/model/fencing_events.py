@@ -34,7 +34,13 @@ from typing import TYPE_CHECKING, Any
 
 import msgpack
 
-from raftha.model.fencing import FencingConfigError, check_timing, parse_duration_ms
+from raftha.model.fencing import (
+    FencingConfigError,
+    check_timing,
+    devices_from_config,
+    fencing_settings,
+    parse_duration_ms,
+)
 from raftha.model.state import (
     EXPECTED_DOWN,
     EXPECTED_MEMBER,
@@ -58,6 +64,7 @@ RESULT_SUCCESS = "success"
 RESULT_FAILED = "failed"
 RESULT_PENDING = "pending"
 WATCHDOG_DEVICE = "watchdog"
+DEFAULT_MAX_ATTEMPTS = 10
 
 # Defaults of the lease/watchdog timing (research jepsen-cts 4.4): lease L, watchdog WD,
 # margin K (the watchdog kills within K of firing), clock-rate error p.
@@ -413,3 +420,72 @@ def timing_problem(properties: Iterable[tuple[str, str]]) -> str | None:
     return check_timing(settings.lease_ms, settings.watchdog_timeout_ms,
                         settings.clock_rate_error, settings.margin_ms,
                         settings.recovery_wait_ms)
+
+
+# ---------------------------------------------------------------- readiness and status
+
+
+@dataclass(frozen=True)
+class FencingReadiness:
+    """Can this cluster fence a lost node at all, and how? With the reason when it cannot."""
+
+    enabled: bool
+    devices: int
+    watchdog_wait_ms: int
+    problem: str
+
+    @property
+    def can_fence(self) -> bool:
+        return self.enabled and (self.devices > 0 or self.watchdog_wait_ms > 0)
+
+
+def fencing_readiness(state: ClusterState) -> FencingReadiness:
+    """From committed state only (the same answer on every node)."""
+    from raftha.model.reducer import stored_configuration
+    configuration = stored_configuration(state)
+    try:
+        settings = fencing_settings(configuration)
+        devices = devices_from_config(configuration)
+        wait_ms = timing_settings(state.properties).recovery_wait_ms
+    except FencingConfigError as error:
+        return FencingReadiness(True, 0, 0, str(error))
+    if not settings.enabled:
+        return FencingReadiness(False, len(devices), wait_ms, "")
+    if not devices and wait_ms <= 0:
+        return FencingReadiness(True, 0, 0, "Resource start-up disabled since no STONITH "
+                                            "resources have been defined")
+    return FencingReadiness(True, len(devices), wait_ms, "")
+
+
+def max_attempts(state: ClusterState) -> int:
+    text = state.property("stonith-max-attempts")
+    try:
+        return max(1, int(text)) if text else DEFAULT_MAX_ATTEMPTS
+    except ValueError:
+        return DEFAULT_MAX_ATTEMPTS
+
+
+def fencing_status(state: ClusterState) -> dict[str, Any]:
+    """The `fencing` section of `raftha status`: whether fencing can work, what is pending,
+    and the last failure per node still unclean (crm_mon's "Failed Fencing Actions")."""
+    readiness = fencing_readiness(state)
+    fencing = fencing_state(state)
+    failures = []
+    for target, count in fencing.failures:
+        record = fencing.last_result(target)
+        node = state.node(target)
+        if record is None or node is None or count <= 0:
+            continue
+        failures.append({"target": target, "action": record.action, "attempts": count,
+                         "index": record.index, "ts_ms": record.ts_ms,
+                         "reason": record.reason, "executor": record.executor,
+                         "gave_up": count >= max_attempts(state)})
+    return {
+        "enabled": readiness.enabled,
+        "devices": readiness.devices,
+        "watchdog_wait_ms": readiness.watchdog_wait_ms,
+        "problem": readiness.problem or None,
+        "pending": [{"target": item.target, "action": item.action, "executor": item.executor,
+                     "request_index": item.request_index} for item in fencing.pending],
+        "failed": failures,
+    }

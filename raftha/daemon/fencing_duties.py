@@ -1,0 +1,278 @@
+"""Fencing duties of a node: request fencing of lost nodes, carry out the requests this node
+was chosen for, and report every result through the log.
+
+Flow (DESIGN section 7, research jepsen-cts 4):
+1. The leader, with quorum, sees a committed member that is lost (offline, still expected a
+   member) while fencing is enabled and a fence device (or a watchdog recovery wait) is
+   configured: it proposes `FenceRequested`. A failed attempt is retried after a pause that
+   grows with the failures, at most `stonith-max-attempts` times.
+2. The reducer names the executor from committed state (never the target itself). The node
+   that finds itself the executor of a pending request runs the fence agents
+   (`raftha.daemon.fencer.FenceRequests`, topology levels, delays, stonith-timeout) and
+   proposes `NodeFenced` or `FenceFailed` with the request's index. A result that cannot be
+   committed (no quorum) is retried until it is, or until the request is no longer pending.
+3. With no fence device and `stonith-watchdog-timeout` W > 0, the executor confirms the node
+   as fenced by the watchdog once W has passed on its own monotonic clock since it first saw
+   the request committed (the target's lease, renewed only through the log, and its watchdog
+   have then run out: the timing rule checked when W was committed).
+4. Only `NodeFenced` in the log makes the node offline-clean, so the scheduler recovers its
+   resources only after the confirmation is committed.
+
+Invariants: nothing here acts on an uncommitted belief; a request is executed at most once
+per node (keyed by its index); every wait and every proposal is bounded; the duty thread
+never dies of an exception (it logs and retries on the next period).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from raftha.daemon.fencer import FenceOutcome, FenceRequests, FenceRunner, FenceRunnerLike
+from raftha.daemon.proposer import ProposalError, ProposalRejected
+from raftha.model.fencing import FencingConfigError, fencing_settings
+from raftha.model.fencing_events import (
+    FENCE_ACTIONS,
+    WATCHDOG_DEVICE,
+    fencing_readiness,
+    fencing_state,
+    fencing_status,
+    history_rows,
+    max_attempts,
+    needs_fencing,
+)
+from raftha.model.reducer import stored_configuration
+from raftha.model.state import ClusterState
+
+LOG = logging.getLogger(__name__)
+PROPOSE_TIMEOUT_MS = 3000
+RETRY_BASE_MS = 1000
+RETRY_MAX_MS = 10_000
+
+
+class FencingDuties:
+    """Runs on every node: the leader part acts only while leader with quorum, the executor
+    part whenever this node is the executor of a committed request."""
+
+    def __init__(self, config: Any, raft: Any, machine: Any, proposer: Any, *,
+                 runner: FenceRunnerLike | None = None,
+                 monotonic: Callable[[], float] = time.monotonic,
+                 max_parallel: int = 2) -> None:
+        self.config = config
+        self.node_name = config.node_name
+        self.raft = raft
+        self.machine = machine
+        self.proposer = proposer
+        self.monotonic = monotonic
+        self.requests = FenceRequests(runner or FenceRunner(), self.fencing_done,
+                                      max_parallel=max_parallel)
+        self.lock = threading.Lock()
+        self.started: set[int] = set()                 # request indexes begun here
+        self.request_of_target: dict[str, int] = {}
+        self.results: dict[int, tuple[str, dict]] = {}  # request index -> (kind, body) to commit
+        self.watchdog_seen: dict[int, float] = {}     # request index -> first seen (monotonic)
+        self.leading = False
+        self.requested_at: dict[str, float] = {}
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.loop, name="fencing-duties", daemon=True)
+
+    # -- life cycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        if self.thread.is_alive():
+            self.thread.join(5)
+
+    def loop(self) -> None:
+        period_s = max(0.02, self.config.timing.leader_duty_period_ms / 1000)
+        while not self.stopping.wait(period_s):
+            try:
+                self.step()
+            except Exception:
+                LOG.exception("fencing duty failed; retrying next period")
+
+    def step(self) -> None:
+        state = self.machine.state
+        if not state.created:
+            return
+        self.execute_requests(state)
+        self.commit_results(state)
+        status = self.raft.status()
+        if status.is_leader and status.has_quorum:
+            if not self.leading:
+                self.leading = True
+                self.requested_at = {}
+            self.request_fencing(state)
+        else:
+            self.leading = False
+
+    # -- leader part -----------------------------------------------------------------------
+
+    def request_fencing(self, state: ClusterState) -> None:
+        readiness = fencing_readiness(state)
+        if not readiness.can_fence:
+            return
+        fencing = fencing_state(state)
+        now = self.monotonic()
+        for node in state.nodes:
+            if not needs_fencing(state, node.name):
+                continue
+            failures = fencing.failure_count(node.name)
+            if failures >= max_attempts(state):
+                continue
+            pause_ms = min(RETRY_MAX_MS, RETRY_BASE_MS * failures) if failures else 0
+            last = self.requested_at.get(node.name)
+            if last is not None and (now - last) * 1000 < max(pause_ms, 200):
+                continue
+            self.requested_at[node.name] = now
+            reason = "node lost" if not failures else f"node lost; attempt {failures + 1}"
+            self.propose("FenceRequested", {"target": node.name,
+                                            "action": self.default_action(state),
+                                            "reason": reason})
+
+    @staticmethod
+    def default_action(state: ClusterState) -> str:
+        try:
+            return fencing_settings(stored_configuration(state)).action
+        except FencingConfigError:
+            return "reboot"
+
+    # -- executor part ---------------------------------------------------------------------
+
+    def execute_requests(self, state: ClusterState) -> None:
+        fencing = fencing_state(state)
+        readiness = fencing_readiness(state)
+        for pending in fencing.pending:
+            if pending.executor != self.node_name:
+                continue
+            index = pending.request_index
+            with self.lock:
+                if index in self.started:
+                    continue
+            if readiness.devices == 0 and readiness.watchdog_wait_ms > 0:
+                self.confirm_by_watchdog(pending.target, pending.action, index,
+                                         readiness.watchdog_wait_ms)
+                continue
+            configuration = stored_configuration(state)
+            with self.lock:
+                self.started.add(index)
+                self.request_of_target[pending.target] = index
+            if not self.requests.submit(configuration, pending.target, pending.action):
+                with self.lock:  # an older request for the target still runs: later
+                    self.started.discard(index)
+                continue
+            LOG.info("fencing %s (%s) for request %s", pending.target, pending.action, index)
+
+    def confirm_by_watchdog(self, target: str, action: str, index: int, wait_ms: int) -> None:
+        first_seen = self.watchdog_seen.setdefault(index, self.monotonic())
+        if (self.monotonic() - first_seen) * 1000 < wait_ms:
+            return
+        with self.lock:
+            self.started.add(index)
+            self.results[index] = ("NodeFenced", {"target": target, "action": action,
+                                                  "request_index": index,
+                                                  "device": WATCHDOG_DEVICE, "level": 0})
+
+    def fencing_done(self, outcome: FenceOutcome) -> None:
+        """Called from a fencer worker thread: queue the result; the duty thread commits it."""
+        with self.lock:
+            index = self.request_of_target.pop(outcome.target, None)
+            if index is None:
+                return
+            if outcome.ok:
+                self.results[index] = ("NodeFenced", {
+                    "target": outcome.target, "action": outcome.action,
+                    "request_index": index, "device": (outcome.device or "")[:200],
+                    "level": outcome.level or 0})
+            else:
+                reason = (outcome.explanation[-1] if outcome.explanation else "failed")
+                self.results[index] = ("FenceFailed", {
+                    "target": outcome.target, "action": outcome.action,
+                    "request_index": index, "reason": reason[:400]})
+        LOG.info("fencing %s: %s (%s)", outcome.target, outcome.result,
+                 "; ".join(outcome.explanation)[:300])
+
+    def commit_results(self, state: ClusterState) -> None:
+        fencing = fencing_state(state)
+        with self.lock:
+            queued = sorted(self.results.items())
+        for index, (kind, body) in queued:
+            pending = fencing.pending_for(body["target"])
+            if pending is None or pending.request_index != index:
+                with self.lock:
+                    self.results.pop(index, None)
+                continue
+            try:
+                self.proposer.propose(kind, body, user="", timeout_ms=PROPOSE_TIMEOUT_MS)
+            except ProposalRejected as error:
+                LOG.info("fence result for request %s refused: %s", index, error)
+            except ProposalError as error:
+                LOG.info("fence result for request %s not committed yet: %s", index, error)
+                continue
+            with self.lock:
+                self.results.pop(index, None)
+
+    def propose(self, kind: str, body: dict) -> None:
+        try:
+            self.proposer.propose(kind, body, user="", timeout_ms=PROPOSE_TIMEOUT_MS)
+            LOG.info("proposed %s for %s", kind, body.get("target"))
+        except ProposalError as error:
+            LOG.info("%s for %s not committed: %s", kind, body.get("target"), error)
+
+
+# ---------------------------------------------------------------- Control API operations
+
+
+class FencingApiError(ValueError):
+    """A bad fencing request; the message is a one-line reason."""
+
+
+def fencing_operations(api: Any) -> dict[str, Callable[[dict, str], Any]]:
+    """The Control API operations of fencing, for `ControlApi.operations`:
+
+        node_fence    {"node", "action"?}  -> {"index"}  (FenceRequested; the executor is
+                                               chosen by the cluster; the result follows as
+                                               NodeFenced / FenceFailed in the log)
+        fence_history {}                   -> {"history": [{target, action, result, index,
+                                               ts_ms, request_index, executor, device,
+                                               reason}], "status": the fencing section}
+    """
+
+    def node_fence(args: dict, user: str) -> dict:
+        unknown = sorted(set(args) - {"node", "action"})
+        if unknown:
+            raise api_error(api, f"unknown argument {unknown[0]!r}")
+        node = args.get("node")
+        state = api.machine.state
+        if not isinstance(node, str) or state.node(node) is None:
+            raise api_error(api, f"node {node!r} is not a member of the cluster")
+        action = args.get("action") or FencingDuties.default_action(state)
+        if action not in FENCE_ACTIONS:
+            raise api_error(api, f"fence action must be one of {', '.join(FENCE_ACTIONS)}")
+        readiness = fencing_readiness(state)
+        if readiness.devices == 0:
+            raise api_error(api, f"no fence device is configured that could fence {node}")
+        return api.propose("FenceRequested", {"target": node, "action": action,
+                                              "reason": f"requested by {user or 'operator'}"},
+                           user)
+
+    def fence_history(args: dict, user: str) -> dict:
+        if args:
+            raise api_error(api, f"unknown argument {sorted(args)[0]!r}")
+        state = api.machine.state
+        return {"history": history_rows(state), "status": fencing_status(state)}
+
+    return {"node_fence": node_fence, "fence_history": fence_history}
+
+
+def api_error(api: Any, message: str) -> Exception:
+    """The API's own request error type when it has one (answered as a one-line error)."""
+    import raftha.daemon.api as api_module
+    error_type = getattr(api_module, "RequestError", FencingApiError)
+    return error_type(message)
