@@ -15,6 +15,7 @@ import raftha
 from raftha.cli.cluster import cluster_group, node_group
 from raftha.cli.configure import configure_group
 from raftha.cli.demo import demo_command
+from raftha.cli.fence import fence_group, node_fence_command
 from raftha.cli.property import property_group
 from raftha.cli.resource import resource_group
 from raftha.cli.sandbox_commands import sandbox_group
@@ -60,9 +61,11 @@ COMMANDS: list[click.Command] = [
     demo_command,
     simulate_command,
     explain_command,
+    fence_group,
     # Further command modules (fence ...) register here: import the click
     # command or group from its module and append it to this list.
 ]
 
 for command in COMMANDS:
     main.add_command(command)
+node_group.add_command(node_fence_command)

@@ -22,6 +22,7 @@ from raftha.cli.common import (
     short_time_ms,
     socket_option,
 )
+from raftha.cli.fence import fencing_status_lines
 
 NODE_STATE_WORDS = {"unclean": "UNCLEAN (offline)"}
 
@@ -66,6 +67,7 @@ def render_status(document: dict[str, Any]) -> str:
                          if node.get("reachable") is False and node["state"] == "online")
     if unreachable and cluster.get("at_index") is None:
         lines.append(f"  * Unreachable from {cluster['node']}: [ {' '.join(unreachable)} ]")
+    lines.extend(fencing_status_lines(cluster.get("fencing")))
     properties = cluster.get("properties") or {}
     if properties:
         lines.append("")

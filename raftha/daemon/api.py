@@ -61,6 +61,7 @@ from typing import Any
 import raftha
 from raftha.crmsh import CrmSyntaxError, load_configuration, render_configuration, verify
 from raftha.daemon.config import NodeConfig
+from raftha.daemon.fencing_duties import fencing_operations
 from raftha.daemon.history import HistoryError, HistoryJournal
 from raftha.daemon.machine import ReducerStateMachine
 from raftha.daemon.proposer import ProposalError, ProposalRejected, Proposer
@@ -137,6 +138,7 @@ class ControlApi:
             "node_add": self.op_node_add,
             "node_remove": self.op_node_remove,
         }
+        self.operations.update(fencing_operations(self))
 
     def handle(self, request: Any, user: str) -> dict[str, Any]:
         try:

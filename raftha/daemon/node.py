@@ -19,6 +19,7 @@ from types import FrameType
 
 from raftha.daemon.api import ControlApi, ControlServer
 from raftha.daemon.config import ConfigError, NodeConfig, load_node_config, read_authkey
+from raftha.daemon.fencing_duties import FencingDuties
 from raftha.daemon.history import HistoryJournal
 from raftha.daemon.leader import LeaderDuties
 from raftha.daemon.machine import ReducerStateMachine
@@ -62,6 +63,7 @@ class NodeDaemon:
         self.proposer = Proposer(self.raft, self.machine, config.node_name)
         self.api = ControlApi(config, self.raft, self.machine, self.proposer, self.history)
         self.duties = LeaderDuties(config, self.raft, self.machine, self.proposer)
+        self.fencing = FencingDuties(config, self.raft, self.machine, self.proposer)
         self.server: ControlServer | None = None
 
     def start(self) -> None:
@@ -78,6 +80,7 @@ class NodeDaemon:
                                  f"{error}") from None
         self.server.start()
         self.duties.start()
+        self.fencing.start()
         LOG.info("node %s running: raft %s, socket %s", self.config.node_name,
                  self.config.raft_address, self.config.control_socket)
 
@@ -86,6 +89,7 @@ class NodeDaemon:
         node records NodeStopped so the cluster knows it left on purpose (not lost: no
         fencing needed), then the API, Raft and the history close."""
         self.duties.stop()
+        self.fencing.stop()
         self.announce_stop()
         if self.server is not None:
             self.server.stop()

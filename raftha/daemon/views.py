@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from raftha.model.fencing_events import fencing_status
 from raftha.model.properties import boolean_value
 from raftha.model.reducer import stored_configuration
 from raftha.model.scheduler_inputs import scheduler_inputs
@@ -58,6 +59,7 @@ def status_view(state: ClusterState, raft_status: Any | None, self_name: str,
         "last_change": change_view(state),
         "properties": dict(state.properties),
         "rejected_count": state.rejected_count,
+        "fencing": fencing_status(state),
     }
     reachable = None
     if raft_status is not None:
