@@ -1,0 +1,485 @@
+"""The executor: reconcile this node to the committed plan by running resource agents.
+
+Loop (one thread): whenever the committed state changes (or every `poll_ms`), derive the
+plan from the committed state, pick this node's actions whose prerequisites are done (see
+`executor_plan`), and hand each to a bounded pool of workers. A worker runs the agent and
+proposes the result as an `OperationCompleted` event, retrying with the same event id until
+it is committed. Recurring monitors run on their own timers while the plan lists them; a
+monitor result is proposed the first time and whenever it changes (so a failure reaches the
+log at once and a steady state costs nothing).
+
+Start-up: before acting on anything, the executor probes every configured resource on this
+node and records the results, so a restarted daemon learns what really runs here and never
+starts a second copy. A clean stop stops what runs here (demote first) and records it.
+
+Invariants:
+- Nothing runs on a belief that is not committed: the plan comes from the committed state,
+  and a resource with an action running or a result not yet committed is busy (no second
+  action for it) until the plan is derived from a state that includes that result.
+- At most one action per resource at a time (a running monitor counts); at most
+  `max_parallel` actions at once.
+- Every agent call has a timeout (the runner kills the agent's process group on expiry).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import threading
+import time
+import tomllib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from raftha.agents import AgentResult, AgentRunner, AgentRunnerSettings, AgentSpec, ExecStatus
+from raftha.agents.spec import AgentSpecError
+from raftha.daemon.executor_plan import AgentCall, PlanView
+from raftha.daemon.proposer import ProposalError, ProposalRejected
+from raftha.model.reducer import stored_configuration
+from raftha.model.scheduler_inputs import configuration_with_members, scheduler_inputs
+from raftha.model.state import NODE_ONLINE, ClusterState
+from raftha.scheduler import Action
+from raftha.scheduler import plan as make_plan
+
+LOG = logging.getLogger(__name__)
+RESULT_PROPOSE_TIMEOUT_MS = 5000
+SHUTDOWN_STOP_BUDGET_MS = 8000
+MAX_EXIT_REASON_CHARS = 512
+
+# Pacemaker's executor statuses (PCMK_EXEC_*), as the OperationCompleted event carries them.
+OP_STATUS = {
+    ExecStatus.DONE: 0,
+    ExecStatus.TIMED_OUT: 2,
+    ExecStatus.NOT_SUPPORTED: 3,
+    ExecStatus.ERROR: 5,
+    ExecStatus.NOT_INSTALLED: 7,
+}
+
+
+@dataclass(frozen=True)
+class ExecutorSettings:
+    """The `[executor]` table of the node configuration (all optional)."""
+
+    enabled: bool = True
+    max_parallel: int = 4
+    poll_ms: int = 250
+    # HA_RSCTMP / HA_VARRUN. Default: private directories under the node's data directory,
+    # so several nodes on one host (the sandbox) keep apart; set them to /run/resource-agents
+    # and /var/run for the system locations.
+    resource_tmp_dir: str = ""
+    varrun_dir: str = ""
+    lsb_directory: str = ""
+    stop_resources_on_shutdown: bool = True
+    environment: tuple[tuple[str, str], ...] = ()
+    extra_ocf_directories: tuple[str, ...] = field(default=())
+
+
+class ExecutorConfigError(ValueError):
+    """A bad [executor] table; the message is a one-line reason."""
+
+
+def load_executor_settings(config_path: Path) -> ExecutorSettings:
+    """Reads the optional [executor] table of the node configuration file."""
+    try:
+        data = tomllib.loads(Path(config_path).read_text())
+    except FileNotFoundError:
+        return ExecutorSettings()
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ExecutorConfigError(f"cannot read {config_path}: {error}") from None
+    table = data.get("executor", {})
+    if not isinstance(table, dict):
+        raise ExecutorConfigError("[executor] must be a table")
+    known = set(ExecutorSettings.__dataclass_fields__)
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in known:
+            raise ExecutorConfigError(f"[executor] unknown setting {key!r}")
+        default = getattr(ExecutorSettings(), key)
+        if key == "environment":
+            if not isinstance(value, dict) or not all(isinstance(item, str)
+                                                      for item in value.values()):
+                raise ExecutorConfigError("[executor] environment must map names to strings")
+            values[key] = tuple(sorted(value.items()))
+        elif key == "extra_ocf_directories":
+            if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+                raise ExecutorConfigError("[executor] extra_ocf_directories must be a list")
+            values[key] = tuple(value)
+        elif type(value) is not type(default):
+            raise ExecutorConfigError(f"[executor] {key} must be a {type(default).__name__}")
+        else:
+            values[key] = value
+    settings = ExecutorSettings(**values)
+    if not 1 <= settings.max_parallel <= 64 or not 10 <= settings.poll_ms <= 10_000:
+        raise ExecutorConfigError("[executor] max_parallel must be 1-64 and poll_ms 10-10000")
+    return settings
+
+
+def runner_settings(settings: ExecutorSettings, data_dir: Path,
+                    socket_path: str) -> AgentRunnerSettings:
+    run_dir = Path(data_dir) / "run"
+    resource_tmp = settings.resource_tmp_dir or str(run_dir / "resource-agents")
+    varrun = settings.varrun_dir or str(run_dir)
+    for directory in (resource_tmp, varrun):
+        Path(directory).mkdir(parents=True, exist_ok=True)
+    base = AgentRunnerSettings()
+    search = tuple(Path(item) for item in settings.extra_ocf_directories) + base.ocf_search_path
+    environment = {"RAFTHA_SOCKET": str(socket_path), **dict(settings.environment)}
+    return AgentRunnerSettings(
+        ocf_search_path=search,
+        lsb_directory=Path(settings.lsb_directory) if settings.lsb_directory
+        else base.lsb_directory,
+        resource_tmp_dir=resource_tmp, varrun_dir=varrun,
+        common_environment=environment,
+    )
+
+
+def exit_reason_of(result: AgentResult) -> str:
+    return (result.exit_reason or "")[:MAX_EXIT_REASON_CHARS]
+
+
+def operation_body(node: str, call: AgentCall, result: AgentResult) -> dict[str, Any]:
+    """The OperationCompleted body for one result."""
+    return {
+        "node": node, "resource": call.history_id, "agent": call.agent,
+        "operation": call.operation, "interval_ms": call.interval_ms, "rc": int(result.rc),
+        "op_status": OP_STATUS.get(result.status, 4), "target_rc": call.target_rc,
+        "exit_reason": exit_reason_of(result), "duration_ms": max(0, int(result.duration_ms)),
+    }
+
+
+@dataclass
+class MonitorTimer:
+    """One recurring monitor while the plan lists it."""
+
+    call: AgentCall
+    due: float
+    last_reported: tuple[int, int] | None = None   # (rc, op_status) last proposed
+    running: bool = False
+
+
+class Executor:
+    """Runs this node's share of the committed plan (see the module docstring)."""
+
+    def __init__(self, node_name: str, machine: Any, proposer: Any, raft: Any,
+                 runner: Any, settings: ExecutorSettings | None = None,
+                 registry: Any = None, pool: Any = None) -> None:
+        self.node = node_name
+        self.machine = machine
+        self.proposer = proposer
+        self.raft = raft
+        self.runner = runner
+        self.settings = settings or ExecutorSettings()
+        self.registry = registry
+        self.stopping = threading.Event()
+        self.lock = threading.Lock()
+        # Anything with submit(fn, *args) -> Future and shutdown(); tests run actions inline.
+        self.pool = pool or ThreadPoolExecutor(max_workers=self.settings.max_parallel,
+                                               thread_name_prefix="executor")
+        self.thread = threading.Thread(target=self.loop, name="executor", daemon=True)
+        # history id -> action key running (or whose result is being proposed)
+        self.busy: dict[str, str] = {}
+        # history id -> log index of its last committed result (busy until planned from it)
+        self.result_index: dict[str, int] = {}
+        self.monitors: dict[tuple[str, int], MonitorTimer] = {}
+        self.probed = False
+        self.planned_index = -1
+        self.view: PlanView | None = None
+        self.wakeup = threading.Event()
+        self.counts = {"actions": 0, "results": 0, "monitor_runs": 0, "proposal_failures": 0}
+        self.last_error = ""
+
+    # -- life cycle ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        """Stops the loop and the monitors; with stop_resources_on_shutdown, stops what runs
+        here first (bounded by SHUTDOWN_STOP_BUDGET_MS)."""
+        self.stopping.set()
+        self.wakeup.set()
+        if self.thread.is_alive():
+            self.thread.join(5)
+        deadline = time.monotonic() + SHUTDOWN_STOP_BUDGET_MS / 1000
+        while self.busy and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if self.settings.stop_resources_on_shutdown and self.probed:
+            try:
+                self.stop_local_resources(deadline)
+            except Exception:
+                LOG.exception("stopping resources at shutdown failed")
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+    def status(self) -> dict[str, Any]:
+        with self.lock:
+            return {"probed": self.probed, "busy": dict(self.busy),
+                    "monitors": sorted(f"{key[0]}:{key[1]}" for key in self.monitors),
+                    "planned_index": self.planned_index, "counts": dict(self.counts),
+                    "last_error": self.last_error}
+
+    # -- the loop --------------------------------------------------------------------------
+
+    def loop(self) -> None:
+        period_s = self.settings.poll_ms / 1000
+        while not self.stopping.is_set():
+            try:
+                self.step(time.monotonic())
+            except Exception as error:
+                LOG.exception("executor step failed; retrying")
+                self.last_error = f"{type(error).__name__}: {error}"
+            self.wait_for_change(period_s)
+
+    def wait_for_change(self, period_s: float) -> None:
+        """Sleeps until the committed state moves, a worker finishes, or a monitor is due."""
+        deadline = time.monotonic() + period_s
+        with self.lock:
+            due = [timer.due for timer in self.monitors.values() if not timer.running]
+        if due:
+            deadline = min(deadline, max(time.monotonic(), min(due)))
+        index = self.machine.state.last_index
+        while not self.stopping.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or self.wakeup.is_set():
+                break
+            with self.machine.changed:
+                if self.machine.state.last_index == index:
+                    self.machine.changed.wait(min(remaining, 0.05))
+            if self.machine.state.last_index != index:
+                break
+        self.wakeup.clear()
+
+    def eligible(self, state: ClusterState) -> bool:
+        """The executor acts only in a created cluster where this node is online."""
+        record = state.node(self.node)
+        return state.created and record is not None and record.state == NODE_ONLINE
+
+    def have_quorum(self) -> bool:
+        try:
+            return bool(self.raft.status().has_quorum)
+        except Exception:
+            return False
+
+    def current_view(self, state: ClusterState) -> PlanView:
+        if self.view is None or self.view.state is not state:
+            configuration, status = scheduler_inputs(state, self.have_quorum())
+            self.view = PlanView(state, make_plan(configuration, status), configuration,
+                                 self.node)
+            self.planned_index = state.last_index
+        return self.view
+
+    def step(self, now: float) -> None:
+        state = self.machine.state
+        if not self.eligible(state):
+            self.cancel_monitors(set())
+            return
+        if not self.probed:
+            self.initial_probe(state)
+            return
+        view = self.current_view(state)
+        self.dispatch_actions(view)
+        self.reconcile_monitors(view, now)
+
+    # -- start-up probe ----------------------------------------------------------------------
+
+    def initial_probe(self, state: ClusterState) -> None:
+        """Probe every configured resource here and record the results before trusting the
+        committed history of this node (it may predate a restart)."""
+        configuration = configuration_with_members(state)
+        if not configuration.all_primitives():
+            self.probed = True
+            return
+        view = self.current_view(state)
+        calls = view.probe_calls()
+        futures = [self.pool.submit(self.run_and_record, call) for call in calls]
+        for future in futures:
+            while not future.done():
+                if self.stopping.wait(0.05):
+                    return
+        self.probed = all(future.result() for future in futures)
+        if self.probed:
+            LOG.info("executor on %s: probed %d resources", self.node, len(calls))
+
+    # -- one-shot actions ------------------------------------------------------------------
+
+    def resource_busy(self, history_id: str, view: PlanView) -> bool:
+        with self.lock:
+            if history_id in self.busy:
+                return True
+            return self.result_index.get(history_id, 0) > view.state.last_index
+
+    def dispatch_actions(self, view: PlanView) -> None:
+        for action in view.own():
+            if action.verb == "monitor" or not view.ready(action):
+                continue
+            call = view.call_for(action)
+            if call is None or self.resource_busy(call.history_id, view):
+                continue
+            if action.verb == "probe" and view.has_history(self.node, call.history_id):
+                continue  # an anonymous clone's other instance: one probe answers for all
+            with self.lock:
+                self.busy[call.history_id] = action.key
+                self.counts["actions"] += 1
+            LOG.info("executor on %s: %s", self.node, action.key)
+            self.pool.submit(self.run_and_record, call)
+
+    def run_and_record(self, call: AgentCall) -> bool:
+        """Runs one action and proposes its result; True once the result is committed."""
+        with self.lock:
+            self.busy.setdefault(call.history_id, call.action_key)
+        try:
+            result = self.run_agent(call)
+            return self.record(call, result)
+        finally:
+            with self.lock:
+                self.busy.pop(call.history_id, None)
+            self.wakeup.set()
+
+    def run_agent(self, call: AgentCall) -> AgentResult:
+        try:
+            spec = AgentSpec.parse(call.agent, resource_id=call.history_id)
+        except AgentSpecError as error:
+            return AgentResult(5, ExecStatus.ERROR, str(error), "", 0, False, call.operation,
+                               call.interval_ms)
+        params, meta = dict(call.params), dict(call.meta)
+        if call.role:
+            meta["role"] = call.role
+        result = self.runner.run(spec, call.operation, params=params, meta=meta,
+                                 timeout_ms=call.timeout_ms, interval_ms=call.interval_ms,
+                                 node_name=self.node)
+        if result.status is ExecStatus.TIMED_OUT:
+            LOG.warning("executor on %s: %s timed out after %d ms (process group killed)",
+                        self.node, call.action_key, result.duration_ms)
+        if (self.registry is not None and call.verb in ("start", "promote") and result.ok
+                and result.pid > 1):
+            try:
+                self.registry.add(result.pid, call.history_id)
+            except OSError:
+                LOG.warning("could not register process group %d", result.pid)
+        return result
+
+    def record(self, call: AgentCall, result: AgentResult,
+               budget_ms: int | None = None) -> bool:
+        """Proposes the result until it is committed (same event id on every retry)."""
+        body = operation_body(self.node, call, result)
+        event_id = secrets.token_bytes(16)
+        deadline = None if budget_ms is None else time.monotonic() + budget_ms / 1000
+        while True:
+            try:
+                outcome = self.proposer.propose("OperationCompleted", body, user="",
+                                                timeout_ms=RESULT_PROPOSE_TIMEOUT_MS,
+                                                event_id=event_id)
+            except ProposalRejected as rejection:
+                LOG.error("result of %s rejected: %s", call.action_key, rejection)
+                self.last_error = f"{call.action_key}: {rejection}"
+                return False
+            except ProposalError as error:
+                with self.lock:
+                    self.counts["proposal_failures"] += 1
+                LOG.info("result of %s not committed yet (%s); retrying", call.action_key,
+                         error)
+                if self.stopping.is_set() and deadline is None:
+                    return False
+                if deadline is not None and time.monotonic() > deadline:
+                    return False
+                time.sleep(0.2)
+                continue
+            with self.lock:
+                self.result_index[call.history_id] = outcome.index
+                self.counts["results"] += 1
+            return True
+
+    # -- recurring monitors ----------------------------------------------------------------
+
+    def reconcile_monitors(self, view: PlanView, now: float) -> None:
+        wanted: dict[tuple[str, int], AgentCall] = {}
+        for action in view.own():
+            if action.verb != "monitor" or not view.ready(action):
+                continue
+            call = view.call_for(action)
+            if call is None:
+                continue
+            wanted[(call.history_id, call.interval_ms)] = call
+        self.cancel_monitors(set(wanted))
+        for key, call in wanted.items():
+            with self.lock:
+                timer = self.monitors.get(key)
+                if timer is None or timer.call != call:
+                    # First run right away: it confirms the start and reaches the log.
+                    timer = self.monitors[key] = MonitorTimer(call, now)
+                if timer.running or timer.due > now:
+                    continue
+                if call.history_id in self.busy or self.result_index.get(
+                        call.history_id, 0) > view.state.last_index:
+                    continue
+                timer.running = True
+                self.busy[call.history_id] = call.action_key
+                self.counts["monitor_runs"] += 1
+            self.pool.submit(self.run_monitor, key, timer)
+
+    def cancel_monitors(self, keep: set[tuple[str, int]]) -> None:
+        with self.lock:
+            for key in [key for key in self.monitors if key not in keep]:
+                del self.monitors[key]
+
+    def run_monitor(self, key: tuple[str, int], timer: MonitorTimer) -> None:
+        try:
+            result = self.run_agent(timer.call)
+            observed = (int(result.rc), OP_STATUS.get(result.status, 4))
+            with self.lock:
+                current = self.monitors.get(key) is timer
+            if current and observed != timer.last_reported and self.record(timer.call, result):
+                timer.last_reported = observed
+        except Exception:
+            LOG.exception("monitor %s failed to run", key)
+        finally:
+            with self.lock:
+                self.busy.pop(timer.call.history_id, None)
+            timer.due = time.monotonic() + timer.call.interval_ms / 1000
+            timer.running = False
+            self.wakeup.set()
+
+    # -- shutdown --------------------------------------------------------------------------
+
+    def stop_local_resources(self, deadline: float) -> None:
+        """Demote and stop every resource the committed state shows active here, in reverse
+        configuration order, and record the results while the budget lasts."""
+        state = self.machine.state
+        if not self.eligible(state):
+            return
+        self.cancel_monitors(set())
+        if not stored_configuration(state).all_primitives():
+            return
+        view = self.current_view(state)
+        for placement in reversed(view.plan.placements):
+            if self.node not in placement.current_nodes or not placement.managed:
+                continue
+            verbs = ["demote", "stop"] if placement.current_role == "Promoted" else ["stop"]
+            for verb in verbs:
+                action = Action(key=f"{verb}:{placement.resource}:{self.node}", verb=verb,
+                                resource=placement.resource, node=self.node, runnable=True)
+                call = view.call_for(action)
+                if call is None:
+                    continue
+                result = self.run_agent(call)
+                remaining_ms = int((deadline - time.monotonic()) * 1000)
+                if remaining_ms > 0:
+                    self.record(call, result, budget_ms=remaining_ms)
+
+
+def build_executor(config: Any, machine: Any, proposer: Any, raft: Any) -> Executor | None:
+    """The executor of a node daemon, from its node configuration ([executor] table)."""
+    settings = load_executor_settings(config.path)
+    if not settings.enabled:
+        return None
+    runner = AgentRunner(runner_settings(settings, config.data_dir,
+                                         os.fspath(config.control_socket)))
+    from raftha.daemon.fencer import (
+        WATCHDOG_REGISTRY_NAME,
+        ProcessGroupRegistry,
+        watchdog_directory,
+    )
+    registry = ProcessGroupRegistry(watchdog_directory(config.data_dir) / WATCHDOG_REGISTRY_NAME)
+    return Executor(config.node_name, machine, proposer, raft, runner, settings, registry)

@@ -1,0 +1,247 @@
+"""What this node's executor may run now, decided from the committed state and its plan.
+
+Role: the deterministic half of the reconcile loop. Given the committed ClusterState, the
+Plan the scheduler derives from it and this node's name, say which actions are this node's
+own, whether each one's prerequisites are satisfied, and exactly how to call the agent
+(agent spec, parameters, meta attributes, timeout, interval, role, expected rc).
+
+Rules (DESIGN section 6):
+- An action is this node's when its node is this node and its verb is probe, start, stop,
+  promote, demote or monitor. Fencing belongs to the fencer.
+- A prerequisite (an ordering `before -> action`) is satisfied when `before` is no longer in
+  the plan: the plan is derived from committed results only, so an action leaves the plan
+  exactly when its result is committed. Two exceptions keep that rule exact: a probe is
+  satisfied once the node has any committed history for the resource (anonymous clone
+  instances share one history, so one probe answers for all of them), and a stop the
+  scheduler implies (a lost or fenced node's) runs nowhere, so it is satisfied when its own
+  prerequisites (the fencing) are.
+- Anonymous clone instances run and are recorded under the primitive id (OCF_RESOURCE_INSTANCE
+  without ":N"), as Pacemaker does; unique clone instances keep their ":N".
+
+Invariants: no I/O, no clock; every function returns plain values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from raftha.model.config import (
+    Clone,
+    Configuration,
+    Group,
+    Operation,
+    Primitive,
+    normalize_role,
+    pairs_dict,
+    pairs_get,
+)
+from raftha.model.state import ClusterState
+from raftha.scheduler import Action, InstancePlacement, Plan
+from raftha.scheduler.rules import parse_interval_ms
+
+OWN_VERBS = ("probe", "start", "stop", "promote", "demote", "monitor")
+ONE_SHOT_VERBS = ("probe", "start", "stop", "promote", "demote")
+DEFAULT_OPERATION_TIMEOUT_MS = 20_000
+IMPLIED_STOP_REASONS = ("implied by fencing", "node is down")
+
+
+@dataclass(frozen=True)
+class AgentCall:
+    """Everything needed to run one action and to record its result."""
+
+    action_key: str
+    verb: str                  # probe | start | stop | promote | demote | monitor
+    operation: str             # the agent action: monitor for probes
+    history_id: str            # the id results are recorded under (and OCF_RESOURCE_INSTANCE)
+    instance: str              # the scheduler's instance id (rsc, rsc:N)
+    agent: str                 # class:provider:type
+    params: tuple[tuple[str, str], ...]
+    meta: tuple[tuple[str, str], ...]
+    timeout_ms: int
+    interval_ms: int
+    role: str                  # Promoted/Unpromoted for role-specific monitors, else ""
+    target_rc: int | None      # None for probes (0, 7 and 8 are all answers)
+    on_fail: str               # the configured on-fail of this operation ("" default)
+
+
+def own_actions(plan: Plan, node: str) -> list[Action]:
+    """This node's runnable or blocked actions, in plan order."""
+    return [action for action in plan.actions
+            if action.node == node and action.verb in OWN_VERBS and action.resource]
+
+
+def prerequisites(plan: Plan) -> dict[str, list[str]]:
+    """action key -> keys that must be done before it."""
+    before: dict[str, list[str]] = {}
+    for first, then in plan.orderings:
+        before.setdefault(then, []).append(first)
+    return before
+
+
+def history_id_of(placement: InstancePlacement | None, instance: str) -> str:
+    """Anonymous clone instances share the primitive's id; everything else keeps its own."""
+    if placement is not None and placement.anonymous:
+        return placement.primitive
+    return instance
+
+
+class PlanView:
+    """A plan with the lookups the executor needs (built once per committed state)."""
+
+    def __init__(self, state: ClusterState, plan: Plan, configuration: Configuration,
+                 node: str) -> None:
+        self.state = state
+        self.plan = plan
+        self.configuration = configuration
+        self.node = node
+        self.by_key = {action.key: action for action in plan.actions}
+        self.before = prerequisites(plan)
+        self.placements = {item.resource: item for item in plan.placements}
+
+    def history_id(self, instance: str) -> str:
+        return history_id_of(self.placements.get(instance), instance)
+
+    def has_history(self, node: str, history_id: str) -> bool:
+        return any(history.resource == history_id for history in self.state.histories_of(node))
+
+    def satisfied(self, key: str, depth: int = 0) -> bool:
+        """Whether the action `key` counts as done for the actions ordered after it."""
+        action = self.by_key.get(key)
+        if action is None:
+            return True
+        if depth > 64:
+            return False  # an ordering cycle: nothing waiting on it may run
+        if action.verb == "probe" and action.resource and action.node:
+            return self.has_history(action.node, self.history_id(action.resource))
+        if action.verb == "monitor":
+            return True
+        if action.verb == "stop" and action.reason in IMPLIED_STOP_REASONS:
+            return all(self.satisfied(first, depth + 1) for first in self.before.get(key, ()))
+        return False
+
+    def ready(self, action: Action) -> bool:
+        """Runnable, and everything ordered before it is done."""
+        return action.runnable and all(self.satisfied(first)
+                                       for first in self.before.get(action.key, ()))
+
+    def own(self) -> list[Action]:
+        return own_actions(self.plan, self.node)
+
+    def call_for(self, action: Action) -> AgentCall | None:
+        """How to run `action`, or None when its resource is not a configured primitive."""
+        instance = action.resource or ""
+        placement = self.placements.get(instance)
+        if placement is None or placement.primitive.startswith("#orphan:"):
+            return None
+        found = self.configuration.find_resource(placement.primitive)
+        if not isinstance(found, Primitive):
+            return None
+        return build_call(self.configuration, found, placement, action)
+
+    def probe_calls(self) -> list[AgentCall]:
+        """One probe per history id of every configured resource (start-up re-probe)."""
+        calls: dict[str, AgentCall] = {}
+        for placement in self.plan.placements:
+            if placement.primitive.startswith("#orphan:"):
+                continue
+            found = self.configuration.find_resource(placement.primitive)
+            if not isinstance(found, Primitive) or found.agent_class == "stonith":
+                continue
+            history_id = history_id_of(placement, placement.resource)
+            if history_id in calls:
+                continue
+            action = Action(key=f"probe:{placement.resource}:{self.node}", verb="probe",
+                            resource=placement.resource, node=self.node, runnable=True)
+            calls[history_id] = build_call(self.configuration, found, placement, action)
+        return list(calls.values())
+
+
+def build_call(configuration: Configuration, primitive: Primitive,
+               placement: InstancePlacement, action: Action) -> AgentCall:
+    verb = action.verb
+    interval_ms = 0
+    role = ""
+    operation_name = "monitor" if verb == "probe" else verb
+    configured: Operation | None = None
+    if verb == "monitor":
+        interval_ms = int(action.key.rsplit(":", 1)[1])
+        configured = find_operation(primitive, "monitor", interval_ms)
+        role = normalize_role(configured.role) or "" if configured is not None else ""
+    elif verb == "probe":
+        configured = find_operation(primitive, "monitor", 0)
+    else:
+        configured = find_operation(primitive, verb, 0)
+    timeout_ms = operation_timeout_ms(configuration, primitive, configured, verb)
+    params = dict(pairs_dict(primitive.params))
+    if configured is not None:
+        # Operation instance attributes (OCF_CHECK_LEVEL...) reach the agent as parameters.
+        params.update(pairs_dict(configured.attributes))
+    target_rc: int | None = 0
+    if verb == "probe":
+        target_rc = None
+    elif verb == "monitor" and role == "Promoted":
+        target_rc = 8
+    return AgentCall(
+        action_key=action.key, verb=verb, operation=operation_name,
+        history_id=history_id_of(placement, placement.resource),
+        instance=placement.resource, agent=primitive.agent,
+        params=tuple(sorted(params.items())),
+        meta=tuple(sorted(agent_meta(configuration, primitive, placement).items())),
+        timeout_ms=timeout_ms, interval_ms=interval_ms, role=role, target_rc=target_rc,
+        on_fail=(configured.on_fail or "") if configured is not None else "",
+    )
+
+
+def find_operation(primitive: Primitive, name: str, interval_ms: int) -> Operation | None:
+    for operation in primitive.operations:
+        if operation.name == name and parse_interval_ms(operation.interval) == interval_ms:
+            return operation
+    return None
+
+
+def operation_timeout_ms(configuration: Configuration, primitive: Primitive,
+                         configured: Operation | None, verb: str) -> int:
+    """The op's timeout, else (probes) the most frequent monitor's, else op_defaults, else
+    20 s (Pacemaker's rule)."""
+    if configured is not None and configured.timeout:
+        return max(1, parse_interval_ms(configured.timeout))
+    if verb == "probe":
+        monitors = sorted((parse_interval_ms(item.interval), item) for item in primitive.operations
+                          if item.name == "monitor" and item.timeout
+                          and parse_interval_ms(item.interval) > 0)
+        if monitors:
+            return max(1, parse_interval_ms(monitors[0][1].timeout))
+    for attribute_set in configuration.op_defaults:
+        if attribute_set.rule is None:
+            value = pairs_get(attribute_set.values, "timeout")
+            if value:
+                return max(1, parse_interval_ms(value))
+    return DEFAULT_OPERATION_TIMEOUT_MS
+
+
+def agent_meta(configuration: Configuration, primitive: Primitive,
+               placement: InstancePlacement) -> dict[str, str]:
+    """Meta attributes as Pacemaker passes them: the resource's own (inherited from its
+    group and clone), and the clone context (clone number, clone-max, promotable...)."""
+    meta: dict[str, str] = {}
+    clone = configuration.find_resource(placement.clone) if placement.clone else None
+    group = configuration.find_resource(placement.group) if placement.group else None
+    if isinstance(clone, Clone):
+        meta.update(pairs_dict(clone.meta))
+    if isinstance(group, Group):
+        meta.update(pairs_dict(group.meta))
+    meta.update(pairs_dict(primitive.meta))
+    meta.pop("target-role", None)
+    if isinstance(clone, Clone):
+        node_count = max(1, len(configuration.nodes))
+        number = placement.resource.rsplit(":", 1)[1] if ":" in placement.resource else "0"
+        meta["clone"] = number
+        meta.setdefault("clone-max", str(node_count))
+        meta.setdefault("clone-node-max", "1")
+        meta.setdefault("globally-unique", "false")
+        meta.setdefault("notify", "false")
+        if clone.promotable or meta.get("promotable", "false").lower() in ("true", "yes", "1"):
+            meta["promotable"] = "true"
+            meta.setdefault("promoted-max", meta.get("master-max", "1"))
+            meta.setdefault("promoted-node-max", meta.get("master-node-max", "1"))
+    return meta
