@@ -31,6 +31,7 @@ from typing import Any
 import raftha
 from raftha.daemon.bootstrap import init_cluster
 from raftha.daemon.client import ApiError, ControlClient
+from raftha.daemon.fencing_duties import sandbox_fencing_text
 
 STATE_FILE_NAME = "sandbox.json"
 DEFAULT_CLUSTER_NAME = "sandbox"
@@ -249,7 +250,7 @@ class Sandbox:
         self.save()
 
     def up(self, node_count: int, timeout_s: float = READY_TIMEOUT_S,
-           timing: dict[str, int] | None = None) -> None:
+           timing: dict[str, int] | None = None, fencing: bool = False) -> None:
         if not self.exists:
             self.create(node_count, timing=timing)
         try:
@@ -257,9 +258,19 @@ class Sandbox:
                 self.start(name, wait=False)
             self.wait_answering(self.nodes, START_TIMEOUT_S)
             self.wait_ready(timeout_s)
+            if fencing:
+                self.configure_fencing()
         except BaseException:
             self.down()
             raise
+
+    def configure_fencing(self) -> None:
+        """A fence_raftha_sandbox device for every node, and fencing enabled."""
+        try:
+            self.call(self.leader() or next(iter(self.nodes)), "configure_load",
+                      text=sandbox_fencing_text(str(self.directory), list(self.nodes)))
+        except ApiError as error:
+            raise SandboxError(f"cannot configure fencing: {error}") from None
 
     # -- cluster views -----------------------------------------------------------------------
 

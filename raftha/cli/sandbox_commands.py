@@ -23,11 +23,13 @@ def sandbox_group() -> None:
 @click.option("--nodes", "node_count", type=click.IntRange(1, 15), default=3, show_default=True)
 @click.option("--timeout", "timeout_s", type=click.FloatRange(min=1), default=60.0,
               show_default=True, help="Seconds to wait for quorum and every node online.")
-def sandbox_up(directory: str, node_count: int, timeout_s: float) -> None:
+@click.option("--fencing", is_flag=True, default=False,
+              help="Configure a fence_raftha_sandbox device for every node, enable fencing.")
+def sandbox_up(directory: str, node_count: int, timeout_s: float, fencing: bool) -> None:
     """Start the nodes; print NAME SOCKET RAFT_HOST:PORT per node once ready."""
     try:
         sandbox = Sandbox(directory)
-        sandbox.up(node_count, timeout_s)
+        sandbox.up(node_count, timeout_s, fencing=fencing)
     except (SandboxError, ConfigError) as error:
         fail(str(error))
     for line in sandbox.describe():
