@@ -20,6 +20,7 @@ from types import FrameType
 from raftha.daemon.api import ControlApi, ControlServer
 from raftha.daemon.config import ConfigError, NodeConfig, load_node_config, read_authkey
 from raftha.daemon.fencing_duties import FencingDuties
+from raftha.daemon.executor import ExecutorConfigError, build_executor
 from raftha.daemon.history import HistoryJournal
 from raftha.daemon.leader import LeaderDuties
 from raftha.daemon.machine import ReducerStateMachine
@@ -64,6 +65,11 @@ class NodeDaemon:
         self.api = ControlApi(config, self.raft, self.machine, self.proposer, self.history)
         self.duties = LeaderDuties(config, self.raft, self.machine, self.proposer)
         self.fencing = FencingDuties(config, self.raft, self.machine, self.proposer)
+        try:
+            self.executor = build_executor(config, self.machine, self.proposer, self.raft)
+        except ExecutorConfigError as error:
+            raise ConfigError(str(error)) from None
+        self.api.executor = self.executor
         self.server: ControlServer | None = None
 
     def start(self) -> None:
@@ -81,13 +87,18 @@ class NodeDaemon:
         self.server.start()
         self.duties.start()
         self.fencing.start()
+        if self.executor is not None:
+            self.executor.start()
         LOG.info("node %s running: raft %s, socket %s", self.config.node_name,
                  self.config.raft_address, self.config.control_socket)
 
     def stop(self) -> None:
         """A clean stop: the duties stop first (a leader must not re-announce itself), the
         node records NodeStopped so the cluster knows it left on purpose (not lost: no
-        fencing needed), then the API, Raft and the history close."""
+        fencing needed), then the API, Raft and the history close. The executor stops first:
+        it stops this node's resources and records that while the node still has a quorum."""
+        if self.executor is not None:
+            self.executor.stop()
         self.duties.stop()
         self.fencing.stop()
         self.announce_stop()
