@@ -314,6 +314,8 @@ BODY_VALIDATORS: dict[str, Callable[[Mapping[str, Any]], None]] = {
     "ConfigurationLoaded": validate_configuration_loaded,
     "NodeAttributeSet": validate_node_attribute_set,
     "NodeAttributeUnset": validate_node_attribute_unset,
+    "TransientAttributeSet": validate_node_attribute_set,
+    "TransientAttributeUnset": validate_node_attribute_unset,
     "OperationCompleted": validate_operation_completed,
     "ResourceCleanedUp": validate_resource_cleaned_up,
     "ClockTicked": validate_empty,
@@ -352,6 +354,9 @@ def summarize(event: Event) -> str:
         return f"configuration loaded ({body['mode']}): {count} top-level resources"
     if event.kind == "NodeAttributeSet":
         return f"node {body['node']}: {body['name']}={body['value']}"
+    if event.kind in ("TransientAttributeSet", "TransientAttributeUnset"):
+        value = f"={body['value']}" if "value" in body else " unset"
+        return f"node {body['node']}: {body['name']}{value} (transient)"
     if event.kind == "NodeAttributeUnset":
         return f"node {body['node']}: {body['name']} unset"
     if event.kind == "OperationCompleted":

@@ -413,6 +413,19 @@ def forget_node_runtime(state: ClusterState, node: str) -> ClusterState:
     return with_transient(with_histories(state, node, ()), node, ())
 
 
+def on_transient_attribute(state: ClusterState, index: int, event: Event) -> ClusterState:
+    """Transient node attributes (crm_attribute -l reboot, attrd_updater, promotion scores
+    master-RSC) live beside the fail counts and are forgotten when the node rejoins;
+    unsetting one that is not set changes nothing."""
+    require_created(state)
+    node, name = event.body["node"], event.body["name"]
+    require_node(state, node)
+    pairs = [(key, value) for key, value in state.transient_of(node) if key != name]
+    if "value" in event.body:
+        pairs.append((name, event.body["value"]))
+    return with_transient(state, node, tuple(pairs))
+
+
 def on_clock_ticked(state: ClusterState, index: int, event: Event) -> ClusterState:
     return state
 
@@ -429,6 +442,8 @@ HANDLERS: dict[str, Callable[[ClusterState, int, Event], ClusterState]] = {
     "ConfigurationLoaded": on_configuration_loaded,
     "NodeAttributeSet": node_attribute_handler(set_value=True),
     "NodeAttributeUnset": node_attribute_handler(set_value=False),
+    "TransientAttributeSet": on_transient_attribute,
+    "TransientAttributeUnset": on_transient_attribute,
     "OperationCompleted": on_operation_completed,
     "ResourceCleanedUp": on_resource_cleaned_up,
     "ClockTicked": on_clock_ticked,
@@ -440,4 +455,5 @@ BOOLEAN_NODE_ATTRIBUTES = frozenset({"standby", "maintenance"})
 
 # Kinds that are bookkeeping rather than a change an operator would look for.
 QUIET_KINDS = frozenset({"ClockTicked", "NodeLost", "NodeReturned", "NodeStopped",
-                         "OperationCompleted"})
+                         "OperationCompleted", "TransientAttributeSet",
+                         "TransientAttributeUnset"})
