@@ -312,6 +312,10 @@ def on_node_fenced(state: ClusterState, index: int, event: Event) -> ClusterStat
     node = state.node(pending.target)
     if node is None:  # checked above; keeps the type checker honest
         return state
+    if node.state == NODE_ONLINE and node.changed_index > pending.request_index:
+        # It rejoined after the request (a reboot brings it back before the agent returns):
+        # it stays a member, and what it ran before the fencing is forgotten (it is probed).
+        return forget_runtime(state, node.name)
     if node.state == NODE_OFFLINE:
         # Already out of the membership: only what the cluster expects changes (it is now
         # known down). The membership index stays, so the leader's return detection, keyed
@@ -319,6 +323,14 @@ def on_node_fenced(state: ClusterState, index: int, event: Event) -> ClusterStat
         return with_node(state, replace(node, expected=EXPECTED_DOWN))
     return with_node(state, replace(node, state=NODE_OFFLINE, expected=EXPECTED_DOWN,
                                     changed_index=index, changed_ts_ms=event.ts_ms))
+
+
+def forget_runtime(state: ClusterState, node: str) -> ClusterState:
+    """The node's operation history and transient attributes are gone with its reboot (the
+    reducer's own rule for a rejoining node, when the state holds them)."""
+    from raftha.model import reducer
+    forget = getattr(reducer, "forget_node_runtime", None)
+    return state if forget is None else forget(state, node)
 
 
 def on_fence_failed(state: ClusterState, index: int, event: Event) -> ClusterState:

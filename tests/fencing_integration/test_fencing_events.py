@@ -192,3 +192,23 @@ def test_timing_problem_is_silent_without_a_watchdog_wait():
     assert timing_problem(()) is None
     assert timing_problem((("lease-time", "1s"), ("stonith-watchdog-timeout", "4s"))) is None
     assert "clock-rate-error" in timing_problem((("clock-rate-error", "150%"),))
+
+
+def test_a_node_rebooted_by_fencing_and_back_before_the_result_stays_online():
+    log = cluster_with_lost_node()
+    outcome = request(log)
+    log.add("NodeReturned", {"name": "n3"})  # the reboot brought it back first
+    log.add("NodeFenced", {"target": "n3", "action": "reboot",
+                           "request_index": outcome.index, "device": "d", "level": 1})
+    record = log.state.node("n3")
+    assert (record.state, record.expected) == ("online", EXPECTED_MEMBER)
+    assert history_rows(log.state)[-1]["result"] == "success"
+
+
+def test_an_online_node_fenced_on_request_goes_offline_clean():
+    log = cluster_with_lost_node()
+    outcome = request(log, target="n2", origin="n1")
+    log.add("NodeFenced", {"target": "n2", "action": "off",
+                           "request_index": outcome.index, "device": "d", "level": 1})
+    record = log.state.node("n2")
+    assert (record.state, record.expected) == (NODE_OFFLINE, EXPECTED_DOWN)
