@@ -37,6 +37,8 @@ Operations (args -> result):
     cluster_info     {}                     -> {"name", "id", "members": [{name, address}]}
     node_add         {"name", "address"}    -> {"index"}   (Raft add_member, then NodeJoined)
     node_remove      {"name"}               -> {"index"}   (Raft remove_member, then NodeLeft)
+    attribute_query, attribute_update, node_list, resource_failcount, executor_status:
+                     see raftha.daemon.executor_api
 
 Invariants: every request is bounded (line length, connection idle timeout, proposal
 deadline, at most 64 connections served at once); a handler error becomes
@@ -61,6 +63,7 @@ from typing import Any
 import raftha
 from raftha.crmsh import CrmSyntaxError, load_configuration, render_configuration, verify
 from raftha.daemon.config import NodeConfig
+from raftha.daemon.executor_api import executor_operations
 from raftha.daemon.fencing_duties import fencing_operations
 from raftha.daemon.history import HistoryError, HistoryJournal
 from raftha.daemon.machine import ReducerStateMachine
@@ -139,6 +142,8 @@ class ControlApi:
             "node_remove": self.op_node_remove,
         }
         self.operations.update(fencing_operations(self))
+        self.executor = None  # the node daemon sets it
+        self.operations.update(executor_operations(self))
 
     def handle(self, request: Any, user: str) -> dict[str, Any]:
         try:
