@@ -501,3 +501,15 @@ def fencing_status(state: ClusterState) -> dict[str, Any]:
                      "request_index": item.request_index} for item in fencing.pending],
         "failed": failures,
     }
+
+
+def awaiting_fencing(state: ClusterState, target: str) -> bool:
+    """A lost member that the cluster can and still will fence: it must not be brought back
+    into the membership before the fencing result is committed (its old resources would be
+    forgotten while they may still run)."""
+    node = state.node(target)
+    if node is None or node.state != NODE_OFFLINE or node.expected != EXPECTED_MEMBER:
+        return False
+    if not fencing_readiness(state).can_fence:
+        return False
+    return fencing_state(state).failure_count(target) < max_attempts(state)
