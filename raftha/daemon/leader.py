@@ -26,6 +26,7 @@ from typing import Any
 from raftha.daemon.config import NodeConfig
 from raftha.daemon.machine import ReducerStateMachine
 from raftha.daemon.proposer import ProposalError, Proposer
+from raftha.model.fencing_events import awaiting_fencing
 from raftha.model.state import NODE_OFFLINE, NODE_ONLINE, NodeRecord
 
 LOG = logging.getLogger(__name__)
@@ -98,7 +99,8 @@ class LeaderDuties:
         if seen is None or seen[0] != node.changed_index:
             seen = self.state_seen[node.name] = (node.changed_index, now)
         steady_ms = (now - previous[1]) * 1000
-        if up and node.state == NODE_OFFLINE:
+        if up and node.state == NODE_OFFLINE and not awaiting_fencing(self.machine.state,
+                                                                      node.name):
             # Only a connection made after the node went offline brings it back: a node
             # that recorded its own clean stop is still connected for a moment.
             reconnected = previous[1] >= seen[1]
