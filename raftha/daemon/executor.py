@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import sys
 import threading
 import time
 import tomllib
@@ -126,7 +127,9 @@ def runner_settings(settings: ExecutorSettings, data_dir: Path,
         Path(directory).mkdir(parents=True, exist_ok=True)
     base = AgentRunnerSettings()
     search = tuple(Path(item) for item in settings.extra_ocf_directories) + base.ocf_search_path
-    environment = {"RAFTHA_SOCKET": str(socket_path), **dict(settings.environment)}
+    # The shims (agents/shims) reach the daemon through RAFTHA_SOCKET, with this interpreter.
+    environment = {"RAFTHA_SOCKET": str(socket_path), "RAFTHA_PYTHON": sys.executable,
+                   **dict(settings.environment)}
     return AgentRunnerSettings(
         ocf_search_path=search,
         lsb_directory=Path(settings.lsb_directory) if settings.lsb_directory
@@ -148,6 +151,14 @@ def operation_body(node: str, call: AgentCall, result: AgentResult) -> dict[str,
         "op_status": OP_STATUS.get(result.status, 4), "target_rc": call.target_rc,
         "exit_reason": exit_reason_of(result), "duration_ms": max(0, int(result.duration_ms)),
     }
+
+
+def monitor_signature(call: AgentCall) -> tuple:
+    """What makes a monitor the same one: anonymous clone instances may be renumbered
+    between plans without anything changing on this node."""
+    meta = tuple(item for item in call.meta if item[0] != "clone")
+    return (call.history_id, call.agent, call.interval_ms, call.role, call.timeout_ms,
+            call.params, meta)
 
 
 @dataclass
@@ -406,7 +417,7 @@ class Executor:
         for key, call in wanted.items():
             with self.lock:
                 timer = self.monitors.get(key)
-                if timer is None or timer.call != call:
+                if timer is None or monitor_signature(timer.call) != monitor_signature(call):
                     # First run right away: it confirms the start and reaches the log.
                     timer = self.monitors[key] = MonitorTimer(call, now)
                 if timer.running or timer.due > now:
