@@ -590,6 +590,34 @@ class FenceRunner:
                            duration_ms, tries, decides)
 
 
+# ---------------------------------------------------------------- stonith resources
+
+
+def stonith_resource_operation(primitive: Any, operation: str, runner: FenceRunner,
+                               timeout_ms: int = DEFAULT_ACTION_TIMEOUT_MS) -> tuple[int, str]:
+    """What a `stonith:` resource's operation means to the executor, as in Pacemaker, where
+    the fencer owns the device: start and stop register and unregister it (nothing to run,
+    success once the agent exists and the parameters are valid); a monitor or probe runs the
+    agent's `monitor` (the device is reachable). Returns an OCF exit code and a one-line
+    reason: 0 success, 7 not running (a probe of a device not started here), 5 agent not
+    installed, 6 bad parameters, 1 monitor failed."""
+    from raftha.model.fencing import device_from_primitive
+    try:
+        device = device_from_primitive(primitive)
+    except FencingConfigError as error:
+        return 6, str(error)
+    if runner.agent_path(device.agent) is None:
+        return 5, f"fence agent {device.agent} is not installed"
+    if operation in ("start", "stop"):
+        return 0, ""
+    if operation != "monitor":
+        return 3, f"{operation} is not supported by stonith resources"
+    call = runner.monitor(device, timeout_ms)
+    if call.rc == 0:
+        return 0, ""
+    return 1, call.reason
+
+
 # ---------------------------------------------------------------- the fake twin
 
 
