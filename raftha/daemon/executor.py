@@ -37,7 +37,7 @@ from typing import Any
 
 from raftha.agents import AgentResult, AgentRunner, AgentRunnerSettings, AgentSpec, ExecStatus
 from raftha.agents.spec import AgentSpecError
-from raftha.daemon.executor_plan import AgentCall, PlanView
+from raftha.daemon.executor_plan import AgentCall, PlanView, failure_timeout_due_ms
 from raftha.daemon.proposer import ProposalError, ProposalRejected
 from raftha.model.reducer import stored_configuration
 from raftha.model.scheduler_inputs import configuration_with_members, scheduler_inputs
@@ -201,6 +201,7 @@ class Executor:
         self.wakeup = threading.Event()
         self.counts = {"actions": 0, "results": 0, "monitor_runs": 0, "proposal_failures": 0}
         self.last_error = ""
+        self.tick_pending = False
 
     # -- life cycle ----------------------------------------------------------------------
 
@@ -292,6 +293,30 @@ class Executor:
         view = self.current_view(state)
         self.dispatch_actions(view)
         self.reconcile_monitors(view, now)
+        self.tick_clock_when_due(view)
+
+    def tick_clock_when_due(self, view: PlanView) -> None:
+        """The leader commits a clock tick once a failure-timeout has passed (time inside the
+        log moves only with committed events)."""
+        due_ms = failure_timeout_due_ms(view.state, view.configuration)
+        if due_ms is None or time.time() * 1000 < due_ms or self.tick_pending:
+            return
+        try:
+            if not self.raft.status().is_leader:
+                return
+        except Exception:
+            return
+        self.tick_pending = True
+
+        def tick() -> None:
+            try:
+                self.proposer.propose("ClockTicked", {}, user="", timeout_ms=2000)
+            except ProposalError as error:
+                LOG.info("clock tick not committed: %s", error)
+            finally:
+                self.tick_pending = False
+                self.wakeup.set()
+        threading.Thread(target=tick, name="clock-tick", daemon=True).start()
 
     # -- start-up probe ----------------------------------------------------------------------
 
