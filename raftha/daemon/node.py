@@ -19,8 +19,8 @@ from types import FrameType
 
 from raftha.daemon.api import ControlApi, ControlServer
 from raftha.daemon.config import ConfigError, NodeConfig, load_node_config, read_authkey
-from raftha.daemon.fencing_duties import FencingDuties
 from raftha.daemon.executor import ExecutorConfigError, build_executor
+from raftha.daemon.fencing_duties import FencingDuties
 from raftha.daemon.history import HistoryJournal
 from raftha.daemon.leader import LeaderDuties
 from raftha.daemon.machine import ReducerStateMachine
