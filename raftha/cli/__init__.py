@@ -18,6 +18,7 @@ from raftha.cli.demo import demo_command
 from raftha.cli.fence import fence_group, node_fence_command
 from raftha.cli.property import property_group
 from raftha.cli.resource import resource_group
+from raftha.cli.resource_ops import RESOURCE_OPERATION_COMMANDS
 from raftha.cli.sandbox_commands import sandbox_group
 from raftha.cli.simulate import explain_command, simulate_command
 from raftha.cli.status import history_command, status_command
@@ -68,4 +69,6 @@ COMMANDS: list[click.Command] = [
 
 for command in COMMANDS:
     main.add_command(command)
+for command in RESOURCE_OPERATION_COMMANDS:
+    resource_group.add_command(command)
 node_group.add_command(node_fence_command)

@@ -23,6 +23,7 @@ from raftha.cli.common import (
     socket_option,
 )
 from raftha.cli.fence import fencing_status_lines
+from raftha.daemon.executor_views import render_operation_sections
 
 NODE_STATE_WORDS = {"unclean": "UNCLEAN (offline)"}
 
@@ -81,6 +82,7 @@ def render_status(document: dict[str, Any]) -> str:
         where = f" {resource['node']}" if resource.get("node") else ""
         agent = f"\t({resource['agent']}):" if resource.get("agent") else ":"
         lines.append(f"  * {resource_id}{agent}\t {resource.get('role', 'Stopped')}{where}")
+    lines.extend(render_operation_sections(document))
     return "\n".join(lines)
 
 

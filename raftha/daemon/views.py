@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from raftha.daemon.executor_views import add_operation_views
 from raftha.model.fencing_events import fencing_status
 from raftha.model.properties import boolean_value
 from raftha.model.reducer import stored_configuration
@@ -82,6 +83,7 @@ def status_view(state: ClusterState, raft_status: Any | None, self_name: str,
         for node in state.nodes
     }
     have_quorum = True if raft_status is None else bool(raft_status.has_quorum)
+    add_operation_views(state, nodes)
     return {"cluster": cluster, "nodes": nodes,
             "resources": resources_view(state, have_quorum)}
 
