@@ -20,12 +20,16 @@ Operations (args -> result):
                                                kind, summary, status, reason}], "earliest"}
     rejections       {}                     -> {"rejections": [...]} (recent, from the state)
     metrics          {}                     -> {"apply_count", "apply_mean_us", "raft": {...}}
-    configure_load   {"text", "mode"?}      -> {"index", "resources"}  (crm configure text;
-                                               mode "update" (default) or "replace";
-                                               verified, then one ConfigurationLoaded event)
+    configure_load   {"text", "mode"?, "base_index"?} -> {"index", "resources"}  (crm
+                                               configure text; mode "update" (default) or
+                                               "replace"; verified, then one
+                                               ConfigurationLoaded event; with base_index,
+                                               refused if the configuration changed since)
     configure_show   {}                     -> {"text", "configuration", "index"}
-    resource_move    {"resource", "node"}   -> {"index"}  (location cli-prefer-RSC)
-    resource_ban     {"resource", "node"}   -> {"index"}  (location cli-ban-RSC-on-NODE)
+    resource_move    {"resource", "node", "lifetime"?} -> {"index"}  (location
+                                               cli-prefer-RSC; a lifetime ("PT1H", "10m")
+                                               makes it expire by itself)
+    resource_ban     {"resource", "node", "lifetime"?} -> {"index"}  (cli-ban-RSC-on-NODE)
     resource_clear   {"resource"}           -> {"index"}  (removes both kinds)
     resource_meta    {"resource", "name", "value"|null} -> {"index"}  (target-role,
                                                is-managed ...; null removes it)
@@ -39,6 +43,7 @@ Operations (args -> result):
     node_remove      {"name"}               -> {"index"}   (Raft remove_member, then NodeLeft)
     attribute_query, attribute_update, node_list, resource_failcount, executor_status:
                      see raftha.daemon.executor_api
+    configure_verify, cib_export, explain, why_moved: see raftha.daemon.operator_api
 
 Invariants: every request is bounded (line length, connection idle timeout, proposal
 deadline, at most 64 connections served at once); a handler error becomes
@@ -56,6 +61,7 @@ import socket
 import socketserver
 import struct
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import asdict, replace
 from typing import Any
@@ -67,9 +73,10 @@ from raftha.daemon.executor_api import executor_operations
 from raftha.daemon.fencing_duties import fencing_operations
 from raftha.daemon.history import HistoryError, HistoryJournal
 from raftha.daemon.machine import ReducerStateMachine
+from raftha.daemon.operator_api import operator_operations
 from raftha.daemon.proposer import ProposalError, ProposalRejected, Proposer
 from raftha.daemon.views import rejections_view, status_view
-from raftha.model import config_edits
+from raftha.model import config_edits, lifetimes
 from raftha.model.config_edits import EditError
 from raftha.model.properties import (
     READ_ONLY_PROPERTIES,
@@ -144,6 +151,7 @@ class ControlApi:
         self.operations.update(fencing_operations(self))
         self.executor = None  # the node daemon sets it
         self.operations.update(executor_operations(self))
+        self.operations.update(operator_operations(self))
 
     def handle(self, request: Any, user: str) -> dict[str, Any]:
         try:
@@ -254,13 +262,23 @@ class ControlApi:
                 "raft": json.loads(json.dumps(raft_metrics, default=str))}
 
     def op_configure_load(self, args: dict, user: str) -> dict:
-        allow(args, "text", "mode")
+        allow(args, "text", "mode", "base_index")
         text = string_arg(args, "text")
         mode = args.get("mode", "update")
         if mode not in ("update", "replace"):
             raise RequestError("mode must be 'update' or 'replace'")
-        return self.propose_configuration(
-            lambda state: merged_configuration(state, text, mode), mode, "", user)
+        base_index = None if args.get("base_index") is None else integer_arg(
+            args, "base_index", minimum=0)
+
+        def build(state):
+            if base_index is not None and state.configuration_index != base_index:
+                # A staged or edited text is based on what the operator saw: never
+                # overwrite a change made in the meantime (crm's commit does the same).
+                raise RequestError(
+                    f"the configuration changed since index {base_index} (now at "
+                    f"{state.configuration_index}); look at it again and redo the change")
+            return merged_configuration(state, text, mode)
+        return self.propose_configuration(build, mode, "", user)
 
     def propose_configuration(self, build, mode: str, description: str, user: str) -> dict:
         """Commits the configuration `build(state)` returns, checked against the epoch it
@@ -291,19 +309,42 @@ class ControlApi:
             return verified(configuration)
         return self.propose_configuration(build, "replace", description, user)
 
+    def lifetime_end_s(self, args: dict) -> int | None:
+        """END (s since the epoch) of a move or ban with a "lifetime", from this node's
+        clock; the committed time decides when it has passed."""
+        if args.get("lifetime") is None:
+            return None
+        try:
+            seconds = lifetimes.parse_lifetime_s(string_arg(args, "lifetime"))
+        except lifetimes.LifetimeError as error:
+            raise RequestError(str(error)) from None
+        return int(time.time()) + seconds
+
     def op_resource_move(self, args: dict, user: str) -> dict:
-        allow(args, "resource", "node")
+        allow(args, "resource", "node", "lifetime")
         resource, node = string_arg(args, "resource"), string_arg(args, "node")
         self.require_member(node)
-        return self.edit_configuration(lambda config: config_edits.move(config, resource, node),
-                                       f"resource {resource} moved to {node}", user)
+        end_s = self.lifetime_end_s(args)
+        if end_s is None:
+            return self.edit_configuration(
+                lambda config: config_edits.move(config, resource, node),
+                f"resource {resource} moved to {node}", user)
+        return self.edit_configuration(
+            lambda config: lifetimes.move_until(config, resource, node, end_s),
+            f"resource {resource} moved to {node} until {lifetimes.iso_utc(end_s)}", user)
 
     def op_resource_ban(self, args: dict, user: str) -> dict:
-        allow(args, "resource", "node")
+        allow(args, "resource", "node", "lifetime")
         resource, node = string_arg(args, "resource"), string_arg(args, "node")
         self.require_member(node)
-        return self.edit_configuration(lambda config: config_edits.ban(config, resource, node),
-                                       f"resource {resource} banned from {node}", user)
+        end_s = self.lifetime_end_s(args)
+        if end_s is None:
+            return self.edit_configuration(
+                lambda config: config_edits.ban(config, resource, node),
+                f"resource {resource} banned from {node}", user)
+        return self.edit_configuration(
+            lambda config: lifetimes.ban_until(config, resource, node, end_s),
+            f"resource {resource} banned from {node} until {lifetimes.iso_utc(end_s)}", user)
 
     def op_resource_clear(self, args: dict, user: str) -> dict:
         allow(args, "resource")

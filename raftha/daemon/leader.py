@@ -9,6 +9,10 @@
   from flooding the log). The leader itself is online by definition. A node that went
   offline comes back only over a connection made after that (a node recording its own
   clean stop is still connected for a moment and must not be brought back).
+- Lifetimes: when a lifetime-limited move or ban (`resource move --lifetime`) is due, the
+  leader commits a clock tick (the scheduler then stops honouring it: time inside the log
+  moves only with committed events), and once the committed time has passed it, proposes the
+  configuration without the expired constraint.
 
 Invariants: the duty acts only while this node is leader with a quorum; timers restart
 whenever leadership starts, so a new leader never acts on a predecessor's observations;
@@ -26,7 +30,9 @@ from typing import Any
 from raftha.daemon.config import NodeConfig
 from raftha.daemon.machine import ReducerStateMachine
 from raftha.daemon.proposer import ProposalError, Proposer
+from raftha.model import lifetimes
 from raftha.model.fencing_events import awaiting_fencing
+from raftha.model.reducer import stored_configuration
 from raftha.model.state import NODE_OFFLINE, NODE_ONLINE, NodeRecord
 
 LOG = logging.getLogger(__name__)
@@ -51,6 +57,8 @@ class LeaderDuties:
         self.links: dict[str, tuple[bool, float]] = {}
         # node name -> (changed_index, monotonic time this leader first saw that state)
         self.state_seen: dict[str, tuple[int, float]] = {}
+        # (configuration index, the earliest move/ban lifetime END in it or None)
+        self.lifetime_due: tuple[int, int | None] = (-1, None)
 
     def start(self) -> None:
         self.thread.start()
@@ -87,6 +95,33 @@ class LeaderDuties:
         for node in state.nodes:
             self.check_node(node, node.address == self.config.raft_address,
                             node.address in connected, now)
+        self.expire_lifetimes(state)
+
+    def expire_lifetimes(self, state) -> None:
+        if not state.configuration_bytes:
+            return
+        # Decoding the configuration every period would be waste: keep the next END per
+        # configuration index.
+        if self.lifetime_due[0] != state.configuration_index:
+            self.lifetime_due = (state.configuration_index, lifetimes.next_expiry_s(
+                stored_configuration(state)))
+        due_s = self.lifetime_due[1]
+        if due_s is None or time.time() < due_s:
+            return
+        configuration = stored_configuration(state)
+        if state.now_ms // 1000 < due_s:
+            LOG.info("leader: committing a clock tick, a move or ban lifetime has passed")
+            self.proposer.propose("ClockTicked", {}, user="",
+                                  timeout_ms=DUTY_PROPOSE_TIMEOUT_MS)
+            return
+        gone = lifetimes.expired(configuration, state.now_ms // 1000)
+        LOG.info("leader: removing expired constraints %s", " ".join(gone))
+        body = {"configuration": lifetimes.without_expired(
+                    configuration, state.now_ms // 1000).to_dict(),
+                "base_index": state.configuration_index, "mode": "replace",
+                "description": f"lifetime ended: {' '.join(gone)} removed"}
+        self.proposer.propose("ConfigurationLoaded", body, user="",
+                              timeout_ms=DUTY_PROPOSE_TIMEOUT_MS)
 
     def check_node(self, node: NodeRecord, is_self: bool, connected: bool, now: float) -> None:
         up = is_self or connected

@@ -13,6 +13,7 @@ from typing import Any
 
 from raftha.daemon.executor_views import add_operation_views
 from raftha.model.fencing_events import fencing_status
+from raftha.model.lifetimes import lifetime_end_s
 from raftha.model.properties import boolean_value
 from raftha.model.reducer import stored_configuration
 from raftha.model.scheduler_inputs import scheduler_inputs
@@ -84,8 +85,34 @@ def status_view(state: ClusterState, raft_status: Any | None, self_name: str,
     }
     have_quorum = True if raft_status is None else bool(raft_status.has_quorum)
     add_operation_views(state, nodes)
+    for node in state.nodes:
+        nodes[node.name]["transient_attributes"] = dict(state.transient_of(node.name))
+    cluster["move_constraints"] = move_constraints_view(state)
     return {"cluster": cluster, "nodes": nodes,
             "resources": resources_view(state, have_quorum)}
+
+
+def move_constraints_view(state: ClusterState) -> list[dict[str, Any]]:
+    """The cli-prefer/cli-ban constraints of `resource move|ban`, with the END of a
+    lifetime (seconds since the epoch) while it lives (None: until cleared)."""
+    if not state.configuration_bytes:
+        return []
+    found = []
+    for constraint in stored_configuration(state).constraints:
+        if not constraint.id.startswith(("cli-prefer-", "cli-ban-")):
+            continue
+        end_s = lifetime_end_s(constraint)
+        rule = constraint.rules[0] if constraint.rules else None
+        node = getattr(constraint, "node", None)
+        if node is None and rule is not None:
+            node = next((term.value for term in rule.terms
+                         if getattr(term, "attribute", None) == "#uname"), None)
+        found.append({"id": constraint.id, "resource": getattr(constraint, "resource", None),
+                      "node": node,
+                      "score": getattr(constraint, "score", None) or (rule and rule.score),
+                      "expires_s": end_s,
+                      "expired": end_s is not None and state.now_ms // 1000 >= end_s})
+    return found
 
 
 def configured_node_attributes(state: ClusterState) -> dict[str, dict[str, str]]:
@@ -140,6 +167,11 @@ def resources_view(state: ClusterState, have_quorum: bool = True) -> dict[str, A
             "target_role": placement.target_role,
             "managed": placement.managed,
             "failed": placement.failed,
+            # crm_mon groups instances under their group and clone
+            "primitive": placement.primitive,
+            "group": placement.group,
+            "clone": placement.clone,
+            "blocked": placement.blocked,
         }
     return resources
 

@@ -1,0 +1,189 @@
+"""Control API operations for operators' read-only questions: verify a configuration text,
+export a Pacemaker CIB, explain a placement and find why a resource moved.
+
+    configure_verify {"text", "mode"?}     -> {"problems": [str], "line"?, "column"?}
+                                              (the text merged onto the live configuration
+                                              as `configure_load` would; nothing committed)
+    cib_export       {}                    -> {"xml", "index"}  (configuration and status as
+                                              a CIB that crm_mon and crmsh read offline)
+    explain          {"resource", "at"?}   -> {"index", "at", "explanations": [...],
+                                              "last_change": {...}|null}
+    why_moved        {"resource", "depth"?} -> {"moves": [{index, kind, summary, user,
+                                              ts_ms, before, after, explanation}],
+                                              "scanned": N}
+
+Invariants: none of these proposes anything; the rebuilt states come from the node's
+history journal with the same pure reducer; why_moved replays at most `depth` entries
+(bounded, default 200) and the scheduler runs once per entry scanned.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from raftha.cib import write_cib
+from raftha.crmsh import CrmSyntaxError, load_configuration, verify
+from raftha.daemon.views import leader_name
+from raftha.model.properties import READ_ONLY_PROPERTIES, validate_property
+from raftha.model.reducer import QUIET_KINDS, stored_configuration
+from raftha.model.scheduler_inputs import scheduler_inputs
+from raftha.model.state import ClusterState
+from raftha.scheduler import plan
+
+DEFAULT_WHY_DEPTH = 200
+MAX_WHY_DEPTH = 5000
+# The newest feature set the Debian 2.1.5 tools read (3.16.2 makes them refuse the file).
+EXPORT_FEATURE_SET = "3.16.1"
+
+
+def problems_of(state: ClusterState, text: str, mode: str) -> dict[str, Any]:
+    try:
+        configuration = load_configuration(stored_configuration(state), text, mode)
+    except CrmSyntaxError as error:
+        return {"problems": [str(error)], "line": error.line, "column": error.column}
+    problems = verify(configuration)
+    for name, value in configuration.properties:
+        if name in READ_ONLY_PROPERTIES:
+            continue
+        problem = validate_property(name, value)
+        if problem is not None:
+            problems.append(problem)
+    return {"problems": problems, "resources": len(configuration.all_primitives())}
+
+
+def export_cib(state: ClusterState, leader: str | None, have_quorum: bool) -> str:
+    configuration, status = scheduler_inputs(state, have_quorum)
+    status = replace(status, feature_set=EXPORT_FEATURE_SET, dc_node=leader)
+    xml = write_cib(configuration, status)
+    change = state.last_change
+    extra = f' crm_feature_set="{EXPORT_FEATURE_SET}" epoch="{max(1, state.configuration_index)}"'
+    if change is not None and change.ts_ms:
+        written = datetime.datetime.fromtimestamp(change.ts_ms / 1000, tz=datetime.UTC)
+        extra += (f' cib-last-written="{written.strftime("%a %b %d %H:%M:%S %Y")}"'
+                  f' update-origin="{change.origin}" update-client="{change.kind}"'
+                  f' update-user="{change.user or "root"}"')
+    # write_cib writes epoch="1"; the configuration index is the real epoch.
+    return xml.replace(' epoch="1"', extra, 1)
+
+
+def instance_matches(instance: str, resource: str) -> bool:
+    return instance == resource or instance.split(":")[0] == resource
+
+
+def explanations_of(state: ClusterState, resource: str, have_quorum: bool = True
+                    ) -> list[dict[str, Any]]:
+    configuration, status = scheduler_inputs(state, have_quorum)
+    result = plan(configuration, status)
+    found = []
+    for explanation in result.explanations:
+        placement = result.placement(explanation.resource)
+        if not instance_matches(explanation.resource, resource) and not (
+                placement is not None and resource in (placement.group, placement.clone)):
+            continue
+        found.append({
+            "resource": explanation.resource,
+            "scores": [list(item) for item in explanation.scores],
+            "chosen": explanation.chosen,
+            "decided_by": explanation.decided_by,
+            "contributions": [list(item) for item in explanation.contributions],
+            "current_nodes": list(placement.current_nodes) if placement else [],
+            "current_role": placement.current_role if placement else "Stopped",
+            "target_node": placement.target_node if placement else None,
+            "target_role": placement.target_role if placement else "Stopped",
+        })
+    return found
+
+
+def targets_of(state: ClusterState, resource: str) -> dict[str, str | None]:
+    if not state.configuration_bytes:
+        return {}
+    return {item["resource"]: item["target_node"]
+            for item in explanations_of(state, resource)}
+
+
+def operator_operations(api: Any) -> dict[str, Callable[[dict, str], Any]]:
+    from raftha.daemon.api import RequestError, allow, integer_arg, string_arg
+
+    def configure_verify(args: dict, user: str) -> dict:
+        allow(args, "text", "mode")
+        mode = args.get("mode", "update")
+        if mode not in ("update", "replace"):
+            raise RequestError("mode must be 'update' or 'replace'")
+        return problems_of(api.machine.state, string_arg(args, "text"), mode)
+
+    def cib_export(args: dict, user: str) -> dict:
+        allow(args)
+        raft_status = api.raft.status()
+        leader = leader_name(api.machine.state, raft_status.leader, api.fallback_names())
+        state = api.machine.state
+        return {"xml": export_cib(state, leader, bool(raft_status.has_quorum)),
+                "index": state.last_index}
+
+    def require_resource(state: ClusterState, resource: str) -> None:
+        if not state.configuration_bytes or (
+                stored_configuration(state).find_resource(resource) is None):
+            raise RequestError(f"no resource {resource!r} in the configuration")
+
+    def explain(args: dict, user: str) -> dict:
+        allow(args, "resource", "at")
+        resource = string_arg(args, "resource")
+        at = args.get("at")
+        if at is None:
+            state = api.machine.state
+            have_quorum = bool(api.raft.status().has_quorum)
+        else:
+            at = integer_arg(args, "at", minimum=0)
+            api.require_history()
+            state = api.history.state_at(at)
+            have_quorum = True
+        require_resource(state, resource)
+        change = state.last_change
+        return {"index": state.last_index, "at": at,
+                "explanations": explanations_of(state, resource, have_quorum),
+                "last_change": None if change is None else {
+                    "index": change.index, "kind": change.kind, "user": change.user,
+                    "origin": change.origin, "ts_ms": change.ts_ms}}
+
+    def why_moved(args: dict, user: str) -> dict:
+        allow(args, "resource", "depth")
+        resource = string_arg(args, "resource")
+        depth = integer_arg(args, "depth", minimum=1, default=DEFAULT_WHY_DEPTH,
+                            maximum=MAX_WHY_DEPTH)
+        require_resource(api.machine.state, resource)
+        api.require_history()
+        rows, earliest = api.history.rows(depth, 0)
+        moves = []
+        later_targets: dict[str, str | None] | None = None
+        later_row = None
+        later_state = None
+        # Walk back from the newest entry: an entry moved the resource when the targets
+        # after it differ from the targets before it (= after the entry below it).
+        for row in reversed(rows):
+            if row.status != "applied":
+                continue
+            state = api.history.state_at(row.index)
+            targets = targets_of(state, resource)
+            if later_targets is not None and targets != later_targets and later_row is not None:
+                moves.append(move_record(later_row, targets, later_targets, later_state,
+                                         resource))
+            later_targets, later_row, later_state = targets, row, state
+        if rows and later_row is not None and later_row.index > earliest:
+            before = targets_of(api.history.state_at(later_row.index - 1), resource) \
+                if later_row.index - 1 >= earliest else {}
+            if before != later_targets:
+                moves.append(move_record(later_row, before, later_targets, later_state,
+                                         resource))
+        return {"moves": moves, "scanned": len(rows), "earliest": earliest}
+
+    def move_record(row, before, after, state, resource) -> dict:
+        return {"index": row.index, "kind": row.kind, "summary": row.summary,
+                "user": row.user, "origin": row.origin, "ts_ms": row.ts_ms,
+                "quiet": row.kind in QUIET_KINDS, "before": before, "after": after,
+                "explanations": explanations_of(state, resource)}
+
+    return {"configure_verify": configure_verify, "cib_export": cib_export,
+            "explain": explain, "why_moved": why_moved}
+
