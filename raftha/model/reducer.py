@@ -359,7 +359,9 @@ def on_operation_completed(state: ClusterState, index: int, event: Event) -> Clu
         records[f"{resource}_last_failure_0"] = replace(record,
                                                         id=f"{resource}_last_failure_0")
     if operation == "stop" and not failed:
-        records = {key: item for key, item in records.items() if item.interval_ms == 0}
+        # A stop cancels the recurring operations; the last failure stays until cleanup.
+        records = {key: item for key, item in records.items()
+                   if item.interval_ms == 0 or key == f"{resource}_last_failure_0"}
     history = replace(history, agent_class=agent_class, provider=provider,
                       agent_type=agent_type, operations=tuple(
                           sorted(records.values(), key=lambda item: item.call_id)))
