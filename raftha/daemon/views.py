@@ -17,7 +17,7 @@ from raftha.model.lifetimes import lifetime_end_s
 from raftha.model.properties import boolean_value
 from raftha.model.reducer import stored_configuration
 from raftha.model.scheduler_inputs import scheduler_inputs
-from raftha.model.state import ClusterState, state_hash
+from raftha.model.state import STATE_FORMAT, ClusterState, state_hash
 from raftha.scheduler import plan
 
 LOG = logging.getLogger(__name__)
@@ -58,6 +58,7 @@ def status_view(state: ClusterState, raft_status: Any | None, self_name: str,
         "applied_index": state.last_index,
         "term": None if raft_status is None else raft_status.term,
         "state_hash": state_hash(state),
+        "state_format": STATE_FORMAT,
         "last_change": change_view(state),
         "properties": dict(state.properties),
         "rejected_count": state.rejected_count,

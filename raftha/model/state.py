@@ -9,6 +9,8 @@ Invariants:
   fixed maximum lengths, so snapshots stay small however long the log grows. The window
   holds the last 960 to 1024 ids: a short tuple of the newest, plus frozen chunks of 64
   (so the membership test and the update stay cheap on the apply path).
+- `STATE_FORMAT` names the encoding (version plus record layout): equal logs give equal
+  hashes only between nodes of equal format, so it is reported beside every hash.
 - Snapshots are msgpack (never pickle): `encode_snapshot` / `decode_snapshot` round-trip
   exactly, and decoding untrusted bytes raises `StateError` with a one-line reason.
 """
@@ -23,7 +25,7 @@ import msgpack
 
 from raftha.model.config import from_dict as model_data
 from raftha.model.config import to_dict as plain_data
-from raftha.model.status import ResourceHistory
+from raftha.model.status import OperationRecord, ResourceHistory
 
 STATE_VERSION = 1
 SNAPSHOT_VERSION = 1
@@ -249,6 +251,26 @@ def state_to_plain(state: ClusterState) -> dict[str, Any]:
     }
 
 
+def record_layout() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The field names of every record the state encoding is made of, in order."""
+    records = (ClusterState, NodeRecord, Change, Rejection, ResourceHistory,
+               OperationRecord)
+    return tuple((record.__name__, tuple(item.name for item in fields(record)))
+                 for record in records)
+
+
+def compute_state_format() -> str:
+    """A short id of the state encoding: its version and the layout of its records.
+
+    Nodes whose formats differ run different state code (a rolling upgrade, or a node
+    restarted from another build): their state hashes are not comparable, and a reducer that
+    changed may decide differently on the same log. It changes whenever a field is added,
+    removed or renamed, without anyone having to remember to bump STATE_VERSION."""
+    layout = msgpack.packb([STATE_VERSION, [[name, list(names)]
+                                            for name, names in record_layout()]])
+    return hashlib.sha256(layout).hexdigest()[:12]
+
+
 def encode_state(state: ClusterState) -> bytes:
     """Canonical bytes of the state: equal states give equal bytes on every node."""
     return msgpack.packb(state_to_plain(state), use_bin_type=True)
@@ -279,6 +301,9 @@ def decode_snapshot(data: bytes) -> ClusterState:
         raise
     except Exception as error:
         raise StateError(f"snapshot state is malformed: {type(error).__name__}") from None
+
+
+STATE_FORMAT = compute_state_format()
 
 
 def state_from_plain(plain: dict[str, Any]) -> ClusterState:
