@@ -39,6 +39,7 @@ APPEND_ENTRIES_BATCH_BYTES = 1024 * 1024
 COMMANDS_QUEUE_SIZE = 10_000
 PING_MESSAGE_TYPE = "raftha_ping"
 ACK_TYPE = "next_node_idx"
+APPEND_ENTRIES_TYPE = "append_entries"
 JOURNAL_FILE_NAME = "raft.journal"
 SNAPSHOT_FILE_NAME = "raft.snapshot"
 
@@ -140,6 +141,8 @@ class HardenedTransport(pysyncobj_transport.TCPTransport):
         if kind == ACK_TYPE and message.get("success") and not message.get("reset"):
             self._accept_success_without_rewinding(node, message)
             return
+        if kind == APPEND_ENTRIES_TYPE:
+            message = skip_entries_already_held(message, self._syncObj._SyncObj__raftLog)
         super()._onMessageReceived(node, message)
 
     def _accept_success_without_rewinding(self, node: Any, message: Any) -> None:
@@ -216,6 +219,47 @@ class ReplicatedLogNode(SyncObj):
     @property
     def transport(self) -> HardenedTransport:
         return self._SyncObj__transport
+
+
+def skip_entries_already_held(message: dict, journal: Any) -> dict:
+    """Rewrite an AppendEntries so that pysyncobj does not cut entries this follower holds.
+
+    pysyncobj truncates a follower's log after `prevLogIdx` whenever the follower holds more,
+    not only on a conflict as Raft requires; a resend from an older position (after a late
+    reset) then cuts entries already applied and appends them again. When the follower's
+    whole log is known to match the leader's, the message is moved to start after the
+    follower's last entry instead. The log is known to match when every entry it holds past
+    `prevLogIdx` equals the one sent, and the message reaches past its end; or when its last
+    entry carries the sender's current term (one leader per term, which never drops its own
+    entries: by Log Matching everything before it matches too). Otherwise the message is
+    left as it is. Pure apart from reading `journal` (entries are (command, index, term)).
+    """
+    if "prevLogIdx" not in message or message.get("transmission") is not None:
+        return message
+    length = len(journal)
+    previous_index = message["prevLogIdx"]
+    if length == 0 or previous_index is None:
+        return message
+    first_index = journal[0][1]
+    _, last_index, last_term = journal[length - 1]
+    if not first_index <= previous_index < last_index:
+        return message
+    if journal[previous_index - first_index][2] != message.get("prevLogTerm"):
+        return message  # mismatch: the library asks the leader to back up
+    entries = message.get("entries") or []
+    sent_up_to = entries[-1][1] if entries else previous_index
+    whole_log_matches = last_term == message.get("term")
+    if not whole_log_matches:
+        if sent_up_to < last_index:
+            return message
+        for _, index, term in entries:
+            if index <= last_index and journal[index - first_index][2] != term:
+                return message  # a real conflict: the library truncates from there
+    trimmed = dict(message)
+    trimmed["prevLogIdx"] = last_index
+    trimmed["prevLogTerm"] = last_term
+    trimmed["entries"] = [entry for entry in entries if entry[1] > last_index]
+    return trimmed
 
 
 def prune_abandoned_callbacks(node: SyncObj, now: float) -> int:

@@ -16,7 +16,11 @@ import pytest
 from raftha.raft import library
 from raftha.raft.contract import ProposeOutcome, RaftSettings
 from raftha.raft.durability import CorruptMetaError, DurableFileJournal, SyncStats
-from raftha.raft.engine import HardenedTransport, prune_abandoned_callbacks
+from raftha.raft.engine import (
+    HardenedTransport,
+    prune_abandoned_callbacks,
+    skip_entries_already_held,
+)
 from raftha.raft.log import RaftLog
 from raftha.raft.outcome import PendingProposal, classify, guarded
 from raftha.raft.snapshot import SnapshotError, decode_snapshot, encode_snapshot
@@ -424,3 +428,39 @@ def test_a_journal_unrelated_to_the_snapshot_is_left_alone(tmp_path):
     reopened = DurableFileJournal(path, SyncStats(), str(snapshot_path))
     assert len(reopened) == 5
     reopened._destroy()
+
+
+def _log(*terms: int, first: int = 1) -> list[tuple[bytes, int, int]]:
+    return [(b"\x00e%d" % (first + n), first + n, term) for n, term in enumerate(terms)]
+
+
+def _append(previous: int, previous_term: int, term: int, entries) -> dict:
+    return {"type": "append_entries", "term": term, "commit_index": 0,
+            "prevLogIdx": previous, "prevLogTerm": previous_term, "entries": entries}
+
+
+def test_a_resend_from_an_older_position_only_appends_what_is_new():
+    held = _log(1, 2, 2, 2, 2)                      # indexes 1..5
+    leader = _log(1, 2, 2, 2, 2, 2, 2)              # indexes 1..7
+    trimmed = skip_entries_already_held(_append(2, 2, 2, leader[2:]), held)
+    assert (trimmed["prevLogIdx"], trimmed["prevLogTerm"]) == (5, 2)
+    assert trimmed["entries"] == leader[5:]
+
+
+def test_a_heartbeat_from_the_leader_of_our_last_entry_does_not_cut_the_log():
+    held = _log(1, 2, 3, 3)
+    trimmed = skip_entries_already_held(_append(2, 2, 3, []), held)
+    assert (trimmed["prevLogIdx"], trimmed["entries"]) == (4, [])
+
+
+@pytest.mark.parametrize(("held", "message"), [
+    (_log(1, 2, 2), _append(3, 2, 2, _log(2, first=4))),            # plain append at the end
+    (_log(1, 2, 2, 2), _append(2, 2, 3, _log(3, 3, first=3))),       # conflict: term 3 vs 2
+    (_log(1, 2, 2, 2), _append(2, 2, 3, [])),                         # old-term tail, heartbeat
+    (_log(1, 2, 2, 2), _append(2, 5, 5, [])),                         # previous entry differs
+    (_log(2, 2, 2, first=10), _append(5, 1, 2, [])),                  # before our first entry
+    (_log(1, 2, 2, 2), {**_append(2, 2, 2, []), "transmission": "start"}),
+], ids=["append-at-end", "conflict", "old-term-tail", "previous-mismatch", "compacted",
+        "chunked"])
+def test_messages_that_may_need_a_cut_are_left_to_the_library(held, message):
+    assert skip_entries_already_held(message, held) is message
