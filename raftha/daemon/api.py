@@ -61,13 +61,13 @@ import socket
 import socketserver
 import struct
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import asdict, replace
 from typing import Any
 
 import raftha
 from raftha.crmsh import CrmSyntaxError, load_configuration, render_configuration, verify
+from raftha.daemon import clock
 from raftha.daemon.config import NodeConfig
 from raftha.daemon.executor_api import executor_operations
 from raftha.daemon.fencing_duties import fencing_operations
@@ -318,7 +318,7 @@ class ControlApi:
             seconds = lifetimes.parse_lifetime_s(string_arg(args, "lifetime"))
         except lifetimes.LifetimeError as error:
             raise RequestError(str(error)) from None
-        return int(time.time()) + seconds
+        return clock.wall_s() + seconds
 
     def op_resource_move(self, args: dict, user: str) -> dict:
         allow(args, "resource", "node", "lifetime")

@@ -27,10 +27,10 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
+from raftha.daemon import clock
 from raftha.daemon.fencer import FenceOutcome, FenceRequests, FenceRunner, FenceRunnerLike
 from raftha.daemon.proposer import ProposalError, ProposalRejected
 from raftha.model.fencing import FencingConfigError, fencing_settings
@@ -59,7 +59,7 @@ class FencingDuties:
 
     def __init__(self, config: Any, raft: Any, machine: Any, proposer: Any, *,
                  runner: FenceRunnerLike | None = None,
-                 monotonic: Callable[[], float] = time.monotonic,
+                 monotonic: Callable[[], float] = clock.monotonic,
                  max_parallel: int = 2) -> None:
         self.config = config
         self.node_name = config.node_name

@@ -24,9 +24,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-import time
 from typing import Any
 
+from raftha.daemon import clock
 from raftha.daemon.config import NodeConfig
 from raftha.daemon.machine import ReducerStateMachine
 from raftha.daemon.proposer import ProposalError, Proposer
@@ -72,7 +72,7 @@ class LeaderDuties:
         period_s = self.config.timing.leader_duty_period_ms / 1000
         while not self.stopping.wait(period_s):
             try:
-                self.step(time.monotonic())
+                self.step(clock.monotonic())
             except ProposalError as error:
                 LOG.info("leader duty proposal failed: %s", error)
             except Exception:
@@ -106,7 +106,7 @@ class LeaderDuties:
             self.lifetime_due = (state.configuration_index, lifetimes.next_expiry_s(
                 stored_configuration(state)))
         due_s = self.lifetime_due[1]
-        if due_s is None or time.time() < due_s:
+        if due_s is None or clock.wall_s() < due_s:
             return
         configuration = stored_configuration(state)
         if state.now_ms // 1000 < due_s:

@@ -19,6 +19,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
+from raftha.daemon import clock
 from raftha.daemon.history import HistoryJournal
 from raftha.model.reducer import DUPLICATE, Outcome, apply_with_outcome
 from raftha.model.state import EMPTY_STATE, ClusterState, decode_snapshot, encode_snapshot
@@ -104,20 +105,20 @@ class ReducerStateMachine:
             return self.outcomes.get(event_id)
 
     def wait_for_outcome(self, event_id: bytes, timeout_s: float) -> Outcome | None:
-        deadline = time.monotonic() + timeout_s
+        deadline = clock.monotonic() + timeout_s
         with self.changed:
             while event_id not in self.outcomes:
-                remaining = deadline - time.monotonic()
+                remaining = deadline - clock.monotonic()
                 if remaining <= 0:
                     return None
                 self.changed.wait(remaining)
             return self.outcomes[event_id]
 
     def wait_for_index(self, index: int, timeout_s: float) -> bool:
-        deadline = time.monotonic() + timeout_s
+        deadline = clock.monotonic() + timeout_s
         with self.changed:
             while self.state.last_index < index:
-                remaining = deadline - time.monotonic()
+                remaining = deadline - clock.monotonic()
                 if remaining <= 0:
                     return False
                 self.changed.wait(remaining)

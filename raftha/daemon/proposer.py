@@ -17,6 +17,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from raftha.daemon import clock
 from raftha.daemon.machine import ReducerStateMachine
 from raftha.model.events import EventError, encode_event, make_event
 from raftha.model.reducer import REJECTED, Outcome
@@ -41,7 +42,7 @@ class ProposalRejected(ProposalError):
 
 
 def wall_clock_ms() -> int:
-    return time.time_ns() // 1_000_000
+    return clock.wall_ms()
 
 
 class Proposer:
@@ -67,7 +68,7 @@ class Proposer:
         if len(data) > MAX_PROPOSAL_BYTES:  # permanent: retrying could never help
             raise ProposalError(f"event of {len(data)} bytes is larger than the "
                                 f"{MAX_PROPOSAL_BYTES} bytes a log entry may hold")
-        started = time.monotonic()
+        started = clock.monotonic()
         deadline = started + timeout_ms / 1000
         no_quorum_since: float | None = None
         last_reason = "no attempt finished"
@@ -76,12 +77,12 @@ class Proposer:
             known = self.machine.outcome_of(event_id)
             if known is not None:  # an earlier UNKNOWN attempt did commit
                 return self.finish(known)
-            remaining_ms = int((deadline - time.monotonic()) * 1000)
+            remaining_ms = int((deadline - clock.monotonic()) * 1000)
             if remaining_ms <= 0:
                 raise ProposalError(self.failure_reason(timeout_ms, last_reason))
             result = self.raft.propose(data, min(remaining_ms, ATTEMPT_TIMEOUT_MS))
             if result.outcome is ProposeOutcome.COMMITTED:
-                wait_s = max(0.05, deadline - time.monotonic())
+                wait_s = max(0.05, deadline - clock.monotonic())
                 outcome = self.machine.wait_for_outcome(event_id, wait_s)
                 if outcome is None:
                     raise ProposalError(f"committed at index {result.index} but not applied "
@@ -92,12 +93,12 @@ class Proposer:
             if status.has_quorum:
                 no_quorum_since = None
             elif no_quorum_since is None:
-                no_quorum_since = time.monotonic()
-            elif (time.monotonic() - no_quorum_since) * 1000 >= self.no_quorum_grace_ms:
+                no_quorum_since = clock.monotonic()
+            elif (clock.monotonic() - no_quorum_since) * 1000 >= self.no_quorum_grace_ms:
                 raise ProposalError(self.no_quorum_reason(status))
             pause_ms = RETRY_PAUSE_MS[min(attempt, len(RETRY_PAUSE_MS) - 1)]
             attempt += 1
-            time.sleep(min(pause_ms / 1000, max(0.0, deadline - time.monotonic())))
+            time.sleep(min(pause_ms / 1000, max(0.0, deadline - clock.monotonic())))
 
     def finish(self, outcome: Outcome) -> Outcome:
         if outcome.status == REJECTED:
