@@ -37,6 +37,7 @@ from typing import Any
 
 from raftha.agents import AgentResult, AgentRunner, AgentRunnerSettings, AgentSpec, ExecStatus
 from raftha.agents.spec import AgentSpecError
+from raftha.daemon import clock
 from raftha.daemon.executor_plan import AgentCall, PlanView, failure_timeout_due_ms
 from raftha.daemon.proposer import ProposalError, ProposalRejected
 from raftha.model.reducer import stored_configuration
@@ -299,7 +300,7 @@ class Executor:
         """The leader commits a clock tick once a failure-timeout has passed (time inside the
         log moves only with committed events)."""
         due_ms = failure_timeout_due_ms(view.state, view.configuration)
-        if due_ms is None or time.time() * 1000 < due_ms or self.tick_pending:
+        if due_ms is None or clock.wall_ms() < due_ms or self.tick_pending:
             return
         try:
             if not self.raft.status().is_leader:
