@@ -1,0 +1,253 @@
+"""Real processes: sandbox clusters whose lost nodes are fenced through the log.
+
+kill -9 of a node -> the leader commits FenceRequested -> another node runs the fence agent
+(fence_raftha_sandbox, or Debian's fence_dummy unmodified) -> NodeFenced or FenceFailed is
+committed -> the node is offline-clean (or stays unclean, and status says why). Every
+sandbox is brought down in a finalizer, including nodes a fence agent restarted.
+
+Timing waits are generous (the machine is shared).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from raftha.daemon.client import ApiError
+from raftha.sandbox import Sandbox
+
+FENCE_DUMMY = Path("/usr/sbin/fence_dummy")
+WAIT_S = 90
+
+
+def wait_until(predicate, timeout_s: float, what: str, period_s: float = 0.1):
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+        time.sleep(period_s)
+
+
+def run_cli(*args: str, socket_path: str) -> subprocess.CompletedProcess:
+    environment = dict(os.environ, RAFTHA_SOCKET=socket_path)
+    return subprocess.run([sys.executable, "-m", "raftha.cli", *args], capture_output=True,
+                          text=True, timeout=120, env=environment)
+
+
+def kill_leftovers(directory: Path) -> None:
+    """SIGKILL any process still running from this sandbox directory (a node restarted by
+    a fence agent is recorded in sandbox.json by that agent, not by our Sandbox object)."""
+    marker = str(directory).encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command_line = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if marker in command_line and int(entry.name) != os.getpid():
+            try:
+                os.kill(int(entry.name), signal.SIGKILL)
+            except OSError:
+                pass
+
+
+def bring_down(directory: Path) -> None:
+    try:
+        Sandbox(directory).down()
+    finally:
+        kill_leftovers(directory)
+
+
+def other_than(sandbox: Sandbox, avoid: str) -> str:
+    return next(name for name in sandbox.running() if name != avoid)
+
+
+def fence_history(sandbox: Sandbox, via: str) -> list[dict]:
+    return sandbox.call(via, "fence_history")["history"]
+
+
+def fencing_section(sandbox: Sandbox, via: str) -> dict:
+    return sandbox.call(via, "status")["cluster"]["fencing"]
+
+
+def results_for(sandbox: Sandbox, via: str, target: str, result: str,
+                after: int = 0) -> list[dict]:
+    """Fence history rows for target with that result, committed after index `after`."""
+    try:
+        rows = fence_history(sandbox, via)
+    except ApiError:
+        return []
+    return [row for row in rows if row["target"] == target and row["result"] == result
+            and row["index"] > after]
+
+
+def applied_index(sandbox: Sandbox, via: str) -> int:
+    return sandbox.call(via, "state_hash")["index"]
+
+
+def node_state(sandbox: Sandbox, via: str, name: str) -> str:
+    return sandbox.call(via, "status")["nodes"][name]["state"]
+
+
+def history_kinds(sandbox: Sandbox, via: str) -> list[tuple[int, str, str]]:
+    events = sandbox.call(via, "history", limit=1000)["events"]
+    return [(event["index"], event["kind"], event["summary"]) for event in events]
+
+
+def victim_other_than_leader(sandbox: Sandbox) -> tuple[str, str]:
+    leader = wait_until(sandbox.leader, WAIT_S, "a leader")
+    victim = next(name for name in sorted(sandbox.nodes) if name != leader)
+    return leader, victim
+
+
+@pytest.fixture
+def fencing_sandbox(tmp_path):
+    directory = tmp_path / "sbx"
+    sandbox = Sandbox(directory)
+    try:
+        sandbox.up(3, timeout_s=90, fencing=True)
+        yield sandbox
+    finally:
+        bring_down(directory)
+
+
+@pytest.fixture(scope="module")
+def plain_sandbox(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("plain") / "sbx"
+    sandbox = Sandbox(directory)
+    try:
+        sandbox.up(3, timeout_s=90)
+        yield sandbox
+    finally:
+        bring_down(directory)
+
+
+def test_kill_9_node_is_fenced_by_another_node_and_rejoins(fencing_sandbox):
+    sandbox = fencing_sandbox
+    leader, victim = victim_other_than_leader(sandbox)
+    sandbox.kill(victim)
+    fenced = wait_until(lambda: results_for(sandbox, leader, victim, "success"), WAIT_S,
+                        f"{victim} fenced")
+    row = fenced[0]
+    assert row["device"] == f"fence-{victim}"
+    assert row["executor"] != victim
+    assert set(row) >= {"target", "action", "result", "index", "ts_ms"}
+    assert row["action"] == "reboot"
+    kinds = history_kinds(sandbox, leader)
+    lost = next(index for index, kind, summary in kinds
+                if kind == "NodeLost" and victim in summary)
+    requested = next(index for index, kind, summary in kinds
+                     if kind == "FenceRequested" and victim in summary)
+    assert lost < requested < row["index"]
+    # The reboot brought the node back: it rejoins only after the result was committed.
+    wait_until(lambda: node_state(sandbox, leader, victim) == "online", WAIT_S,
+               f"{victim} online again")
+    returned = [index for index, kind, summary in history_kinds(sandbox, leader)
+                if kind == "NodeReturned" and victim in summary and index > lost]
+    assert returned and min(returned) > row["index"]
+    listing = run_cli("fence", "history", "--output", "json",
+                      socket_path=sandbox.node(leader).socket_path)
+    assert listing.returncode == 0, listing.stderr
+    assert '"result": "success"' in listing.stdout
+
+
+def test_stonith_enabled_without_a_device_fences_nothing_and_says_why(plain_sandbox):
+    sandbox = plain_sandbox
+    leader, victim = victim_other_than_leader(sandbox)
+    sandbox.call(leader, "configure_load", text="property stonith-enabled=true\n"
+                 "primitive d1 ocf:heartbeat:Dummy op monitor interval=10s\n", mode="replace")
+    section = fencing_section(sandbox, leader)
+    assert "no STONITH resources have been defined" in section["problem"]
+    text = run_cli("status", socket_path=sandbox.node(leader).socket_path)
+    assert "error: Resource start-up disabled since no STONITH resources" in text.stdout
+    refused = run_cli("node", "fence", victim, socket_path=sandbox.node(leader).socket_path)
+    assert refused.returncode != 0 and "no fence device" in refused.stderr
+    try:
+        sandbox.kill(victim)
+        wait_until(lambda: node_state(sandbox, leader, victim) == "unclean", WAIT_S,
+                   f"{victim} unclean")
+        time.sleep(2)
+        assert not [kind for _, kind, _ in history_kinds(sandbox, leader)
+                    if kind.startswith("Fence") or kind == "NodeFenced"]
+        assert node_state(sandbox, leader, victim) == "unclean"
+        assert sandbox.call(leader, "status")["resources"]["d1"]["role"] == "Stopped"
+    finally:
+        sandbox.start(victim)
+        sandbox.call(leader, "configure_load", text="property stonith-enabled=false\n",
+                     mode="replace")
+        sandbox.wait_ready(WAIT_S)
+
+
+@pytest.mark.skipif(not FENCE_DUMMY.exists(), reason="Debian fence-agents not installed")
+def test_fence_dummy_runs_unmodified_and_a_failing_level_falls_through(plain_sandbox,
+                                                                        tmp_path):
+    sandbox = plain_sandbox
+    leader, victim = victim_other_than_leader(sandbox)
+    status_file = tmp_path / "dummy.status"
+    status_file.write_text("on")
+    names = " ".join(sorted(sandbox.nodes))
+    sandbox.call(leader, "configure_load", mode="replace", text=(
+        "property stonith-enabled=true stonith-action=off\n"
+        f"primitive fd-broken stonith:fence_dummy params type=fail power_timeout=1 "
+        f"pcmk_host_list=\"{names}\"\n"
+        f"primitive fd-good stonith:fence_dummy params status_file={status_file} "
+        f"pcmk_host_list=\"{names}\"\n"
+        f"fencing_topology {victim}: fd-broken fd-good\n"))
+    start = applied_index(sandbox, leader)
+    try:
+        sandbox.kill(victim)
+        row = wait_until(lambda: results_for(sandbox, leader, victim, "success", start), WAIT_S,
+                         f"{victim} fenced by fence_dummy")[0]
+        assert (row["device"], row["action"]) == ("fd-good", "off")
+        assert status_file.read_text().strip() == "off"   # fence_dummy did power it off
+        assert not results_for(sandbox, leader, victim, "failed", start)
+        wait_until(lambda: node_state(sandbox, leader, victim) == "offline", WAIT_S,
+                   f"{victim} offline-clean")
+    finally:
+        sandbox.start(victim)
+        sandbox.wait_ready(WAIT_S)
+
+
+@pytest.mark.skipif(not FENCE_DUMMY.exists(), reason="Debian fence-agents not installed")
+def test_all_levels_failing_leave_the_node_unclean_and_status_shows_it(plain_sandbox):
+    sandbox = plain_sandbox
+    leader, victim = victim_other_than_leader(sandbox)
+    names = " ".join(sorted(sandbox.nodes))
+    sandbox.call(leader, "configure_load", mode="replace", text=(
+        "property stonith-enabled=true stonith-max-attempts=2\n"
+        f"primitive fd-broken stonith:fence_dummy params type=fail power_timeout=1 "
+        f"pcmk_host_list=\"{names}\"\n"
+        f"primitive fd-broken2 stonith:fence_dummy params type=fail power_timeout=1 "
+        f"pcmk_host_list=\"{names}\"\n"
+        f"fencing_topology {victim}: fd-broken fd-broken2\n"
+        "primitive d1 ocf:heartbeat:Dummy op monitor interval=10s\n"))
+    start = applied_index(sandbox, leader)
+    try:
+        sandbox.kill(victim)
+        wait_until(lambda: len(results_for(sandbox, leader, victim, "failed", start)) >= 2,
+                   WAIT_S,
+                   f"two failed attempts to fence {victim}")
+        section = fencing_section(sandbox, leader)
+        failure = next(item for item in section["failed"] if item["target"] == victim)
+        assert failure["attempts"] == 2 and failure["gave_up"]
+        assert node_state(sandbox, leader, victim) == "unclean"
+        assert not results_for(sandbox, leader, victim, "success", start)
+        text = run_cli("status", socket_path=sandbox.node(leader).socket_path).stdout
+        assert "Failed Fencing Actions:" in text and f"of {victim} failed" in text
+        time.sleep(2)   # no third attempt after stonith-max-attempts
+        assert len(results_for(sandbox, leader, victim, "failed", start)) == 2
+    finally:
+        sandbox.call(leader, "configure_load", text="property stonith-enabled=false\n",
+                     mode="replace")
+        sandbox.start(victim)
+        sandbox.wait_ready(WAIT_S)
