@@ -179,3 +179,22 @@ def test_crmsh_show_output_of_whole_corpus(tmp_path):
     problems, compared = crmsh_problems(corpus_files(), tmp_path)
     assert compared > 100
     assert problems == []
+
+
+@needs_crmsh
+def test_crmsh_shows_the_clusters_from_scratch_cib_as_our_text_says(tmp_path):
+    """crm text -> model -> CIB (raftha.cib.write_cib) -> real crmsh -> crm text -> model."""
+    from crm_samples import CLUSTERS_FROM_SCRATCH
+
+    from raftha.cib import write_cib
+
+    configuration = parse_configuration(CLUSTERS_FROM_SCRATCH)
+    # Debian's 2.1.5 tools refuse a CIB whose feature set is newer than theirs.
+    cib = write_cib(configuration).replace('crm_feature_set="3.16.2"',
+                                           'crm_feature_set="3.16.1"')
+    (tmp_path / "source").mkdir()
+    path = tmp_path / "source" / "cfs.xml"
+    path.write_text(cib)
+    shown = crm_show(path, tmp_path)
+    assert shown is not None
+    assert crmsh_view(parse_configuration(shown)) == crmsh_view(configuration)
