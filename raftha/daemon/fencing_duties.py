@@ -292,3 +292,32 @@ def sandbox_fencing_text(sandbox_dir: str, node_names: list[str]) -> str:
         lines.append(f"location fence-{name}-not-on-{name} fence-{name} -inf: {name}")
     lines.append("property stonith-enabled=true")
     return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------- stonith resources
+
+
+_STONITH_RUNNER: FenceRunner | None = None
+
+
+def run_stonith_operation(call: Any, node_name: str) -> Any:
+    """The executor's answer for an operation of a `stonith:` resource (the fencer owns the
+    device, as in Pacemaker): start/stop register it, a monitor or probe runs the agent's
+    monitor. Returns an `AgentResult` like the agent runner's."""
+    global _STONITH_RUNNER
+    from raftha.agents import AgentResult, ExecStatus
+    from raftha.daemon.fencer import stonith_resource_operation
+    from raftha.model.config import Primitive
+    if _STONITH_RUNNER is None:
+        _STONITH_RUNNER = FenceRunner()
+    agent_type = call.agent.split(":")[-1]
+    primitive = Primitive(id=call.history_id, agent_class="stonith", agent_type=agent_type,
+                          params=tuple(call.params))
+    started = clock.monotonic()
+    rc, reason = stonith_resource_operation(primitive, call.operation, _STONITH_RUNNER,
+                                            call.timeout_ms)
+    if call.verb == "probe" and rc == 0:
+        rc = 7  # a device is "started" only where the cluster started it
+    status = ExecStatus.DONE if rc in (0, 1, 7) else ExecStatus.ERROR
+    return AgentResult(rc, status, reason, "", int((clock.monotonic() - started) * 1000),
+                       False, call.operation, call.interval_ms)
