@@ -12,16 +12,20 @@ import sys
 import click
 
 import raftha
+from raftha.cli.cib_commands import cib_group
 from raftha.cli.cluster import cluster_group, node_group
+from raftha.cli.completion import completion_command
 from raftha.cli.configure import configure_group
 from raftha.cli.demo import demo_command
 from raftha.cli.fence import fence_group, node_fence_command
+from raftha.cli.operator_commands import CLUSTER_COMMANDS, NODE_COMMANDS
 from raftha.cli.property import property_group
 from raftha.cli.resource import resource_group
 from raftha.cli.resource_ops import RESOURCE_OPERATION_COMMANDS
 from raftha.cli.sandbox_commands import sandbox_group
-from raftha.cli.simulate import explain_command, simulate_command
+from raftha.cli.simulate import simulate_command
 from raftha.cli.status import history_command, status_command
+from raftha.cli.why import explain_command, why_moved_command
 
 
 class OneLineErrors(click.Group):
@@ -63,6 +67,9 @@ COMMANDS: list[click.Command] = [
     simulate_command,
     explain_command,
     fence_group,
+    why_moved_command,
+    cib_group,
+    completion_command,
     # Further command modules (fence ...) register here: import the click
     # command or group from its module and append it to this list.
 ]
@@ -72,3 +79,7 @@ for command in COMMANDS:
 for command in RESOURCE_OPERATION_COMMANDS:
     resource_group.add_command(command)
 node_group.add_command(node_fence_command)
+for command in NODE_COMMANDS:
+    node_group.add_command(command)
+for command in CLUSTER_COMMANDS:
+    cluster_group.add_command(command)

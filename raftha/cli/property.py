@@ -43,9 +43,15 @@ def property_unset(socket_path: str, name: str) -> None:
 @output_option
 @click.option("--all", "show_all", is_flag=True,
               help="Also list every known property that is not set, with its default.")
-def property_show(socket_path: str, output_format: str, show_all: bool) -> None:
+@click.option("--local", "local", is_flag=True,
+              help="Answer from this node's view at once, even without a quorum (may be "
+                   "stale). By default the read is consistent: it reflects every write "
+                   "acknowledged before it, and fails with 'no quorum' when it cannot.")
+def property_show(socket_path: str, output_format: str, show_all: bool, local: bool) -> None:
     """Show the properties that are set (with --all, the defaults of the others too)."""
-    properties = call(socket_path, "property_show")["properties"]
+    # The daemon reads consistently unless told otherwise.
+    options = {"consistent": False} if local else {}
+    properties = call(socket_path, "property_show", **options)["properties"]
     if show_all:
         defaults = {name: spec.default for name, spec in PROPERTY_SPECS.items()
                     if name not in properties and not spec.read_only}

@@ -1,7 +1,9 @@
 """`raftha status` and `raftha history`: crm_mon-like views of the replicated state.
 
 `status --output json` prints exactly the daemon's status document (DESIGN section 8);
-`status --at INDEX` shows the state rebuilt from the node's history at that log index.
+`status --at INDEX|TIME` shows the state rebuilt from the node's history at that log index
+(or at the last entry committed by that time); `--watch` redraws until Ctrl-C. `history`
+filters by resource, node, user, kind and time.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from rich.table import Table
 
 from raftha.cli.common import (
     call,
+    fail,
     format_time_ms,
     output_option,
     print_json,
@@ -23,12 +26,21 @@ from raftha.cli.common import (
     socket_option,
 )
 from raftha.cli.fence import fencing_status_lines
+from raftha.cli.monitor import (
+    fencing_history_lines,
+    move_constraint_lines,
+    node_attribute_lines,
+    print_styled,
+    resource_lines,
+    watch,
+)
 from raftha.daemon.executor_views import render_operation_sections
 
 NODE_STATE_WORDS = {"unclean": "UNCLEAN (offline)"}
 
 
-def render_status(document: dict[str, Any]) -> str:
+def render_status(document: dict[str, Any],
+                  fence_history: list[dict[str, Any]] | None = None) -> str:
     cluster, nodes = document["cluster"], document["nodes"]
     lines = ["Cluster Summary:"]
     lines.append(f"  * Cluster name: {cluster['name'] or '(not created yet)'}")
@@ -76,29 +88,133 @@ def render_status(document: dict[str, Any]) -> str:
         lines.extend(f"  * {name}={value}" for name, value in sorted(properties.items()))
     lines.append("")
     lines.append("Full List of Resources:")
-    if not resources:
-        lines.append("  * No resources")
-    for resource_id, resource in sorted(resources.items()):
-        where = f" {resource['node']}" if resource.get("node") else ""
-        agent = f"\t({resource['agent']}):" if resource.get("agent") else ":"
-        lines.append(f"  * {resource_id}{agent}\t {resource.get('role', 'Stopped')}{where}")
+    lines.extend(resource_lines(resources, sorted(nodes)))
+    lines.extend(move_constraint_lines(cluster.get("move_constraints") or []))
+    lines.extend(node_attribute_lines(nodes))
     lines.extend(render_operation_sections(document))
+    lines.extend(fencing_history_lines(fence_history))
     return "\n".join(lines)
+
+
+def index_at(socket_path: str, moment: str) -> int:
+    """The log index of the last entry committed at or before `moment` (an index, an ISO
+    time "2026-11-25T01:50:00", "01:50" today, or "-10m" for ten minutes ago)."""
+    if moment.isdigit():
+        return int(moment)
+    limit_ms = parse_moment_ms(moment)
+    events = call(socket_path, "history", limit=100_000)["events"]
+    earlier = [event["index"] for event in events if event["ts_ms"] and event["ts_ms"] <= limit_ms]
+    if not earlier:
+        fail(f"no kept history entry at or before {moment}")
+    return max(earlier)
+
+
+def parse_moment_ms(moment: str) -> int:
+    """Milliseconds since the epoch of an operator's time: ISO date and time (local time
+    unless it ends in Z or an offset), HH:MM[:SS] today, or -N{s,m,h,d} ago."""
+    import datetime
+    import re
+
+    relative = re.fullmatch(r"-(\d+)(s|m|h|d)", moment.strip())
+    if relative:
+        seconds = int(relative[1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[relative[2]]
+        return int((time.time() - seconds) * 1000)
+    text = moment.strip().replace("Z", "+00:00")
+    try:
+        if re.fullmatch(r"\d{1,2}:\d{2}(:\d{2})?", text):
+            today = datetime.date.today().isoformat()
+            value = datetime.datetime.fromisoformat(f"{today}T{text}")
+        else:
+            value = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        fail(f"cannot read the time {moment!r} (examples: 2026-11-25T01:50:00, 01:50, -10m, "
+             "or a log index)")
+    return int(value.timestamp() * 1000)
 
 
 @click.command("status")
 @socket_option
 @output_option
-@click.option("--at", "at_index", type=click.IntRange(min=0), default=None,
-              help="Show the state as it was right after log index INDEX.")
-def status_command(socket_path: str, output_format: str, at_index: int | None) -> None:
-    """Show the cluster: leader, quorum, nodes, properties (like crm_mon -1)."""
-    args = {} if at_index is None else {"at": at_index}
-    document = call(socket_path, "status", **args)
+@click.option("--at", "at_moment", default=None, metavar="INDEX|TIME",
+              help="Time travel: the state right after log index INDEX, or as it was at TIME "
+                   "(2026-11-25T01:50:00, 01:50, -10m).")
+@click.option("-1", "--one-shot", "one_shot", is_flag=True,
+              help="Print once and exit (the default; accepted as crm_mon's -1).")
+@click.option("-w", "--watch", "watch_mode", is_flag=True,
+              help="Redraw every --interval seconds until Ctrl-C.")
+@click.option("-i", "--interval", "interval_s", type=click.FloatRange(min=0.5), default=2.0,
+              show_default=True, help="Seconds between redraws with --watch.")
+@click.option("--color/--no-color", "color", default=None,
+              help="Colours (default: on a terminal only).")
+def status_command(socket_path: str, output_format: str, at_moment: str | None,
+                   one_shot: bool, watch_mode: bool, interval_s: float,
+                   color: bool | None) -> None:
+    """Show the cluster like crm_mon -1: summary with leader, quorum and last change, nodes,
+    resources with groups and clones, move constraints, node attributes, fail counts,
+    failed actions and fencing history.
+
+    \b
+    Examples:
+      raftha status
+      raftha status --watch -i 1
+      raftha status --output json | jq .resources
+      raftha status --at 120            # right after log index 120
+      raftha status --at -15m           # as it was 15 minutes ago
+    """
+    args = {} if at_moment is None else {"at": index_at(socket_path, at_moment)}
     if output_format == "json":
-        print_json(document)
+        print_json(call(socket_path, "status", **args))
+        return
+
+    def fetch() -> str:
+        document = call(socket_path, "status", **args)
+        history = None
+        if "at" not in args:
+            try:
+                history = call(socket_path, "fence_history").get("history")
+            except SystemExit:
+                history = None
+        return render_status(document, history)
+
+    console = Console(highlight=False, force_terminal=color, no_color=color is False)
+    if watch_mode and not one_shot:
+        try:
+            watch(fetch, interval_s, console)
+        except KeyboardInterrupt:
+            return
+        return
+    if console.is_terminal:
+        print_styled(console, fetch())
     else:
-        click.echo(render_status(document))
+        click.echo(fetch())
+
+
+def mentions(text: str, word: str) -> bool:
+    """`word` appears in `text` as a whole name (ids hold letters, digits, - _ . :)."""
+    import re
+    return re.search(rf"(?<![\w.:-]){re.escape(word)}(?![\w.-])", text) is not None
+
+
+def filter_events(events: list[dict[str, Any]], *, resource: str | None = None,
+                  node: str | None = None, user: str | None = None, kind: str | None = None,
+                  since_ms: int | None = None, until_ms: int | None = None
+                  ) -> list[dict[str, Any]]:
+    kept = []
+    for event in events:
+        if resource is not None and not mentions(event["summary"], resource):
+            continue
+        if node is not None and event["origin"] != node and not mentions(event["summary"], node):
+            continue
+        if user is not None and (event["user"] or "") != user:
+            continue
+        if kind is not None and event["kind"] != kind:
+            continue
+        if since_ms is not None and (event["ts_ms"] or 0) < since_ms:
+            continue
+        if until_ms is not None and (event["ts_ms"] or 0) > until_ms:
+            continue
+        kept.append(event)
+    return kept
 
 
 @click.command("history")
@@ -108,10 +224,35 @@ def status_command(socket_path: str, output_format: str, at_index: int | None) -
               help="Show at most this many of the latest events.")
 @click.option("--all", "show_all", is_flag=True,
               help="Also show clock ticks (bookkeeping events).")
-def history_command(socket_path: str, output_format: str, limit: int, show_all: bool) -> None:
-    """List committed events: index, time, origin node, user, kind, summary."""
-    result = call(socket_path, "history", limit=limit)
-    events = result["events"]
+@click.option("--resource", "resource", default=None, help="Only events naming this resource.")
+@click.option("--node", "node", default=None,
+              help="Only events about this node or proposed from it.")
+@click.option("--user", "user", default=None, help="Only events caused by this OS user.")
+@click.option("--kind", "kind", default=None, help="Only events of this kind (e.g. "
+              "ConfigurationLoaded).")
+@click.option("--since", "since", default=None, metavar="TIME",
+              help="Only events at or after TIME (2026-11-25T01:50:00, 01:50, -10m).")
+@click.option("--until", "until", default=None, metavar="TIME",
+              help="Only events at or before TIME.")
+def history_command(socket_path: str, output_format: str, limit: int, show_all: bool,
+                    resource: str | None, node: str | None, user: str | None,
+                    kind: str | None, since: str | None, until: str | None) -> None:
+    """List committed events: index, time, origin node, user, kind, summary.
+
+    Filters combine (all must match); --limit applies after filtering.
+
+    \b
+    Examples:
+      raftha history --limit 20
+      raftha history --resource WebSite --since -1h
+      raftha history --user alice --kind ConfigurationLoaded --output json
+    """
+    filtering = any(value is not None for value in (resource, node, user, kind, since, until))
+    result = call(socket_path, "history", limit=100_000 if filtering else limit)
+    events = filter_events(result["events"], resource=resource, node=node, user=user,
+                           kind=kind,
+                           since_ms=parse_moment_ms(since) if since else None,
+                           until_ms=parse_moment_ms(until) if until else None)[-limit:]
     if output_format == "json":
         print_json(events)
         return

@@ -11,6 +11,9 @@ export a Pacemaker CIB, explain a placement and find why a resource moved.
     why_moved        {"resource", "depth"?} -> {"moves": [{index, kind, summary, user,
                                               ts_ms, before, after, explanation}],
                                               "scanned": N}
+    node_utilization {"node", "name", "value"|null} -> {"index"}  (a node's capacity,
+                                              e.g. cpu=4; null removes it; one committed
+                                              configuration change)
 
 Invariants: none of these proposes anything; the rebuilt states come from the node's
 history journal with the same pure reducer; why_moved replays at most `depth` entries
@@ -20,13 +23,16 @@ history journal with the same pure reducer; why_moved replays at most `depth` en
 from __future__ import annotations
 
 import datetime
+import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+import raftha
 from raftha.cib import write_cib
 from raftha.crmsh import CrmSyntaxError, load_configuration, verify
 from raftha.daemon.views import leader_name
+from raftha.model.config import Node as ConfiguredNode
 from raftha.model.properties import READ_ONLY_PROPERTIES, validate_property
 from raftha.model.reducer import QUIET_KINDS, stored_configuration
 from raftha.model.scheduler_inputs import scheduler_inputs
@@ -57,16 +63,28 @@ def problems_of(state: ClusterState, text: str, mode: str) -> dict[str, Any]:
 def export_cib(state: ClusterState, leader: str | None, have_quorum: bool) -> str:
     configuration, status = scheduler_inputs(state, have_quorum)
     status = replace(status, feature_set=EXPORT_FEATURE_SET, dc_node=leader)
-    xml = write_cib(configuration, status)
+    root = ElementTree.fromstring(write_cib(configuration, status))
+    # The configuration index is the real epoch; "now" of a live cluster is the wall clock
+    # of whoever reads the file, not a simulation date.
+    root.set("epoch", str(max(1, state.configuration_index)))
+    root.attrib.pop("execution-date", None)
+    options = root.find("configuration/crm_config/cluster_property_set")
+    if options is not None:
+        # What crm_mon prints as "Stack" and "version"; dropped again on import.
+        for name, value in (("dc-version", f"raftha-{raftha.__version__}"),
+                            ("cluster-infrastructure", "raftha")):
+            if value and options.find(f"nvpair[@name='{name}']") is None:
+                ElementTree.SubElement(options, "nvpair", {
+                    "id": f"cib-bootstrap-options-{name}", "name": name, "value": value})
     change = state.last_change
-    extra = f' crm_feature_set="{EXPORT_FEATURE_SET}" epoch="{max(1, state.configuration_index)}"'
     if change is not None and change.ts_ms:
         written = datetime.datetime.fromtimestamp(change.ts_ms / 1000, tz=datetime.UTC)
-        extra += (f' cib-last-written="{written.strftime("%a %b %d %H:%M:%S %Y")}"'
-                  f' update-origin="{change.origin}" update-client="{change.kind}"'
-                  f' update-user="{change.user or "root"}"')
-    # write_cib writes epoch="1"; the configuration index is the real epoch.
-    return xml.replace(' epoch="1"', extra, 1)
+        root.set("cib-last-written", written.strftime("%a %b %d %H:%M:%S %Y"))
+        root.set("update-origin", change.origin)
+        root.set("update-client", change.kind)
+        root.set("update-user", change.user or "root")
+    ElementTree.indent(root)
+    return ElementTree.tostring(root, encoding="unicode") + "\n"
 
 
 def instance_matches(instance: str, resource: str) -> bool:
@@ -184,6 +202,33 @@ def operator_operations(api: Any) -> dict[str, Callable[[dict, str], Any]]:
                 "quiet": row.kind in QUIET_KINDS, "before": before, "after": after,
                 "explanations": explanations_of(state, resource)}
 
+    def node_utilization(args: dict, user: str) -> dict:
+        allow(args, "node", "name", "value")
+        node, name = string_arg(args, "node"), string_arg(args, "name")
+        value = args.get("value")
+        if value is not None and not isinstance(value, str):
+            raise RequestError("argument 'value' must be a string or null")
+        api.require_member(node)
+        words = f"{name}={value}" if value is not None else f"{name} removed"
+        return api.edit_configuration(
+            lambda configuration: with_node_utilization(configuration, node, name, value),
+            f"node {node} utilization {words}", user)
+
     return {"configure_verify": configure_verify, "cib_export": cib_export,
-            "explain": explain, "why_moved": why_moved}
+            "explain": explain, "why_moved": why_moved, "node_utilization": node_utilization}
+
+
+def with_node_utilization(configuration, node: str, name: str, value: str | None):
+    """The configuration with node `node`'s utilization `name` set (or removed)."""
+    nodes = list(configuration.nodes)
+    position = next((index for index, item in enumerate(nodes) if item.name == node), None)
+    if position is None:
+        nodes.append(ConfiguredNode(name=node, id=node))
+        position = len(nodes) - 1
+    current = nodes[position]
+    pairs = tuple((key, old) for key, old in current.utilization if key != name)
+    if value is not None:
+        pairs = (*pairs, (name, value))
+    nodes[position] = replace(current, utilization=pairs)
+    return replace(configuration, nodes=tuple(nodes))
 
