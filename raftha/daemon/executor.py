@@ -39,6 +39,7 @@ from raftha.agents import AgentResult, AgentRunner, AgentRunnerSettings, AgentSp
 from raftha.agents.spec import AgentSpecError
 from raftha.daemon import clock
 from raftha.daemon.executor_plan import AgentCall, PlanView, failure_timeout_due_ms
+from raftha.daemon.fencing_duties import run_stonith_operation
 from raftha.daemon.proposer import ProposalError, ProposalRejected
 from raftha.model.reducer import stored_configuration
 from raftha.model.scheduler_inputs import configuration_with_members, scheduler_inputs
@@ -375,6 +376,8 @@ class Executor:
             self.wakeup.set()
 
     def run_agent(self, call: AgentCall) -> AgentResult:
+        if call.agent.startswith("stonith:"):  # the fencer owns fence devices
+            return run_stonith_operation(call, self.node)
         try:
             spec = AgentSpec.parse(call.agent, resource_id=call.history_id)
         except AgentSpecError as error:
