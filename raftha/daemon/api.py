@@ -9,13 +9,18 @@ as "user" in every event the request causes.
 
 Operations (args -> result):
     ping             {}                     -> {"node", "cluster", "version"}
-    status           {"at": INDEX?}         -> the `raftha status --output json` document;
+    status           {"at": INDEX?, "consistent"?} -> the `raftha status --output json`
+                                               document (local view unless consistent);
                                                with "at", the state rebuilt at that index
-    state_hash       {}                     -> {"index", "hash"}
+    state_hash       {}                     -> {"index", "hash", "format"} (hashes compare only
+                                               between nodes of equal state format)
     raft_status      {}                     -> this node's Raft view (leader, term, members...)
     property_set     {"name", "value"}      -> {"index"}   (ClusterPropertySet)
     property_unset   {"name"}               -> {"index"}   (ClusterPropertyUnset)
-    property_show    {}                     -> {"properties": {NAME: VALUE}}
+    property_show    {"consistent"?}        -> {"properties": {NAME: VALUE}, "index"}
+                                               (consistent by default: a committed read
+                                               barrier first, "no quorum" without one;
+                                               consistent=false reads the local view)
     history          {"limit"?, "since"?}   -> {"events": [{index, time, ts_ms, origin, user,
                                                kind, summary, status, reason}], "earliest"}
     rejections       {}                     -> {"rejections": [...]} (recent, from the state)
@@ -25,7 +30,8 @@ Operations (args -> result):
                                                "replace"; verified, then one
                                                ConfigurationLoaded event; with base_index,
                                                refused if the configuration changed since)
-    configure_show   {}                     -> {"text", "configuration", "index"}
+    configure_show   {"consistent"?}        -> {"text", "configuration", "index"}
+                                               (consistent by default, as property_show)
     resource_move    {"resource", "node", "lifetime"?} -> {"index"}  (location
                                                cli-prefer-RSC; a lifetime ("PT1H", "10m")
                                                makes it expire by itself)
@@ -84,7 +90,7 @@ from raftha.model.properties import (
     validate_property_name,
 )
 from raftha.model.reducer import stored_configuration
-from raftha.model.state import state_hash
+from raftha.model.state import STATE_FORMAT, state_hash
 
 LOG = logging.getLogger(__name__)
 MAX_REQUEST_BYTES = 1024 * 1024
@@ -197,10 +203,11 @@ class ControlApi:
                 "version": raftha.__version__}
 
     def op_status(self, args: dict, user: str) -> dict:
-        allow(args, "at")
+        allow(args, "at", "consistent")
         at = args.get("at")
         if at is None:
-            return status_view(self.machine.state, self.raft.status(), self.config.node_name,
+            state = self.read_state(args, consistent_by_default=False)
+            return status_view(state, self.raft.status(), self.config.node_name,
                                self.fallback_names())
         at = integer_arg(args, "at", minimum=0)
         self.require_history()
@@ -212,7 +219,7 @@ class ControlApi:
     def op_state_hash(self, args: dict, user: str) -> dict:
         allow(args)
         state = self.machine.state
-        return {"index": state.last_index, "hash": state_hash(state)}
+        return {"index": state.last_index, "hash": state_hash(state), "format": STATE_FORMAT}
 
     def op_raft_status(self, args: dict, user: str) -> dict:
         allow(args)
@@ -236,9 +243,25 @@ class ControlApi:
             raise RequestError(problem)
         return self.propose("ClusterPropertyUnset", {"name": string_arg(args, "name")}, user)
 
+    def read_state(self, args: dict, consistent_by_default: bool):
+        """The state to answer a read from. Consistent (a committed read barrier first):
+        nothing older than a write acknowledged before the read; fails without a quorum.
+        Local: this node's view at once, possibly stale (what crm_mon shows)."""
+        consistent = args.get("consistent", consistent_by_default)
+        if not isinstance(consistent, bool):
+            raise RequestError("argument 'consistent' must be true or false")
+        if consistent:
+            try:
+                self.proposer.read_barrier(self.config.timing.propose_timeout_ms)
+            except ProposalError as error:
+                raise RequestError(f"consistent read failed: {error} (a local, possibly "
+                                   "stale read needs --local)") from None
+        return self.machine.state
+
     def op_property_show(self, args: dict, user: str) -> dict:
-        allow(args)
-        return {"properties": dict(self.machine.state.properties)}
+        allow(args, "consistent")
+        state = self.read_state(args, consistent_by_default=True)
+        return {"properties": dict(state.properties), "index": state.last_index}
 
     def op_history(self, args: dict, user: str) -> dict:
         allow(args, "limit", "since")
@@ -364,8 +387,8 @@ class ControlApi:
             f"resource {resource}: {words}", user)
 
     def op_configure_show(self, args: dict, user: str) -> dict:
-        allow(args)
-        state = self.machine.state
+        allow(args, "consistent")
+        state = self.read_state(args, consistent_by_default=True)
         configuration = stored_configuration(state)
         return {"text": render_configuration(configuration),
                 "configuration": configuration.to_dict(),

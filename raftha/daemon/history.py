@@ -47,6 +47,7 @@ SNAPSHOTS = (SNAPSHOT, RESTORED)
 DEFAULT_MAX_RECORDS = 100_000
 DEFAULT_CHECKPOINT_EVERY = 1000
 MAX_FRAME_BYTES = 64 * 1024 * 1024
+HIDDEN_KINDS = frozenset({"ReadBarrier"})
 
 
 class HistoryError(ValueError):
@@ -233,11 +234,19 @@ class HistoryJournal:
         return state
 
     def rows(self, limit: int, since: int = 0) -> tuple[list[HistoryRow], int]:
-        """The latest `limit` entries with index >= since, and the earliest kept index."""
+        """The latest `limit` entries with index >= since, and the earliest kept index.
+        Read barriers (one per consistent read) are left out: they change nothing."""
         records = self.records()
-        entries = [record for record in records
-                   if record.record_type == ENTRY and record.index >= since]
-        return [row_for(record) for record in entries[-limit:]], self.earliest(records)
+        rows: list[HistoryRow] = []
+        for record in reversed(records):
+            if len(rows) >= limit or record.index < since:
+                break
+            if record.record_type != ENTRY:
+                continue
+            row = row_for(record)
+            if row.kind not in HIDDEN_KINDS:
+                rows.append(row)
+        return rows[::-1], self.earliest(records)
 
 
 def row_for(record: Record) -> HistoryRow:

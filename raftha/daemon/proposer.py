@@ -100,6 +100,13 @@ class Proposer:
             attempt += 1
             time.sleep(min(pause_ms / 1000, max(0.0, deadline - clock.monotonic())))
 
+    def read_barrier(self, timeout_ms: int) -> int:
+        """Commits a ReadBarrier and waits until this node applied it; returns its index.
+        Afterwards the local state holds every write committed before the call (a read of it
+        is linearizable). Without a quorum it fails with "no quorum: ...", never stale."""
+        outcome = self.propose("ReadBarrier", {}, user="", timeout_ms=timeout_ms)
+        return outcome.index
+
     def finish(self, outcome: Outcome) -> Outcome:
         if outcome.status == REJECTED:
             raise ProposalRejected(outcome)

@@ -319,6 +319,9 @@ BODY_VALIDATORS: dict[str, Callable[[Mapping[str, Any]], None]] = {
     "OperationCompleted": validate_operation_completed,
     "ResourceCleanedUp": validate_resource_cleaned_up,
     "ClockTicked": validate_empty,
+    # A consistent read's marker: once applied here, this node has every write committed
+    # before the read began. It changes nothing but the index and the committed time.
+    "ReadBarrier": validate_empty,
 }
 
 BODY_VALIDATORS.update(FENCING_VALIDATORS)
@@ -369,5 +372,7 @@ def summarize(event: Event) -> str:
         return f"{body['resource']} cleaned up{where}"
     if event.kind == "ClockTicked":
         return "clock tick"
+    if event.kind == "ReadBarrier":
+        return "read barrier"
     fencing_summary = summarize_fencing(event.kind, body)
     return event.kind if fencing_summary is None else fencing_summary

@@ -91,6 +91,12 @@ def apply_checked(
         rejected = with_rejection(evolve(state, last_index=index),
                                   Rejection(index, "", "", reason))
         return rejected, Outcome(index, REJECTED, reason)
+    if event.kind in UNTRACKED_KINDS:
+        # Applying one twice is harmless, so it takes no place in the dedup window (many
+        # reads must not push the ids of recent writes out of it).
+        marked = evolve(state, last_index=index, now_ms=max(state.now_ms, event.ts_ms),
+                        applied_count=state.applied_count + 1)
+        return marked, Outcome(index, APPLIED, "", event)
     if state.has_applied(event.id):
         duplicate = evolve(state, last_index=index, duplicate_count=state.duplicate_count + 1)
         return duplicate, Outcome(index, DUPLICATE, "event already applied", event)
@@ -449,11 +455,15 @@ HANDLERS: dict[str, Callable[[ClusterState, int, Event], ClusterState]] = {
     "OperationCompleted": on_operation_completed,
     "ResourceCleanedUp": on_resource_cleaned_up,
     "ClockTicked": on_clock_ticked,
+    "ReadBarrier": on_clock_ticked,
 }
 HANDLERS.update(FENCING_HANDLERS)
 
 # Node attributes the scheduler reads as booleans (Pacemaker's standby and maintenance).
 BOOLEAN_NODE_ATTRIBUTES = frozenset({"standby", "maintenance"})
+
+# Kinds that change nothing but the index and the committed time: not deduplicated.
+UNTRACKED_KINDS = frozenset({"ReadBarrier"})
 
 # Kinds that are bookkeeping rather than a change an operator would look for.
 QUIET_KINDS = frozenset({"ClockTicked", "NodeLost", "NodeReturned", "NodeStopped",

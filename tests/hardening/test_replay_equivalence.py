@@ -52,7 +52,7 @@ def events(draw) -> bytes:
         "NodeLost", "NodeReturned", "NodeStopped", "ClusterPropertySet",
         "ClusterPropertyUnset", "ClockTicked", "OperationCompleted", "ResourceCleanedUp",
         "TransientAttributeSet", "TransientAttributeUnset", "NodeAttributeSet",
-        "ClusterCreated", "garbage"]))
+        "ReadBarrier", "ClusterCreated", "garbage"]))
     seed = str(draw(st.integers(0, 60)))  # a small range: retried (duplicate) ids happen
     ts_ms = draw(st.integers(0, 10**7))
     node = draw(st.sampled_from(NODES))
