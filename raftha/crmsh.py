@@ -2,9 +2,9 @@
 
 Role: operators who know crmsh type `crm configure` text; this module turns that text into the
 configuration model (`parse_configuration`), prints a model back in crmsh's `configure show`
-layout (`render_configuration`), lists semantic problems one line each (`verify`), and gives
-`configure load update` / `load replace` semantics as pure functions (`merge_update`,
-`merge_replace`).
+layout (`render_configuration`, `render_statements`), lists semantic problems one line each
+(`verify`), and gives `configure load update` / `load replace` / `delete` semantics as pure
+functions (`merge_update`, `merge_replace`, `load_configuration`, `delete_objects`).
 
 Invariants:
 - Pure: text in, data out; no I/O, clock or randomness.
@@ -1759,26 +1759,27 @@ def _render_template(template: Template) -> str:
                                              template.utilization, (), template.operations))
 
 
-def _render_resource(resource: Resource, out: list[str]) -> None:
+def _render_resource(resource: Resource, out: list[tuple[str, str]]) -> None:
     """Children first (crmsh reads groups and clones as references), then the container;
     the container statement fixes the resource's place in document order."""
     if isinstance(resource, Primitive):
-        out.append(_render_primitive(resource))
+        out.append((resource.id, _render_primitive(resource)))
         return
     if isinstance(resource, Group):
         for member in resource.members:
             _render_resource(member, out)
         members = " ".join(render_word(member.id) for member in resource.members)
         lines = [f"meta {_pairs_text(resource.meta)}"] if resource.meta else []
-        out.append(_statement(f"group {render_word(resource.id)} {members}", lines))
+        out.append((resource.id,
+                    _statement(f"group {render_word(resource.id)} {members}", lines)))
         return
     _render_resource(resource.child, out)
     keyword = "clone"
     if resource.promotable and not _truth(pairs_get(resource.meta, "promotable", "") or ""):
         keyword = "ms"
     lines = [f"meta {_pairs_text(resource.meta)}"] if resource.meta else []
-    out.append(_statement(f"{keyword} {render_word(resource.id)} "
-                          f"{render_word(resource.child.id)}", lines))
+    out.append((resource.id, _statement(f"{keyword} {render_word(resource.id)} "
+                                        f"{render_word(resource.child.id)}", lines)))
 
 
 def _render_node(node: Node) -> str:
@@ -2024,28 +2025,102 @@ def _render_options(keyword: str, attribute_set: AttributeSet) -> str:
     return _statement(head, lines)
 
 
-def render_configuration(configuration: Configuration) -> str:
-    """crm configure text for `configuration`, one statement per object in crmsh's
-    `configure show` layout (continuation lines indented by a tab). Raises ValueError for
-    the rare model values the syntax cannot express (documented in the README)."""
-    out: list[str] = [_render_node(node) for node in configuration.nodes]
-    out.extend(_render_template(template) for template in configuration.templates)
+def render_statements(configuration: Configuration) -> list[tuple[str, str]]:
+    """(object id, crm statement) pairs in document order. Ids: node names, resource,
+    template, tag and constraint ids, "fencing_topology", and attribute set ids for
+    properties ("cib-bootstrap-options"), rsc_defaults and op_defaults."""
+    out: list[tuple[str, str]] = [(node.name, _render_node(node))
+                                  for node in configuration.nodes]
+    out.extend((template.id, _render_template(template))
+               for template in configuration.templates)
     for resource in configuration.resources:
         _render_resource(resource, out)
     for tag in configuration.tags:
-        out.append(f"tag {render_word(tag.id)}: "
-                   + " ".join(render_word(reference) for reference in tag.references))
-    out.extend(_render_constraint(constraint) for constraint in configuration.constraints)
+        out.append((tag.id, f"tag {render_word(tag.id)}: "
+                    + " ".join(render_word(reference) for reference in tag.references)))
+    out.extend((constraint.id, _render_constraint(constraint))
+               for constraint in configuration.constraints)
     if configuration.fencing_topology:
-        out.append(_render_fencing(configuration.fencing_topology))
+        out.append(("fencing_topology", _render_fencing(configuration.fencing_topology)))
     if configuration.properties:
-        out.append(_statement("property cib-bootstrap-options:",
-                              [render_pair(name, value)
-                               for name, value in configuration.properties]))
-    out.extend(_render_options("property", item) for item in configuration.conditional_properties)
-    out.extend(_render_options("rsc_defaults", item) for item in configuration.rsc_defaults)
-    out.extend(_render_options("op_defaults", item) for item in configuration.op_defaults)
-    return "".join(f"{statement}\n" for statement in out)
+        out.append(("cib-bootstrap-options", _statement(
+            "property cib-bootstrap-options:",
+            [render_pair(name, value) for name, value in configuration.properties])))
+    for keyword, sets in (("property", configuration.conditional_properties),
+                          ("rsc_defaults", configuration.rsc_defaults),
+                          ("op_defaults", configuration.op_defaults)):
+        out.extend((item.id, _render_options(keyword, item)) for item in sets)
+    return out
+
+
+def render_configuration(configuration: Configuration,
+                         only: frozenset[str] | set[str] | None = None) -> str:
+    """crm configure text for `configuration`, one statement per object in crmsh's
+    `configure show` layout (continuation lines indented by a tab); with `only`, just the
+    statements of those object ids (`crm configure show ID...`)."""
+    return "".join(f"{statement}\n" for object_id, statement in render_statements(configuration)
+                   if only is None or object_id in only)
+
+
+def delete_objects(configuration: Configuration, object_ids: set[str] | frozenset[str]
+                   ) -> Configuration:
+    """`configure delete`: the configuration without the named resources, constraints,
+    tags, templates and nodes. Constraints and tags lose references to deleted resources
+    and disappear when nothing is left (crmsh does the same); a group left empty goes too."""
+    resources: list[Resource] = []
+    for resource in configuration.resources:
+        if resource.id in object_ids:
+            continue
+        kept = _replace_inside(resource, {}, set(object_ids))
+        if kept is not None:
+            resources.append(kept)
+    kept_ids = {item.id for resource in resources for item in walk_resource(resource)}
+    removed = {item.id for resource in configuration.resources
+               for item in walk_resource(resource)} - kept_ids
+    constraints = []
+    for constraint in configuration.constraints:
+        if constraint.id in object_ids:
+            continue
+        trimmed = _without_resources(constraint, removed)
+        if trimmed is not None:
+            constraints.append(trimmed)
+    tags = []
+    for tag in configuration.tags:
+        references = tuple(item for item in tag.references if item not in removed)
+        if tag.id not in object_ids and references:
+            tags.append(replace(tag, references=references))
+    return replace(
+        configuration,
+        nodes=tuple(node for node in configuration.nodes if node.name not in object_ids),
+        resources=tuple(resources), constraints=tuple(constraints), tags=tuple(tags),
+        templates=tuple(item for item in configuration.templates if item.id not in object_ids),
+    )
+
+
+def _without_resources(constraint: Constraint, removed: set[str]) -> Constraint | None:
+    """The constraint without references to `removed` resources, or None when it no longer
+    constrains anything."""
+    simple = [name for name in _simple_references(constraint) if name]
+    if any(name in removed for name in simple):
+        return None
+    if not constraint.resource_sets:
+        return constraint
+    sets = []
+    for resource_set in constraint.resource_sets:
+        members = tuple(name for name in resource_set.resources if name not in removed)
+        if members:
+            sets.append(replace(resource_set, resources=members))
+    if not sets:
+        return None
+    return replace(constraint, resource_sets=tuple(sets))
+
+
+def _simple_references(constraint: Constraint) -> tuple[str | None, ...]:
+    if isinstance(constraint, ColocationConstraint):
+        return (constraint.resource, constraint.with_resource)
+    if isinstance(constraint, OrderConstraint):
+        return (constraint.first, constraint.then)
+    return (constraint.resource,)
 
 
 # ---------------------------------------------------------------- verify

@@ -151,3 +151,28 @@ def test_replace_takes_the_new_configuration_but_keeps_nodes_when_none_given():
     assert merge_replace(base, with_nodes).nodes == with_nodes.nodes
     with pytest.raises(ValueError, match="unknown load mode"):
         load_configuration(base, "", "merge")
+
+
+def test_delete_removes_objects_and_the_constraints_left_empty():
+    from raftha.crmsh import delete_objects
+    configuration = parse_configuration(
+        DUMMIES + "group g A B\ncolocation c1 inf: C A\norder o1 ( A C ) D\n"
+                  "location l1 D 10: n1\ntag t: A D\n")
+    result = delete_objects(configuration, {"A", "l1"})
+    group = result.find_resource("g")
+    assert [member.id for member in group.members] == ["B"]
+    assert [constraint.id for constraint in result.constraints] == ["o1"]
+    assert result.constraints[0].resource_sets[0].resources == ("C",)
+    assert result.tags[0].references == ("D",)
+    emptied = delete_objects(configuration, {"A", "B"})
+    assert emptied.find_resource("g") is None
+    assert verify(emptied) == []
+
+
+def test_show_selected_objects_only():
+    from raftha.crmsh import render_configuration
+    configuration = parse_configuration(CLUSTERS_FROM_SCRATCH)
+    text = render_configuration(configuration, only={"WebSite", "website-with-ip"})
+    assert text.startswith("primitive WebSite ocf:heartbeat:apache \\\n")
+    assert text.splitlines()[-1] == "colocation website-with-ip inf: WebSite ClusterIP"
+    assert len(parse_configuration(text).resources) == 1
