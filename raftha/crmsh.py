@@ -10,16 +10,19 @@ Invariants:
 - Pure: text in, data out; no I/O, clock or randomness.
 - Syntax errors raise CrmSyntaxError naming line, column and the problem; arbitrary text
   raises nothing else. Input size, token count and expression nesting are bounded.
-- parse_configuration(render_configuration(c)) == c for every configuration whose sub-object
-  ids follow the generated scheme where the syntax cannot name them (rule expressions and
-  nested rules); every other id the model holds can be written explicitly and is rendered
-  only when it differs from the id the parser would generate in that place (crmsh's own
-  scheme: `rsc-monitor-10s`, `loc-rule`, `loc-rule-expression`, `order-0`, `fencing`...).
+- parse_configuration(render_configuration(c)) == c, except for what crm syntax cannot
+  carry: ids of rule expressions, nested rules and fencing levels (regenerated in crmsh's
+  scheme), fencing level numbers (1, 2... per target), the score of a nested rule and the
+  boolean operator of a one-term rule (both meaningless), and a location rule without a
+  score (written `0:`, Pacemaker's reading). Every other id the model holds can be written
+  and is rendered only when it differs from the id the parser would generate in that place
+  (crmsh's scheme: `rsc-monitor-10s`, `loc-rule`, `loc-rule-expression`, `order-0`...).
 - Names are kept as written: Master/Slave and Promoted/Unpromoted roles, master-max and
   promoted-max, stonith-* and fencing-* properties reach the model unchanged; the scheduler
   reads either spelling.
 
-Extensions over crmsh 4.4 (crmsh text is always accepted): `{ A B attr=value }` is an
+Extensions over crmsh 4.4 (whose syntax is accepted for every object the model holds;
+alert and ACL statements are refused as unknown): `{ A B attr=value }` is an
 explicit resource set in colocation, order and rsc_ticket constraints (no implied
 attributes), `_rsc_set_` also separates two adjacent plain sets, parentheses nest rule
 expressions, `$id=` names a set inside a bracket, and order scores are kept as scores.
