@@ -14,6 +14,7 @@ import time
 import click
 
 from raftha.cli.common import fail
+from raftha.cli.demo_failover import kill_agent_processes, run_failover_demo
 from raftha.cli.status import render_status
 from raftha.daemon.client import ApiError
 from raftha.sandbox import Sandbox, SandboxError
@@ -52,6 +53,7 @@ def demo_command(keep: bool) -> None:
         fail(f"demo failed: {error}")
     finally:
         sandbox.down()
+        kill_agent_processes(sandbox)  # whatever a resource agent left behind
         if keep:
             click.echo(f"\nsandbox files kept in {directory}")
         else:
@@ -120,5 +122,7 @@ def run_demo(sandbox: Sandbox, directory: str) -> None:
             click.echo(f"    #{event['index']} {event['user'] or 'raftha'}@{event['origin']} "
                        f"{event['kind']}: {event['summary']}")
 
-    step(8, "Stop everything")
+    run_failover_demo(sandbox, 8, step, show_command)
+
+    step(9, "Stop everything")
     show_command(f"raftha sandbox down --dir {directory}")
