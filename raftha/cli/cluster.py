@@ -178,3 +178,21 @@ def node_run(config_path: str) -> None:
     """Run this node's daemon in the foreground (until SIGTERM/SIGINT)."""
     from raftha.daemon.node import run_node
     sys.exit(run_node(config_path))
+
+
+@node_group.command("resync")
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
+              help="The node's TOML configuration.")
+def node_resync(config_path: str) -> None:
+    """Rebuild a stopped node whose Raft data is damaged: its data is moved aside (kept for
+    inspection) and the next start catches up from the cluster. One node at a time, while
+    the others have a quorum."""
+    from raftha.daemon.config import load_node_config
+    from raftha.daemon.resync import ResyncError, resync_data
+    try:
+        result = resync_data(load_node_config(config_path))
+    except (ConfigError, ResyncError) as error:
+        fail(str(error))
+    click.echo(f"moved {' '.join(result.moved)} to {result.moved_to}")
+    click.echo(f"start the node (raftha node run --config {config_path}); it catches up "
+               "from the cluster")

@@ -34,6 +34,10 @@ STOP_ANNOUNCE_TIMEOUT_MS = 1500
 class NodeStartError(Exception):
     """The node cannot start; the message is a one-line reason."""
 
+    def __init__(self, message: str, damaged_data: bool = False) -> None:
+        super().__init__(message)
+        self.damaged_data = damaged_data  # `raftha node resync` can rebuild it
+
 
 def raft_settings(config: NodeConfig, authkey: bytes) -> RaftSettings:
     try:
@@ -76,7 +80,8 @@ class NodeDaemon:
         try:
             self.raft.start()
         except RuntimeError as error:
-            raise NodeStartError(str(error)) from None
+            # The raft layer names an unreadable journal or meta file so.
+            raise NodeStartError(str(error), damaged_data="unreadable" in str(error)) from None
         try:
             self.server = ControlServer(str(self.config.control_socket), self.config.socket_mode,
                                         self.api)
@@ -130,6 +135,9 @@ def run_node(config_path: str) -> int:
         daemon.start()
     except (ConfigError, NodeStartError) as error:
         sys.stderr.write(f"raftha: {error}\n")
+        if isinstance(error, NodeStartError) and error.damaged_data:
+            sys.stderr.write(f"raftha: to rebuild this node from the cluster: raftha node "
+                             f"resync --config {config_path}\n")
         return 1
     stop_requested = threading.Event()
 

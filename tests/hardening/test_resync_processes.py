@@ -1,0 +1,96 @@
+"""Real processes: a node whose Raft meta file is damaged refuses to start with a clear
+message; `raftha node resync` moves its data aside and it rejoins, caught up from the
+cluster (snapshot and log), with the same state hash and nothing lost."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import subprocess
+import sys
+import time
+
+import pytest
+
+from raftha.sandbox import Sandbox
+
+START_REFUSAL_TIMEOUT_S = 60
+
+
+def wait_until(predicate, timeout_s: float, what: str, period_s: float = 0.1):
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+        time.sleep(period_s)
+
+
+def run_cli(*args: str, timeout_s: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "raftha.cli", *args], capture_output=True,
+                          text=True, timeout=timeout_s, env=dict(os.environ),
+                          stdin=subprocess.DEVNULL)
+
+
+def converged(sandbox: Sandbox, names: list[str]) -> tuple[int, str] | None:
+    answers = {(answer["index"], answer["hash"])
+               for answer in (sandbox.call(name, "state_hash") for name in names)}
+    return answers.pop() if len(answers) == 1 else None
+
+
+@pytest.fixture
+def compacting_trio(tmp_path):
+    sandbox = Sandbox(tmp_path / "resync")
+    try:
+        sandbox.up(3, timeout_s=90, timing={"compaction_min_entries": 40})
+        yield sandbox
+    finally:
+        sandbox.down()
+        assert sandbox.running() == []
+
+
+def test_a_node_with_a_damaged_meta_file_is_resynced_from_the_cluster(compacting_trio):
+    sandbox = compacting_trio
+    leader = sandbox.leader()
+    victim = next(name for name in sandbox.nodes if name != leader)
+    config_path = sandbox.node(victim).config_path
+    data_dir = pathlib.Path(config_path).parent / "data"
+    with sandbox.client(leader) as client:
+        for number in range(80):  # past the compaction threshold: snapshots exist
+            client.call("property_set", name="batch-limit", value=str(number))
+    sandbox.kill(victim)
+    meta = data_dir / "raft" / "raft.journal.meta"
+    meta.write_bytes(meta.read_bytes()[:7])  # a torn write
+    with sandbox.client(leader) as client:
+        client.call("property_set", name="node-action-limit", value="7")  # missed
+
+    refused = run_cli("node", "run", "--config", config_path, timeout_s=START_REFUSAL_TIMEOUT_S)
+    assert refused.returncode == 1
+    assert "raft meta file" in refused.stderr and "unreadable" in refused.stderr
+    assert f"raftha node resync --config {config_path}" in refused.stderr
+
+    resynced = run_cli("node", "resync", "--config", config_path)
+    assert resynced.returncode == 0, resynced.stderr
+    kept = [path for path in data_dir.iterdir() if path.name.startswith("damaged-")]
+    assert len(kept) == 1 and (kept[0] / "raft" / "raft.journal.meta").exists()
+    assert not (data_dir / "raft").exists()
+
+    sandbox.start(victim)
+    names = list(sandbox.nodes)
+    wait_until(lambda: converged(sandbox, names), 90, "equal state on every node")
+    properties = sandbox.call(victim, "property_show")["properties"]
+    assert properties["batch-limit"] == "79" and properties["node-action-limit"] == "7"
+    # It is a full member again: a write through it commits and reaches everyone.
+    sandbox.call(victim, "property_set", name="cluster-recheck-interval", value="5min")
+    wait_until(lambda: converged(sandbox, names), 60, "equal state after a new write")
+
+
+def test_resync_refuses_while_the_node_runs(compacting_trio):
+    sandbox = compacting_trio
+    name = next(iter(sandbox.nodes))
+    result = run_cli("node", "resync", "--config", sandbox.node(name).config_path)
+    assert result.returncode != 0
+    assert "is running" in result.stderr and "stop it first" in result.stderr
+    assert (pathlib.Path(sandbox.node(name).config_path).parent / "data" / "raft").is_dir()
