@@ -37,8 +37,9 @@ def deciding_text(explanation: dict[str, Any]) -> str:
 
 
 def explanation_lines(explanation: dict[str, Any], indent: str = "") -> list[str]:
-    where = " ".join(explanation["current_nodes"]) or "nowhere"
-    lines = [f"{indent}{explanation['resource']}: now {explanation['current_role']} on {where}"
+    where = " on " + " ".join(explanation["current_nodes"]) if explanation["current_nodes"] \
+        else ""
+    lines = [f"{indent}{explanation['resource']}: now {explanation['current_role']}{where}"
              f"; target {explanation['target_role']} on "
              f"{explanation['target_node'] or 'no node'}"]
     lines.append(f"{indent}  {'NODE':<20} SCORE")
