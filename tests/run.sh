@@ -8,7 +8,8 @@ export DEBIAN_FRONTEND=noninteractive
 if [ "$(id -u)" = 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends \
-    pacemaker-cli-utils resource-agents fence-agents nftables iproute2 procps >/dev/null
+    pacemaker-cli-utils resource-agents fence-agents crmsh libxml2-utils nftables iproute2 \
+    procps >/dev/null
 fi
 python3 -m pip install -q -e '.[test]'
 status=0
