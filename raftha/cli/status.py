@@ -190,9 +190,12 @@ def status_command(socket_path: str, output_format: str, at_moment: str | None,
 
 
 def mentions(text: str, word: str) -> bool:
-    """`word` appears in `text` as a whole name (ids hold letters, digits, - _ . :)."""
+    """`word` appears in `text` as a whole name (ids hold letters, digits, - _ . :), or
+    inside the id of its move or ban constraint (cli-prefer-WORD, cli-ban-WORD-on-NODE)."""
     import re
-    return re.search(rf"(?<![\w.:-]){re.escape(word)}(?![\w.-])", text) is not None
+    name = re.escape(word)
+    return re.search(rf"(?<![\w.:-]){name}(?![\w.-])|cli-prefer-{name}(?![\w.-])|"
+                     rf"cli-ban-{name}-on-", text) is not None
 
 
 def filter_events(events: list[dict[str, Any]], *, resource: str | None = None,
