@@ -35,6 +35,7 @@ from raftha.model.config import (
     pairs_dict,
     pairs_get,
 )
+from raftha.model.deadlines import failure_timeout_due_ms  # noqa: F401 - re-exported
 from raftha.model.state import ClusterState
 from raftha.scheduler import Action, InstancePlacement, Plan
 from raftha.scheduler.rules import parse_interval_ms
@@ -154,34 +155,6 @@ class PlanView:
                             resource=placement.resource, node=self.node, runnable=True)
             calls[history_id] = build_call(self.configuration, found, placement, action)
         return list(calls.values())
-
-
-def failure_timeout_due_ms(state: ClusterState, configuration: Configuration) -> int | None:
-    """The earliest time (ms) a fail count expires by failure-timeout that the committed
-    time (state.now_ms) has not passed yet; None when nothing is waiting. The scheduler
-    reads time only from committed events, so someone must commit a clock tick then."""
-    timeouts: dict[str, int] = {}
-    defaults = 0
-    for attribute_set in configuration.rsc_defaults:
-        if attribute_set.rule is None:
-            defaults = parse_interval_ms(pairs_get(attribute_set.values, "failure-timeout")
-                                         or "0") or defaults
-    for primitive in configuration.all_primitives():
-        value = pairs_get(primitive.meta, "failure-timeout")
-        timeouts[primitive.id] = parse_interval_ms(value) if value else defaults
-    due: list[int] = []
-    for _node, pairs in state.transient_attributes:
-        for key, value in pairs:
-            if not key.startswith("last-failure-") or not value.isdigit():
-                continue
-            resource = key[len("last-failure-"):].partition("#")[0].split(":")[0]
-            timeout_ms = timeouts.get(resource, defaults)
-            if timeout_ms > 0:
-                # The scheduler forgets the failure once now > last failure + timeout (s).
-                expiry_ms = (int(value) + timeout_ms // 1000 + 1) * 1000
-                if expiry_ms > state.now_ms:
-                    due.append(expiry_ms)
-    return min(due) if due else None
 
 
 def build_call(configuration: Configuration, primitive: Primitive,

@@ -31,6 +31,7 @@ from raftha.daemon.config import NodeConfig
 from raftha.daemon.machine import ReducerStateMachine
 from raftha.daemon.proposer import ProposalError, Proposer
 from raftha.model import lifetimes
+from raftha.model.deadlines import next_deadline_ms
 from raftha.model.fencing_events import awaiting_fencing
 from raftha.model.reducer import stored_configuration
 from raftha.model.state import NODE_OFFLINE, NODE_ONLINE, NodeRecord
@@ -59,6 +60,7 @@ class LeaderDuties:
         self.state_seen: dict[str, tuple[int, float]] = {}
         # (configuration index, the earliest move/ban lifetime END in it or None)
         self.lifetime_due: tuple[int, int | None] = (-1, None)
+        self.deadline_configuration: tuple[int, Any] = (-1, None)
 
     def start(self) -> None:
         self.thread.start()
@@ -95,7 +97,21 @@ class LeaderDuties:
         for node in state.nodes:
             self.check_node(node, node.address == self.config.raft_address,
                             node.address in connected, now)
-        self.expire_lifetimes(state)
+        self.tick_when_due(state)
+        self.expire_lifetimes(self.machine.state)
+
+    def tick_when_due(self, state) -> None:
+        """Commits a clock tick once this node's wall clock passes the next committed
+        deadline (a failure-timeout, a lifetime END): nothing else in the log would move
+        the committed time then. The configuration is decoded once per change."""
+        if self.deadline_configuration[0] != state.configuration_index:
+            self.deadline_configuration = (state.configuration_index,
+                                           stored_configuration(state))
+        due_ms = next_deadline_ms(state, self.deadline_configuration[1])
+        if due_ms is None or clock.wall_ms() < due_ms:
+            return
+        LOG.info("leader: committing a clock tick, a committed deadline has passed")
+        self.proposer.propose("ClockTicked", {}, user="", timeout_ms=DUTY_PROPOSE_TIMEOUT_MS)
 
     def expire_lifetimes(self, state) -> None:
         if not state.configuration_bytes:
