@@ -312,10 +312,12 @@ def on_node_fenced(state: ClusterState, index: int, event: Event) -> ClusterStat
     node = state.node(pending.target)
     if node is None:  # checked above; keeps the type checker honest
         return state
+    # The node was powered off or reset: nothing it ran before the fencing runs any more.
+    state = forget_runtime(state, node.name)
     if node.state == NODE_ONLINE and node.changed_index > pending.request_index:
         # It rejoined after the request (a reboot brings it back before the agent returns):
-        # it stays a member, and what it ran before the fencing is forgotten (it is probed).
-        return forget_runtime(state, node.name)
+        # it stays a member and is probed afresh.
+        return state
     if node.state == NODE_OFFLINE:
         # Already out of the membership: only what the cluster expects changes (it is now
         # known down). The membership index stays, so the leader's return detection, keyed

@@ -212,3 +212,16 @@ def test_an_online_node_fenced_on_request_goes_offline_clean():
                            "request_index": outcome.index, "device": "d", "level": 1})
     record = log.state.node("n2")
     assert (record.state, record.expected) == (NODE_OFFLINE, EXPECTED_DOWN)
+
+
+def test_fencing_forgets_what_the_node_ran():
+    log = cluster_with_lost_node()
+    outcome = log.add("OperationCompleted", {
+        "node": "n3", "resource": "r1", "agent": "ocf:heartbeat:Dummy", "operation": "start",
+        "interval_ms": 0, "rc": 0, "op_status": 0, "target_rc": None, "exit_reason": "",
+        "duration_ms": 5})
+    assert outcome.status == APPLIED and log.state.histories_of("n3")
+    fence = request(log)
+    log.add("NodeFenced", {"target": "n3", "action": "off", "request_index": fence.index,
+                           "device": "d", "level": 1})
+    assert log.state.histories_of("n3") == ()
