@@ -17,6 +17,7 @@ from raftha.cli.cluster import cluster_group, node_group
 from raftha.cli.completion import completion_command
 from raftha.cli.configure import configure_group
 from raftha.cli.demo import demo_command
+from raftha.cli.examples import add_examples
 from raftha.cli.fence import fence_group, node_fence_command
 from raftha.cli.operator_commands import CLUSTER_COMMANDS, NODE_COMMANDS
 from raftha.cli.property import property_group
@@ -83,3 +84,4 @@ for command in NODE_COMMANDS:
     node_group.add_command(command)
 for command in CLUSTER_COMMANDS:
     cluster_group.add_command(command)
+add_examples(main)  # last: every command is registered by now

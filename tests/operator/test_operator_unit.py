@@ -230,3 +230,41 @@ def test_a_pacemaker_cib_converts_to_crm_text_keeping_member_nodes_only():
     assert {item.id for item in configuration.constraints} == {"web-with-ip"}
     assert "group web WebSite" in text
     assert "pcmk-1" not in text
+
+
+def test_every_command_shows_examples_in_its_help():
+    import click
+
+    from raftha.cli import main
+    from raftha.cli.examples import has_examples
+
+    missing = []
+
+    def walk(command: click.Command, path: list[str]) -> None:
+        if path and not has_examples(command):
+            missing.append(" ".join(path))
+        if isinstance(command, click.Group):
+            for name, sub in command.commands.items():
+                walk(sub, [*path, name])
+    walk(main, [])
+    assert missing == []
+
+
+def test_shell_completion_completes_commands_and_subcommands():
+    import os
+    import subprocess
+    import sys
+
+    script = subprocess.run([sys.executable, "-m", "raftha.cli", "completion", "bash"],
+                            capture_output=True, text=True, timeout=60)
+    assert script.returncode == 0 and "_RAFTHA_COMPLETE" in script.stdout
+
+    def complete(words: str) -> list[str]:
+        environment = dict(os.environ, _RAFTHA_COMPLETE="bash_complete", COMP_WORDS=words,
+                           COMP_CWORD=str(len(words.split()) - 1))
+        result = subprocess.run([sys.executable, "-c",
+                                 "from raftha.cli import main; main(prog_name='raftha')"],
+                                capture_output=True, text=True, timeout=60, env=environment)
+        return [line.split(",", 1)[1] for line in result.stdout.splitlines() if "," in line]
+    assert "resource" in complete("raftha reso")
+    assert {"move", "migrate"} <= set(complete("raftha resource m"))
