@@ -218,8 +218,9 @@ def resource_describe(agent: str) -> None:
         fail(f"{text}: {error}")
     click.echo(f"{text} - {metadata.shortdesc}".rstrip(" -"))
     if metadata.longdesc:
+        import textwrap
         click.echo("")
-        click.echo(metadata.longdesc.strip())
+        click.echo(textwrap.fill(" ".join(metadata.longdesc.split()), width=80))
     click.echo("")
     click.echo("Resource options:")
     for parameter in metadata.parameters:
