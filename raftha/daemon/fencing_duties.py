@@ -135,6 +135,8 @@ class FencingDuties:
             self.propose("FenceRequested", {"target": node.name,
                                             "action": self.default_action(state),
                                             "reason": reason})
+            # The leader is usually the executor: start at once, not a period later.
+            self.execute_requests(self.machine.state)
 
     @staticmethod
     def default_action(state: ClusterState) -> str:
@@ -276,22 +278,6 @@ def api_error(api: Any, message: str) -> Exception:
     import raftha.daemon.api as api_module
     error_type = getattr(api_module, "RequestError", FencingApiError)
     return error_type(message)
-
-
-# ---------------------------------------------------------------- the sandbox's fencing
-
-
-def sandbox_fencing_text(sandbox_dir: str, node_names: list[str]) -> str:
-    """crm configure text for `raftha sandbox up --fencing`: one fence_raftha_sandbox
-    device per node (it fences that node only and never runs on it) and fencing enabled."""
-    lines = []
-    for name in node_names:
-        lines.append(f"primitive fence-{name} stonith:fence_raftha_sandbox params "
-                     f"sandbox_dir=\"{sandbox_dir}\" pcmk_host_list={name} "
-                     f"pcmk_host_check=static-list")
-        lines.append(f"location fence-{name}-not-on-{name} fence-{name} -inf: {name}")
-    lines.append("property stonith-enabled=true")
-    return "\n".join(lines) + "\n"
 
 
 # ---------------------------------------------------------------- stonith resources

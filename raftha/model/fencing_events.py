@@ -515,3 +515,19 @@ def awaiting_fencing(state: ClusterState, target: str) -> bool:
     if not fencing_readiness(state).can_fence:
         return False
     return fencing_state(state).failure_count(target) < max_attempts(state)
+
+
+# ---------------------------------------------------------------- the sandbox's fencing
+
+
+def sandbox_fencing_text(sandbox_dir: str, node_names: list[str]) -> str:
+    """crm configure text for `raftha sandbox up --fencing`: one fence_raftha_sandbox
+    device per node (it fences that node only and never runs on it) and fencing enabled."""
+    lines = []
+    for name in node_names:
+        lines.append(f"primitive fence-{name} stonith:fence_raftha_sandbox params "
+                     f"sandbox_dir=\"{sandbox_dir}\" pcmk_host_list={name} "
+                     f"pcmk_host_check=static-list")
+        lines.append(f"location fence-{name}-not-on-{name} fence-{name} -inf: {name}")
+    lines.append("property stonith-enabled=true")
+    return "\n".join(lines) + "\n"
