@@ -31,7 +31,7 @@ from typing import Any
 import raftha
 from raftha.daemon.bootstrap import init_cluster
 from raftha.daemon.client import ApiError, ControlClient
-from raftha.daemon.fencing_duties import sandbox_fencing_text
+from raftha.model.fencing_events import sandbox_fencing_text
 
 STATE_FILE_NAME = "sandbox.json"
 DEFAULT_CLUSTER_NAME = "sandbox"
