@@ -217,8 +217,8 @@ class Executor:
         self.wakeup.set()
         if self.thread.is_alive():
             self.thread.join(5)
-        deadline = time.monotonic() + SHUTDOWN_STOP_BUDGET_MS / 1000
-        while self.busy and time.monotonic() < deadline:
+        deadline = clock.monotonic() + SHUTDOWN_STOP_BUDGET_MS / 1000
+        while self.busy and clock.monotonic() < deadline:
             time.sleep(0.05)
         if self.settings.stop_resources_on_shutdown and self.probed:
             try:
@@ -240,7 +240,7 @@ class Executor:
         period_s = self.settings.poll_ms / 1000
         while not self.stopping.is_set():
             try:
-                self.step(time.monotonic())
+                self.step(clock.monotonic())
             except Exception as error:
                 LOG.exception("executor step failed; retrying")
                 self.last_error = f"{type(error).__name__}: {error}"
@@ -248,14 +248,14 @@ class Executor:
 
     def wait_for_change(self, period_s: float) -> None:
         """Sleeps until the committed state moves, a worker finishes, or a monitor is due."""
-        deadline = time.monotonic() + period_s
+        deadline = clock.monotonic() + period_s
         with self.lock:
             due = [timer.due for timer in self.monitors.values() if not timer.running]
         if due:
-            deadline = min(deadline, max(time.monotonic(), min(due)))
+            deadline = min(deadline, max(clock.monotonic(), min(due)))
         index = self.machine.state.last_index
         while not self.stopping.is_set():
-            remaining = deadline - time.monotonic()
+            remaining = deadline - clock.monotonic()
             if remaining <= 0 or self.wakeup.is_set():
                 break
             with self.machine.changed:
@@ -405,7 +405,7 @@ class Executor:
         """Proposes the result until it is committed (same event id on every retry)."""
         body = operation_body(self.node, call, result)
         event_id = secrets.token_bytes(16)
-        deadline = None if budget_ms is None else time.monotonic() + budget_ms / 1000
+        deadline = None if budget_ms is None else clock.monotonic() + budget_ms / 1000
         while True:
             try:
                 outcome = self.proposer.propose("OperationCompleted", body, user="",
@@ -422,7 +422,7 @@ class Executor:
                          error)
                 if self.stopping.is_set() and deadline is None:
                     return False
-                if deadline is not None and time.monotonic() > deadline:
+                if deadline is not None and clock.monotonic() > deadline:
                     return False
                 time.sleep(0.2)
                 continue
@@ -477,7 +477,7 @@ class Executor:
         finally:
             with self.lock:
                 self.busy.pop(timer.call.history_id, None)
-            timer.due = time.monotonic() + timer.call.interval_ms / 1000
+            timer.due = clock.monotonic() + timer.call.interval_ms / 1000
             timer.running = False
             self.wakeup.set()
 
@@ -504,7 +504,7 @@ class Executor:
                 if call is None:
                     continue
                 result = self.run_agent(call)
-                remaining_ms = int((deadline - time.monotonic()) * 1000)
+                remaining_ms = int((deadline - clock.monotonic()) * 1000)
                 if remaining_ms > 0:
                     self.record(call, result, budget_ms=remaining_ms)
 

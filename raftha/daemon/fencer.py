@@ -56,6 +56,7 @@ from typing import Any, Protocol
 
 from raftha.agents.environment import plain_environment
 from raftha.agents.process import run_process
+from raftha.daemon import clock
 from raftha.model.config import Configuration, FencingLevel
 from raftha.model.fencing import (
     DEFAULT_ACTION_TIMEOUT_MS,
@@ -390,7 +391,7 @@ class FenceRunner:
     def __init__(self, settings: FenceRunnerSettings | None = None, *,
                  sleeper: Callable[[float], None] = time.sleep,
                  random_source: Callable[[], float] | None = None,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = clock.monotonic) -> None:
         self.settings = settings or FenceRunnerSettings()
         self.sleeper = sleeper
         self.random_source = random_source or random.SystemRandom().random
@@ -697,7 +698,7 @@ def execute_fencing(target: str, action: str, devices: Iterable[FenceDevice],
                     timeout_ms: int = DEFAULT_ACTION_TIMEOUT_MS,
                     node_attributes: Mapping[str, str] | None = None,
                     priority_delay_ms: int = 0,
-                    monotonic: Callable[[], float] = time.monotonic) -> FenceOutcome:
+                    monotonic: Callable[[], float] = clock.monotonic) -> FenceOutcome:
     """Fence `target` with `action` ("reboot", "off" or "on").
 
     Steps (every decision lands in the outcome's explanation):
@@ -1068,7 +1069,7 @@ class Lease:
     commit notification, so a slow commit cannot stretch it.
     """
 
-    def __init__(self, lease_ms: int, monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, lease_ms: int, monotonic: Callable[[], float] = clock.monotonic) -> None:
         if lease_ms <= 0:
             raise ValueError("lease_ms must be positive")
         self.lease_ms = lease_ms
