@@ -266,6 +266,23 @@ def test_time_travel_shows_the_state_before_a_change(cli):
     past = cli("status", "--at", str(index_before)).stdout
     assert f"Rebuilt at log index {index_before}" in past and "LATE" not in past
     assert "LATE" in cli("status").stdout
+    # The same by time: the moment of the last entry at or before that index.
+    events = json.loads(cli("history", "--all", "--limit", "100000", "--output",
+                            "json").stdout)
+    moment = next(event["time"] for event in events if event["index"] == index_before)
+    by_time = json.loads(cli("status", "--output", "json", "--at", moment).stdout)
+    assert "LATE" not in by_time["resources"] and "D1" in by_time["resources"]
+
+
+def test_node_utilization_and_cluster_status(cli):
+    cli("node", "utilization", "node1", "set", "cpu", "8")
+    assert cli("node", "utilization", "node1", "show").stdout == "cpu=8\n"
+    assert "utilization cpu=8" in cli("configure", "show").stdout
+    cli("node", "utilization", "node1", "delete", "cpu")
+    assert cli("node", "utilization", "node1", "show").stdout == ""
+    status = cli("cluster", "status").stdout
+    assert "quorum: yes" in status and status.count("connected") == 2
+    assert "node2" in status.split("this node")[0].splitlines()[-1]
 
 
 def test_move_with_a_lifetime_expires_by_itself_and_why_moved_finds_it(cli):
