@@ -251,3 +251,74 @@ def test_all_levels_failing_leave_the_node_unclean_and_status_shows_it(plain_san
                      mode="replace")
         sandbox.start(victim)
         sandbox.wait_ready(WAIT_S)
+
+
+# ---------------------------------------------------------------- the Ledger: ground truth
+
+
+def ledger_sandbox_fixture(tmp_path):
+    from bench_failover import ledger_configuration
+    directory, ledger = tmp_path / "sbx", tmp_path / "ledger.log"
+    sandbox = Sandbox(directory)
+    sandbox.up(3, timeout_s=90, fencing=True)
+    leader = wait_until(sandbox.leader, WAIT_S, "a leader")
+    sandbox.call(leader, "configure_load", text=ledger_configuration(ledger))
+    return sandbox, ledger
+
+
+@pytest.fixture
+def ledger_sandbox(tmp_path):
+    try:
+        yield ledger_sandbox_fixture(tmp_path)
+    finally:
+        bring_down(tmp_path / "sbx")
+
+
+def start_index(sandbox: Sandbox, via: str, resource: str, node: str, after: int) -> int:
+    for index, kind, summary in history_kinds(sandbox, via):
+        if (index > after and kind == "OperationCompleted"
+                and summary.startswith(f"{resource} start on {node}: rc=0")):
+            return index
+    return 0
+
+
+def test_kill_9_of_the_ledger_node_fences_it_then_recovers_without_overlap(ledger_sandbox):
+    from bench_failover import kill_and_measure, overlaps, read_ticks
+    sandbox, ledger = ledger_sandbox
+    victim, owner, seconds = kill_and_measure(sandbox, ledger)
+    print(f"kill -9 {victim}: Ledger ticking on {owner} after {seconds:.2f} s")
+    via = owner
+    fenced = wait_until(lambda: results_for(sandbox, via, victim, "success"), WAIT_S,
+                        f"{victim} fenced")[0]
+    started = wait_until(lambda: start_index(sandbox, via, "led1", owner, 0), WAIT_S,
+                         f"led1 started on {owner}")
+    assert fenced["index"] < started          # recovery only after the fencing is in the log
+    time.sleep(1)
+    ticks = read_ticks(ledger)
+    assert overlaps(ticks) == []
+    first_new = min(tick.wall_ms for tick in ticks if tick.node == owner)
+    last_old = max(tick.wall_ms for tick in ticks if tick.node == victim)
+    assert last_old < first_new
+
+
+def test_sigstop_past_the_lease_then_sigcont_never_runs_twice(ledger_sandbox):
+    from bench_failover import first_tick_elsewhere, overlaps, read_ticks, wait_ticking
+    sandbox, ledger = ledger_sandbox
+    victim = wait_ticking(ledger)
+    paused_ms = time.time_ns() // 1_000_000
+    group = sandbox.pids[victim]
+    os.killpg(group, signal.SIGSTOP)
+    try:
+        tick = wait_until(lambda: first_tick_elsewhere(ledger, victim, paused_ms), WAIT_S,
+                          "the Ledger ticking elsewhere")
+        time.sleep(3)   # well past the lease (2 s) while the new owner runs it
+    finally:
+        try:
+            os.killpg(group, signal.SIGCONT)
+        except ProcessLookupError:
+            pass          # fenced: the paused node was powered off
+    time.sleep(3)
+    ticks = read_ticks(ledger)
+    assert overlaps(ticks) == []
+    assert not [item for item in ticks if item.node == victim and item.wall_ms >= tick.wall_ms]
+    assert results_for(sandbox, tick.node, victim, "success")
