@@ -12,6 +12,7 @@ import sys
 import click
 
 import raftha
+from raftha.cli.acl import acl_group
 from raftha.cli.cib_commands import cib_group
 from raftha.cli.cluster import cluster_group, node_group
 from raftha.cli.completion import completion_command
@@ -71,6 +72,7 @@ COMMANDS: list[click.Command] = [
     why_moved_command,
     cib_group,
     completion_command,
+    acl_group,
     # Further command modules (fence ...) register here: import the click
     # command or group from its module and append it to this list.
 ]

@@ -4,8 +4,10 @@
     response {"ok": true, "result": ...}  |  {"ok": false, "error": "one-line reason"}
 
 A connection may carry any number of requests, answered in order. The socket is created
-with mode 0600 (configurable); the caller's OS user comes from SO_PEERCRED and is recorded
-as "user" in every event the request causes.
+with mode 0666 (configurable); the caller's OS user comes from SO_PEERCRED and is recorded
+as "user" in every event the request causes, and each request is authorised on its own
+(raftha.daemon.acl: root and the admin group may do everything, others what their ACL role
+allows; acl_grant, acl_revoke, acl_show are documented there).
 
 Operations (args -> result):
     ping             {}                     -> {"node", "cluster", "version"}
@@ -74,6 +76,7 @@ from typing import Any
 import raftha
 from raftha.crmsh import CrmSyntaxError, load_configuration, render_configuration, verify
 from raftha.daemon import clock
+from raftha.daemon.acl import acl_operations, denial, peer_caller
 from raftha.daemon.config import NodeConfig
 from raftha.daemon.executor_api import executor_operations
 from raftha.daemon.fencing_duties import fencing_operations
@@ -158,6 +161,7 @@ class ControlApi:
         self.executor = None  # the node daemon sets it
         self.operations.update(executor_operations(self))
         self.operations.update(operator_operations(self))
+        self.operations.update(acl_operations(self))
 
     def handle(self, request: Any, user: str) -> dict[str, Any]:
         try:
@@ -515,6 +519,7 @@ class ControlRequestHandler(socketserver.StreamRequestHandler):
     def handle(self) -> None:
         self.connection.settimeout(CONNECTION_IDLE_TIMEOUT_S)
         user = peer_user(self.connection)
+        caller = peer_caller(self.connection)  # every request is authorised on its own
         while True:
             try:
                 line = self.rfile.readline(MAX_REQUEST_BYTES + 1)
@@ -531,7 +536,8 @@ class ControlRequestHandler(socketserver.StreamRequestHandler):
             except ValueError:
                 response = {"ok": False, "error": "request is not valid JSON"}
             else:
-                response = self.server.api.handle(request, user)
+                response = (denial(self.server.api, request, caller)
+                            or self.server.api.handle(request, user))
             if not self.send(response):
                 return
 

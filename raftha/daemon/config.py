@@ -5,7 +5,7 @@
     raft_address = "127.0.0.1:7001"
     data_dir = "node1/data"              # relative paths are relative to the file
     control_socket = "node1/control.sock"
-    socket_mode = "0600"
+    socket_mode = "0666"                 # every request is authorised (raftha.daemon.acl)
     authkey_file = "authkey"
 
     [cluster]
@@ -20,6 +20,9 @@
     propose_timeout_ms = 5000
     election_timeout_min_ms = 300 ...     # passed to the Raft layer, as are the other
                                           # RaftSettings timings and compaction_min_entries
+
+    [security]                            # optional
+    admin_group = "haclient"              # members may do everything, as root may
 
 Invariants: loading validates everything and raises `ConfigError` with a one-line reason
 naming the field; the authkey file must hold exactly 32 bytes (raw, or 64 hex digits) and
@@ -72,6 +75,7 @@ class NodeConfig:
     peers: tuple[tuple[str, str], ...]          # (name, address) of the other members
     initial_nodes: tuple[tuple[str, str], ...]  # (name, address); empty for a joined node
     timing: NodeTiming = field(default_factory=NodeTiming)
+    admin_group: str = ""                       # its members are admins of the control API
 
     @property
     def peer_addresses(self) -> tuple[str, ...]:
@@ -152,7 +156,14 @@ def config_from_data(data: dict, config_path: pathlib.Path) -> NodeConfig:
     node_name = check_name(require(node, "name", str, "node"), "[node] name")
     raft_address = check_address(require(node, "raft_address", str, "node"),
                                  "[node] raft_address")
-    socket_mode_text = node.get("socket_mode", "0600")
+    security = section(data, "security", required=False)
+    admin_group = security.get("admin_group", "")
+    if not isinstance(admin_group, str) or admin_group and not NAME_PATTERN.match(admin_group):
+        raise ConfigError("[security] admin_group must be a group name")
+    unknown_security = sorted(set(security) - {"admin_group"})
+    if unknown_security:
+        raise ConfigError(f"[security] unknown setting {unknown_security[0]!r}")
+    socket_mode_text = node.get("socket_mode", "0666")
     if not isinstance(socket_mode_text, str) or not re.fullmatch(r"0?[0-7]{3}",
                                                                  socket_mode_text):
         raise ConfigError("[node] socket_mode must be an octal string like \"0600\"")
@@ -178,6 +189,7 @@ def config_from_data(data: dict, config_path: pathlib.Path) -> NodeConfig:
         peers=peers,
         initial_nodes=initial_nodes,
         timing=timing_from_table(timing_table),
+        admin_group=admin_group,
     )
 
 
@@ -229,7 +241,7 @@ def render_node_config(
     *, node_name: str, raft_address: str, data_dir: str, control_socket: str,
     authkey_file: str, cluster_name: str, cluster_id: str,
     peers: list[tuple[str, str]], initial_nodes: list[tuple[str, str]],
-    timing: dict[str, int] | None = None, socket_mode: str = "0600",
+    timing: dict[str, int] | None = None, socket_mode: str = "0666",
 ) -> str:
     """The TOML text of one node's configuration (tomllib only reads, so we write it)."""
     lines = [

@@ -16,6 +16,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from raftha.model.acl import acl_problem
+
 BOOLEAN_WORDS = frozenset(
     {"true", "false", "yes", "no", "on", "off", "y", "n", "1", "0"}
 )
@@ -116,6 +118,8 @@ PROPERTY_SPECS: dict[str, PropertySpec] = {
         spec("is-managed-default", "boolean", "true"),
         spec("notification-agent", "text", ""),
         spec("notification-recipient", "text", ""),
+        # Who may use the control socket (raftha.model.acl): TARGET=ROLE entries.
+        spec("raftha-acl", "acl", ""),
         # Written by Pacemaker's controller, never by operators.
         spec("last-lrm-refresh", "text", "", read_only=True),
     )
@@ -153,6 +157,9 @@ TYPE_CHECKS: dict[str, tuple[Callable[[str], bool], str]] = {
     "integer": (is_integer, "an integer"),
     "score": (is_score, "a score (integer or [-]INFINITY)"),
     "percentage": (is_percentage, "a percentage (e.g. 80%)"),
+    "acl": (lambda value: acl_problem(value) is None,
+            "a list of TARGET=ROLE entries (TARGET user, uid or @group; ROLE read-only, "
+            "operator or admin)"),
 }
 
 
