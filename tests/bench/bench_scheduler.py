@@ -32,6 +32,7 @@ import hashlib
 import json
 import os
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -298,7 +299,13 @@ def print_table(rows: list[tuple[str, ...]]) -> None:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
 
 
+def exit_on_terminate(signal_number: int, _frame: object) -> None:
+    """SIGTERM unwinds like Ctrl-C: children are killed and temporary files removed."""
+    raise SystemExit(128 + signal_number)
+
+
 def main(argv: list[str]) -> int:
+    signal.signal(signal.SIGTERM, exit_on_terminate)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=parse_sizes, default=parse_sizes(DEFAULT_SIZES),
                         help=f"comma-separated RESOURCESxNODES (default {DEFAULT_SIZES})")
