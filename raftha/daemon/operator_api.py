@@ -9,34 +9,36 @@ export a Pacemaker CIB, explain a placement and find why a resource moved.
     explain          {"resource", "at"?}   -> {"index", "at", "explanations": [...],
                                               "last_change": {...}|null}
     why_moved        {"resource", "depth"?} -> {"moves": [{index, kind, summary, user,
-                                              ts_ms, before, after, explanation}],
-                                              "scanned": N}
+                                              ts_ms, before, after, explanations}],
+                                              "scanned": N}  (newest first)
     node_utilization {"node", "name", "value"|null} -> {"index"}  (a node's capacity,
                                               e.g. cpu=4; null removes it; one committed
                                               configuration change)
 
 Invariants: none of these proposes anything; the rebuilt states come from the node's
 history journal with the same pure reducer; why_moved replays at most `depth` entries
-(bounded, default 200) and the scheduler runs once per entry scanned.
+(bounded, default 200), reading the journal once, and the scheduler runs once per entry
+scanned.
 """
 
 from __future__ import annotations
 
 import datetime
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
 import raftha
 from raftha.cib import write_cib
 from raftha.crmsh import CrmSyntaxError, load_configuration, verify
+from raftha.daemon.history import ENTRY, SNAPSHOTS, row_for
 from raftha.daemon.views import leader_name
 from raftha.model.config import Node as ConfiguredNode
 from raftha.model.properties import READ_ONLY_PROPERTIES, validate_property
-from raftha.model.reducer import QUIET_KINDS, stored_configuration
+from raftha.model.reducer import QUIET_KINDS, apply, stored_configuration
 from raftha.model.scheduler_inputs import scheduler_inputs
-from raftha.model.state import ClusterState
+from raftha.model.state import EMPTY_STATE, ClusterState, decode_snapshot
 from raftha.scheduler import plan
 
 DEFAULT_WHY_DEPTH = 200
@@ -122,6 +124,37 @@ def targets_of(state: ClusterState, resource: str) -> dict[str, str | None]:
             for item in explanations_of(state, resource)}
 
 
+def replayed_window(history: Any, depth: int) -> Iterator[tuple[Any, ClusterState]]:
+    """(None, state before the window) then (entry record, state after it) for the last
+    `depth` entries of the journal, replayed forward once from the nearest checkpoint
+    (one read of the journal, one reducer pass). A snapshot restored from the leader inside
+    the window yields (None, its state) again: what came before it is unknown here."""
+    records = history.records()
+    entries = [position for position, record in enumerate(records)
+               if record.record_type == ENTRY]
+    if not entries:
+        return
+    first = entries[-depth:][0]
+    start = 0
+    for position in range(first, -1, -1):
+        if records[position].record_type in SNAPSHOTS:
+            start = position
+            break
+    state = EMPTY_STATE
+    for position in range(start, len(records)):
+        record = records[position]
+        if record.record_type in SNAPSHOTS:
+            state = decode_snapshot(record.payload)
+            if position >= first:
+                yield None, state
+            continue
+        if position == first:
+            yield None, state
+        state = apply(state, record.index, record.payload)
+        if position >= first:
+            yield record, state
+
+
 def operator_operations(api: Any) -> dict[str, Callable[[dict, str], Any]]:
     from raftha.daemon.api import RequestError, allow, integer_arg, string_arg
 
@@ -172,29 +205,20 @@ def operator_operations(api: Any) -> dict[str, Callable[[dict, str], Any]]:
                             maximum=MAX_WHY_DEPTH)
         require_resource(api.machine.state, resource)
         api.require_history()
-        rows, earliest = api.history.rows(depth, 0)
         moves = []
-        later_targets: dict[str, str | None] | None = None
-        later_row = None
-        later_state = None
-        # Walk back from the newest entry: an entry moved the resource when the targets
-        # after it differ from the targets before it (= after the entry below it).
-        for row in reversed(rows):
-            if row.status != "applied":
+        scanned = 0
+        previous: dict[str, str | None] | None = None
+        for record, state in replayed_window(api.history, depth):
+            if record is None:  # the state just before the window (or a restored snapshot)
+                previous = targets_of(state, resource)
                 continue
-            state = api.history.state_at(row.index)
+            scanned += 1
             targets = targets_of(state, resource)
-            if later_targets is not None and targets != later_targets and later_row is not None:
-                moves.append(move_record(later_row, targets, later_targets, later_state,
-                                         resource))
-            later_targets, later_row, later_state = targets, row, state
-        if rows and later_row is not None and later_row.index > earliest:
-            before = targets_of(api.history.state_at(later_row.index - 1), resource) \
-                if later_row.index - 1 >= earliest else {}
-            if before != later_targets:
-                moves.append(move_record(later_row, before, later_targets, later_state,
-                                         resource))
-        return {"moves": moves, "scanned": len(rows), "earliest": earliest}
+            if previous is not None and targets != previous and record.status == "applied":
+                moves.append(move_record(row_for(record), previous, targets, state, resource))
+            previous = targets
+        moves.reverse()  # newest first
+        return {"moves": moves, "scanned": scanned}
 
     def move_record(row, before, after, state, resource) -> dict:
         return {"index": row.index, "kind": row.kind, "summary": row.summary,
