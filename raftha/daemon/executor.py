@@ -76,6 +76,7 @@ class ExecutorSettings:
     varrun_dir: str = ""
     lsb_directory: str = ""
     stop_resources_on_shutdown: bool = True
+    quorum_loss_grace_ms: int = 3000
     environment: tuple[tuple[str, str], ...] = ()
     extra_ocf_directories: tuple[str, ...] = field(default=())
 
@@ -200,10 +201,12 @@ class Executor:
         self.probed = False
         self.planned_index = -1
         self.view: PlanView | None = None
+        self.view_quorum = True
         self.wakeup = threading.Event()
         self.counts = {"actions": 0, "results": 0, "monitor_runs": 0, "proposal_failures": 0}
         self.last_error = ""
         self.tick_pending = False
+        self.no_quorum_since: float | None = None
 
     # -- life cycle ----------------------------------------------------------------------
 
@@ -271,14 +274,26 @@ class Executor:
         return state.created and record is not None and record.state == NODE_ONLINE
 
     def have_quorum(self) -> bool:
+        """Quorum as the plan should see it: lost only after `quorum_loss_grace_ms` without
+        it, so an election (a moment without a leader) does not stop every resource under
+        no-quorum-policy=stop. Leases guard the real partition case."""
         try:
-            return bool(self.raft.status().has_quorum)
+            has_quorum = bool(self.raft.status().has_quorum)
         except Exception:
-            return False
+            has_quorum = False
+        now = time.monotonic()
+        if has_quorum:
+            self.no_quorum_since = None
+            return True
+        if self.no_quorum_since is None:
+            self.no_quorum_since = now
+        return (now - self.no_quorum_since) * 1000 < self.settings.quorum_loss_grace_ms
 
     def current_view(self, state: ClusterState) -> PlanView:
-        if self.view is None or self.view.state is not state:
-            configuration, status = scheduler_inputs(state, self.have_quorum())
+        quorum = self.have_quorum()
+        if self.view is None or self.view.state is not state or self.view_quorum != quorum:
+            configuration, status = scheduler_inputs(state, quorum)
+            self.view_quorum = quorum
             self.view = PlanView(state, make_plan(configuration, status), configuration,
                                  self.node)
             self.planned_index = state.last_index
