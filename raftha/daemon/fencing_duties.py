@@ -78,16 +78,28 @@ class FencingDuties:
         self.requested_at: dict[str, float] = {}
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self.loop, name="fencing-duties", daemon=True)
+        self.lease = LeaseDuty(config, machine, proposer, monotonic=monotonic)
+
+    @property
+    def executor(self) -> Any:
+        return self.lease.executor
+
+    @executor.setter
+    def executor(self, executor: Any) -> None:
+        """The node's executor: the lease applies no-quorum-policy through it."""
+        self.lease.executor = executor
 
     # -- life cycle ------------------------------------------------------------------------
 
     def start(self) -> None:
         self.thread.start()
+        self.lease.start()
 
     def stop(self) -> None:
         self.stopping.set()
         if self.thread.is_alive():
             self.thread.join(5)
+        self.lease.stop()
 
     def loop(self) -> None:
         period_s = max(0.02, self.config.timing.leader_duty_period_ms / 1000)
@@ -307,3 +319,168 @@ def run_stonith_operation(call: Any, node_name: str) -> Any:
     status = ExecStatus.DONE if rc in (0, 1, 7) else ExecStatus.ERROR
     return AgentResult(rc, status, reason, "", int((clock.monotonic() - started) * 1000),
                        False, call.operation, call.interval_ms)
+
+
+# ---------------------------------------------------------------- lease and watchdog
+
+POLICY_STOP_MARGIN_MS = 200
+
+
+class LeaseDuty:
+    """A node's lease and its watchdog (research jepsen-cts 4.4), active while the committed
+    configuration asks for watchdog recovery (stonith-watchdog-timeout W > 0).
+
+    - Every L/3 the node proposes `LeaseRenewed`, noting the send time first; once it is
+      committed the lease runs until send time + L (never from the commit notification).
+    - The guard thread pets raftha-watchdog only while the lease is valid. When the lease
+      lapses it applies no-quorum-policy once: stop and demote stop every local resource
+      through the executor within WD - K; freeze and ignore leave them (the watchdog kills
+      them WD after the last pet, as sbd would); suicide kills the registered resource
+      groups and exits the daemon at once.
+    - The watchdog, in its own session, kills the resources' process groups and the daemon
+      WD after the last pet, whatever state the daemon is in (paused, hung, crashed).
+    Invariants: the watchdog is started before the first pet; nothing pets it while the
+    lease is invalid; every proposal and every wait is bounded.
+    """
+
+    def __init__(self, config: Any, machine: Any, proposer: Any, *,
+                 monotonic: Callable[[], float] = clock.monotonic,
+                 exit_process: Callable[[int], None] | None = None) -> None:
+        import os
+
+        from raftha.daemon.fencer import Lease
+        self.config = config
+        self.machine = machine
+        self.proposer = proposer
+        self.monotonic = monotonic
+        self.exit_process = exit_process or os._exit
+        self.daemon_pid = os.getpid()
+        self.executor: Any = None
+        self.lease: Any = None
+        self.lease_class = Lease
+        self.watchdog: Any = None
+        self.settings: Any = None
+        self.expiry_handled = True
+        self.policy_log: list[str] = []
+        self.stopping = threading.Event()
+        self.threads = [threading.Thread(target=self.heartbeat_loop, name="lease-heartbeat",
+                                         daemon=True),
+                        threading.Thread(target=self.guard_loop, name="lease-guard",
+                                         daemon=True)]
+
+    def start(self) -> None:
+        for thread in self.threads:
+            thread.start()
+
+    def stop(self) -> None:
+        """Orderly stop: the resources are stopped by now; disarm the watchdog."""
+        self.stopping.set()
+        for thread in self.threads:
+            if thread.is_alive():
+                thread.join(5)
+        if self.watchdog is not None:
+            self.watchdog.disarm()
+
+    def valid(self) -> bool:
+        """True when the watchdog mode is off, or the lease is valid."""
+        return self.lease is None or self.lease.valid()
+
+    # -- configuration ---------------------------------------------------------------------
+
+    def refresh_settings(self) -> bool:
+        """Follow the committed configuration; True while the watchdog mode is on."""
+        from raftha.model.fencing_events import timing_settings
+        state = self.machine.state
+        try:
+            settings = timing_settings(state.properties)
+        except FencingConfigError:
+            settings = None
+        if settings is None or settings.recovery_wait_ms <= 0 or not state.created:
+            if self.watchdog is not None:
+                self.watchdog.disarm()
+            self.settings, self.lease, self.watchdog = None, None, None
+            return False
+        if settings != self.settings:
+            self.settings = settings
+            self.lease = self.lease_class(settings.lease_ms, self.monotonic)
+            self.watchdog = self.start_watchdog(settings.watchdog_timeout_ms)
+        return True
+
+    def start_watchdog(self, timeout_ms: int) -> Any:
+        from raftha.daemon.fencer import WatchdogClient, start_watchdog, watchdog_directory
+        directory = watchdog_directory(self.config.data_dir)
+        start_watchdog(directory, timeout_ms, self.daemon_pid)
+        LOG.info("watchdog armed on first pet: timeout %d ms, %s", timeout_ms, directory)
+        return WatchdogClient(directory, self.daemon_pid)
+
+    # -- the two threads -------------------------------------------------------------------
+
+    def heartbeat_loop(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                if not self.refresh_settings():
+                    self.stopping.wait(0.5)
+                    continue
+                period_s = self.settings.lease_ms / 3000
+                lease = self.lease
+                sent = lease.heartbeat_sent()
+                try:
+                    self.proposer.propose("LeaseRenewed", {"name": self.config.node_name},
+                                          user="", timeout_ms=int(period_s * 1000))
+                    lease.heartbeat_committed(sent)
+                except ProposalError as error:
+                    LOG.info("lease not renewed: %s", error)
+                self.stopping.wait(max(0.0, sent + period_s - self.monotonic()))
+            except Exception:
+                LOG.exception("lease heartbeat failed; retrying")
+                self.stopping.wait(0.5)
+
+    def guard_loop(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                self.guard_step()
+            except Exception:
+                LOG.exception("lease guard failed; retrying")
+            settings = self.settings
+            period_s = 0.1 if settings is None else min(0.1, settings.watchdog_timeout_ms
+                                                        / 4000)
+            self.stopping.wait(period_s)
+
+    def guard_step(self) -> None:
+        lease, watchdog = self.lease, self.watchdog
+        if lease is None or watchdog is None:
+            return
+        if lease.valid():
+            watchdog.pet()
+            self.expiry_handled = False
+            return
+        if not self.expiry_handled:
+            self.expiry_handled = True
+            self.apply_no_quorum_policy()
+
+    def apply_no_quorum_policy(self) -> None:
+        policy = (self.machine.state.property("no-quorum-policy") or "stop").strip()
+        settings = self.settings
+        LOG.warning("lease expired: applying no-quorum-policy=%s (watchdog fires in %d ms)",
+                    policy, settings.watchdog_timeout_ms if settings else 0)
+        self.policy_log.append(policy)
+        if policy in ("suicide", "fence"):
+            from raftha.daemon.fencer import (
+                WATCHDOG_REGISTRY_NAME,
+                kill_registered_groups,
+                read_process_group_registry,
+                watchdog_directory,
+            )
+            registry = watchdog_directory(self.config.data_dir) / WATCHDOG_REGISTRY_NAME
+            kill_registered_groups(read_process_group_registry(registry))
+            self.exit_process(75)
+            return
+        if policy in ("freeze", "ignore"):
+            return
+        executor = self.executor
+        if executor is None or settings is None:
+            LOG.warning("no executor on this node: nothing to stop")
+            return
+        budget_ms = max(0, settings.watchdog_timeout_ms - settings.margin_ms
+                        - POLICY_STOP_MARGIN_MS)
+        executor.stop_local_resources(self.monotonic() + budget_ms / 1000)

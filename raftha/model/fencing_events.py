@@ -217,6 +217,18 @@ BODY_VALIDATORS: dict[str, Callable[[Mapping[str, Any]], None]] = {
 }
 
 
+def validate_lease_renewed(body: Mapping[str, Any]) -> None:
+    from raftha.model import events as event_model
+    event_model.require_keys(body, ("name",))
+    event_model.require_node_name(body["name"])
+
+
+BODY_VALIDATORS["LeaseRenewed"] = validate_lease_renewed
+
+# Bookkeeping kinds that must not show as the cluster's "last change".
+QUIET_KINDS = frozenset({"LeaseRenewed"})
+
+
 def summarize(kind: str, body: Mapping[str, Any]) -> str | None:
     """`raftha history` text for the fencing kinds (None for other kinds)."""
     if kind == "FenceRequested":
@@ -226,6 +238,8 @@ def summarize(kind: str, body: Mapping[str, Any]) -> str | None:
                 f" at level {body['level']}")
     if kind == "FenceFailed":
         return f"fencing {body['target']} ({body['action']}) failed: {body['reason']}"
+    if kind == "LeaseRenewed":
+        return f"lease of {body['name']} renewed"
     return None
 
 
@@ -344,7 +358,16 @@ def on_fence_failed(state: ClusterState, index: int, event: Event) -> ClusterSta
     return with_fencing(state, _with_result(fencing, pending, record, failures))
 
 
+def on_lease_renewed(state: ClusterState, index: int, event: Event) -> ClusterState:
+    """A node's lease heartbeat: its commit is the proof; the state does not change."""
+    _require_member(state, event.body["name"])
+    if event.origin != event.body["name"]:
+        raise _refuse(f"a lease is renewed by its own node, not by {event.origin}")
+    return state
+
+
 HANDLERS: dict[str, Callable[[ClusterState, int, Event], ClusterState]] = {
+    "LeaseRenewed": on_lease_renewed,
     "FenceRequested": on_fence_requested,
     "NodeFenced": on_node_fenced,
     "FenceFailed": on_fence_failed,
