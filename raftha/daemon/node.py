@@ -74,6 +74,7 @@ class NodeDaemon:
         except ExecutorConfigError as error:
             raise ConfigError(str(error)) from None
         self.api.executor = self.executor
+        self.fencing.executor = self.executor
         self.server: ControlServer | None = None
 
     def start(self) -> None:

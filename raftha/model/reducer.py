@@ -22,6 +22,7 @@ from raftha.model.config import Configuration
 from raftha.model.config import Node as ConfiguredNode
 from raftha.model.events import Event, EventError, decode_event
 from raftha.model.fencing_events import HANDLERS as FENCING_HANDLERS
+from raftha.model.fencing_events import QUIET_KINDS as FENCING_QUIET_KINDS
 from raftha.model.fencing_events import TIMING_PROPERTIES, timing_problem
 from raftha.model.properties import (
     boolean_value,
@@ -468,4 +469,4 @@ UNTRACKED_KINDS = frozenset({"ReadBarrier"})
 # Kinds that are bookkeeping rather than a change an operator would look for.
 QUIET_KINDS = frozenset({"ClockTicked", "NodeLost", "NodeReturned", "NodeStopped",
                          "OperationCompleted", "TransientAttributeSet",
-                         "TransientAttributeUnset"})
+                         "TransientAttributeUnset"}) | FENCING_QUIET_KINDS
