@@ -18,7 +18,9 @@ Usage:
   bench_scheduler.py [--sizes 1000x16,3000x32,10000x64] [--repeat N] [--pacemaker-repeat N]
                      [--skip-pacemaker] [--skip-raftha] [--pacemaker-cache FILE]
                      [--profile] [--timeout-s S] [--seed N]
-                     [--pacemaker-memory-limit-mb MB]
+                     [--pacemaker-memory-limit-mb MB] [--raftha-source DIR]
+  --raftha-source measures another revision, e.g. one exported with
+  `git archive REV raftha | tar -x -C DIR`.
   --pacemaker-cache reuses crm_simulate numbers measured earlier on an identical CIB (by
   SHA-256), marked "(cached)", so the slowest runs need not be repeated.
   --profile runs raftha under cProfile once per size and prints the hottest functions.
@@ -176,13 +178,21 @@ def smallest(current: float | None, new: float) -> float:
     return new if current is None else min(current, new)
 
 
-def measure_raftha(cib_path: Path, repeat: int, timeout_s: float) -> Measurement:
+def raftha_environment(source: Path) -> dict[str, str]:
+    """The worker imports raftha from `source` (a checkout or an exported revision)."""
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(
+        filter(None, [str(source), os.environ.get("PYTHONPATH", "")])))
+
+
+def measure_raftha(cib_path: Path, repeat: int, timeout_s: float,
+                   source: Path = REPOSITORY) -> Measurement:
     best = Measurement()
-    environment = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        filter(None, [str(REPOSITORY), os.environ.get("PYTHONPATH", "")])))
+    environment = raftha_environment(source)
     command = [sys.executable, str(Path(__file__).resolve()), "--worker", str(cib_path)]
     for _ in range(repeat):
-        run = run_measured(command, timeout_s, cwd=REPOSITORY, environment=environment)
+        run = run_measured(command, timeout_s, cwd=source, environment=environment)
+        if run.timed_out:
+            return Measurement(error=f"raftha killed after {timeout_s:.0f} s")
         if run.returncode != 0:
             lines = run.stderr.strip().splitlines() or ["no output"]
             return Measurement(error=f"raftha exited {run.returncode}: {lines[-1]}")
@@ -196,11 +206,11 @@ def measure_raftha(cib_path: Path, repeat: int, timeout_s: float) -> Measurement
     return best
 
 
-def profile_raftha(cib_path: Path, timeout_s: float) -> str:
-    environment = dict(os.environ, PYTHONPATH=str(REPOSITORY))
+def profile_raftha(cib_path: Path, timeout_s: float, source: Path = REPOSITORY) -> str:
+    environment = raftha_environment(source)
     command = [sys.executable, str(Path(__file__).resolve()), "--worker", str(cib_path),
                "--worker-profile"]
-    run = run_measured(command, timeout_s, cwd=REPOSITORY, environment=environment)
+    run = run_measured(command, timeout_s, cwd=source, environment=environment)
     return run.stderr
 
 
@@ -324,6 +334,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--pacemaker-memory-limit-mb", type=int,
                         default=DEFAULT_PACEMAKER_MEMORY_LIMIT_MB,
                         help="address-space cap for crm_simulate (protects a shared machine)")
+    parser.add_argument("--raftha-source", type=Path, default=REPOSITORY,
+                        help="directory raftha is imported from (e.g. an exported revision)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--worker-profile", action="store_true", help=argparse.SUPPRESS)
     arguments = parser.parse_args(argv)
@@ -340,7 +352,8 @@ def main(argv: list[str]) -> int:
             ours = Measurement(detail="skipped")
             if not arguments.skip_raftha:
                 print(f"[{size}] raftha ...", file=sys.stderr, flush=True)
-                ours = measure_raftha(cib_path, arguments.repeat, arguments.timeout_s)
+                ours = measure_raftha(cib_path, arguments.repeat, arguments.timeout_s,
+                                      arguments.raftha_source)
             theirs = Measurement(detail="skipped")
             if not arguments.skip_pacemaker:
                 print(f"[{size}] crm_simulate -R ...", file=sys.stderr, flush=True)
@@ -350,8 +363,8 @@ def main(argv: list[str]) -> int:
                                                   arguments.pacemaker_memory_limit_mb)
             rows.append(table_row(size, ours, theirs))
             if arguments.profile:
-                print(f"[{size}] profile:\n{profile_raftha(cib_path, arguments.timeout_s)}",
-                      file=sys.stderr, flush=True)
+                profile = profile_raftha(cib_path, arguments.timeout_s, arguments.raftha_source)
+                print(f"[{size}] profile:\n{profile}", file=sys.stderr, flush=True)
     print_table(rows)
     return 0
 
