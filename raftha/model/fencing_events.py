@@ -382,7 +382,8 @@ def needs_fencing(state: ClusterState, target: str) -> bool:
     node = state.node(target)
     return (node is not None and node.state == NODE_OFFLINE
             and node.expected == EXPECTED_MEMBER
-            and fencing_state(state).pending_for(target) is None)
+            and fencing_state(state).pending_for(target) is None
+            and not is_witness(state, target))
 
 
 def history_rows(state: ClusterState) -> list[dict[str, Any]]:
@@ -535,7 +536,7 @@ def awaiting_fencing(state: ClusterState, target: str) -> bool:
     node = state.node(target)
     if node is None or node.state != NODE_OFFLINE or node.expected != EXPECTED_MEMBER:
         return False
-    if not fencing_readiness(state).can_fence:
+    if not fencing_readiness(state).can_fence or is_witness(state, target):
         return False
     return fencing_state(state).failure_count(target) < max_attempts(state)
 
@@ -554,3 +555,41 @@ def sandbox_fencing_text(sandbox_dir: str, node_names: list[str]) -> str:
         lines.append(f"location fence-{name}-not-on-{name} fence-{name} -inf: {name}")
     lines.append("property stonith-enabled=true")
     return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------- what the scheduler sees
+
+WITNESS_ATTRIBUTE = "witness"
+
+
+def witness_nodes(configuration: Any) -> frozenset[str]:
+    """Nodes whose permanent attribute witness=true: they vote in Raft (the quorum device of
+    a two-node cluster) but run no resources, so the scheduler never sees them."""
+    from raftha.model.properties import boolean_value
+    return frozenset(node.name for node in configuration.nodes
+                     if boolean_value(dict(node.attributes).get(WITNESS_ATTRIBUTE, "false")))
+
+
+def for_scheduling(state: ClusterState, configuration: Any) -> Any:
+    """The configuration the scheduler plans with: witness nodes left out, and
+    have-watchdog=true while watchdog recovery (stonith-watchdog-timeout > 0) is configured,
+    as Pacemaker's controller sets it when sbd runs (then a lost node counts as fenceable
+    and resources are not held back for want of a fence device)."""
+    witnesses = witness_nodes(configuration)
+    if witnesses:
+        configuration = replace(configuration, nodes=tuple(
+            node for node in configuration.nodes if node.name not in witnesses))
+    try:
+        wait_ms = timing_settings(state.properties).recovery_wait_ms
+    except FencingConfigError:
+        wait_ms = 0
+    properties = dict(configuration.properties)
+    if wait_ms > 0 and "have-watchdog" not in properties:
+        properties["have-watchdog"] = "true"
+        configuration = replace(configuration, properties=tuple(sorted(properties.items())))
+    return configuration
+
+
+def is_witness(state: ClusterState, name: str) -> bool:
+    from raftha.model.reducer import stored_configuration
+    return name in witness_nodes(stored_configuration(state))
