@@ -23,6 +23,7 @@ from dataclasses import replace
 
 from raftha.model.config import Configuration
 from raftha.model.config import Node as ConfiguredNode
+from raftha.model.fencing_events import for_scheduling, is_witness
 from raftha.model.reducer import stored_configuration
 from raftha.model.state import EXPECTED_MEMBER, NODE_ONLINE, ClusterState, NodeRecord
 from raftha.model.status import ClusterStatus, NodeStatus, online_node
@@ -43,7 +44,7 @@ def configuration_with_members(state: ClusterState) -> Configuration:
     configured = {node.name for node in configuration.nodes}
     missing = tuple(ConfiguredNode(name=record.name, id=record.name)
                     for record in state.nodes if record.name not in configured)
-    return replace(configuration, nodes=configuration.nodes + missing)
+    return for_scheduling(state, replace(configuration, nodes=configuration.nodes + missing))
 
 
 def scheduler_inputs(state: ClusterState, have_quorum: bool
@@ -51,7 +52,8 @@ def scheduler_inputs(state: ClusterState, have_quorum: bool
     status = ClusterStatus(
         have_quorum=have_quorum,
         now=state.now_ms // 1000,
-        nodes=tuple(node_status(state, record) for record in state.nodes),
+        nodes=tuple(node_status(state, record) for record in state.nodes
+                    if not is_witness(state, record.name)),
         # Quorum was held once the cluster was created: losing it now is a real loss.
         quorum_panic=state.created and not have_quorum,
     )
