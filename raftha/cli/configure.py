@@ -18,6 +18,9 @@ import click
 
 from raftha.cli import staging
 from raftha.cli.common import call, fail, output_option, print_json, socket_option
+from raftha.cli.config_objects import ObjectError, delete_objects, show_objects
+from raftha.crmsh import parse_configuration, render_configuration
+from raftha.model.config import Configuration
 
 MAX_CONFIGURATION_BYTES = 512 * 1024
 
@@ -77,23 +80,34 @@ def read_text(path: str) -> str:
 @output_option
 @click.option("--committed", is_flag=True,
               help="While a batch is staged: show the committed configuration instead.")
-def configure_show(socket_path: str, output_format: str, committed: bool) -> None:
-    """Show the configuration as crm configure text (or the plain data as JSON).
+@click.argument("object_ids", nargs=-1, metavar="[ID]...")
+def configure_show(socket_path: str, output_format: str, committed: bool,
+                   object_ids: tuple[str, ...]) -> None:
+    """Show the configuration as crm configure text (or the plain data as JSON); with IDs,
+    only those resources, constraints and tags.
 
     While a batch is staged (`configure begin`), shows the staged text.
 
     \b
     Examples:
       raftha configure show > site.crm
+      raftha configure show WebSite website-with-ip
       raftha configure show --output json | jq '.constraints[].id'
     """
     stage = None if committed else staging.current(socket_path)
     if stage is not None and output_format == "text":
         click.echo(f"# staged batch based on index {stage['base_index']} (not committed)",
                    err=True)
-        click.echo(stage["text"], nl=not stage["text"].endswith("\n"))
+        text = stage["text"]
+        if object_ids:
+            text = objects_text(parse_configuration(text), object_ids)
+        click.echo(text, nl=not text.endswith("\n"))
         return
     result = call(socket_path, "configure_show")
+    if object_ids and output_format == "text":
+        text = objects_text(Configuration.from_dict(result["configuration"]), object_ids)
+        click.echo(text, nl=not text.endswith("\n"))
+        return
     if output_format == "json":
         print_json(result["configuration"])
     else:
@@ -223,3 +237,48 @@ def configure_abort(socket_path: str) -> None:
     if not staging.discard(socket_path):
         fail("no batch is staged")
     click.echo("staged batch discarded")
+
+
+def objects_text(configuration: Configuration, object_ids: tuple[str, ...]) -> str:
+    try:
+        return show_objects(configuration, object_ids)
+    except ObjectError as error:
+        fail(str(error))
+
+
+@configure_group.command("delete")
+@socket_option
+@click.argument("object_ids", nargs=-1, required=True, metavar="ID...")
+@click.option("--force", is_flag=True,
+              help="Also delete the constraints that name a deleted resource.")
+def configure_delete(socket_path: str, object_ids: tuple[str, ...], force: bool) -> None:
+    """Delete resources, constraints or tags by id, as one atomic change.
+
+    A resource still named by a constraint is refused unless --force (which deletes those
+    constraints too). A group member leaves its group. While a batch is staged, deletes
+    from the staged text.
+
+    \b
+    Examples:
+      raftha configure delete prefer-node2
+      raftha configure delete --force WebSite
+    """
+    stage = staging.current(socket_path)
+    if stage is not None:
+        try:
+            configuration = delete_objects(parse_configuration(stage["text"]), object_ids,
+                                           force)
+        except ObjectError as error:
+            fail(f"{error}; the staged batch is unchanged")
+        staging.save(socket_path, {**stage, "text": render_configuration(configuration)})
+        click.echo(f"deleted {' '.join(object_ids)} from the staged batch")
+        return
+    shown = call(socket_path, "configure_show")
+    try:
+        configuration = delete_objects(Configuration.from_dict(shown["configuration"]),
+                                       object_ids, force)
+    except ObjectError as error:
+        fail(f"{error}; nothing committed")
+    result = call(socket_path, "configure_load", text=render_configuration(configuration),
+                  mode="replace", base_index=shown["index"])
+    click.echo(f"deleted {' '.join(object_ids)} (committed at index {result['index']})")

@@ -58,6 +58,11 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "demo": ("raftha demo",),
     "simulate": ("raftha simulate cib.xml", "raftha simulate cib.xml --show-scores",
                  "raftha simulate cib.xml --output json"),
+    "acl": ("raftha acl grant alice operator", "raftha acl grant @hagroup read-only",
+            "raftha acl show"),
+    "acl grant": ("raftha acl grant alice operator", "raftha acl grant @wheel admin"),
+    "acl revoke": ("raftha acl revoke alice",),
+    "acl show": ("raftha acl show",),
     "fence": ("raftha fence history",),
     "fence history": ("raftha fence history", "raftha fence history --output json"),
 }

@@ -268,3 +268,50 @@ def test_shell_completion_completes_commands_and_subcommands():
         return [line.split(",", 1)[1] for line in result.stdout.splitlines() if "," in line]
     assert "resource" in complete("raftha reso")
     assert {"move", "migrate"} <= set(complete("raftha resource m"))
+
+
+def test_show_and_delete_single_objects():
+    from raftha.cli.config_objects import ObjectError, delete_objects, show_objects
+
+    configuration = parse_configuration(
+        "primitive A ocf:heartbeat:Dummy\nprimitive B ocf:heartbeat:Dummy\n"
+        "primitive C ocf:heartbeat:Dummy\ngroup G B C\n"
+        "colocation a-with-g inf: A G\nlocation prefer-a A 10: n1\n")
+    text = show_objects(configuration, ("A", "prefer-a"))
+    assert text.splitlines() == ["primitive A ocf:heartbeat:Dummy",
+                                 "location prefer-a A 10: n1"]
+    assert "group G" not in text and "a-with-g" not in text
+    with pytest.raises(ObjectError, match="no object 'Nope'"):
+        show_objects(configuration, ("Nope",))
+    with pytest.raises(ObjectError, match="still referenced by a-with-g, prefer-a"):
+        delete_objects(configuration, ("A",), force=False)
+    forced = delete_objects(configuration, ("A",), force=True)
+    assert [item.id for item in forced.constraints] == [] and verify(forced) == []
+    member_gone = delete_objects(configuration, ("C",), force=False)
+    assert render_configuration(member_gone).count("group G B") == 1
+    assert verify(member_gone) == []
+    group_gone = delete_objects(configuration, ("a-with-g", "G"), force=False)
+    assert {item.id for item in group_gone.all_primitives()} == {"A"}
+
+
+def test_watch_redraws_and_styles_like_crm_mon():
+    import io
+
+    from rich.console import Console
+
+    from raftha.cli.monitor import styled, watch
+
+    drawn = []
+
+    def fetch() -> str:
+        drawn.append(len(drawn))
+        return f"Node List:\n  * Online: [ n1 ]\n  * web\t(x):\t FAILED n{len(drawn)}"
+    output = io.StringIO()
+    watch(fetch, 0.5, Console(file=output, force_terminal=True, width=80), iterations=2)
+    assert drawn == [0, 1]
+    import re
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", output.getvalue())
+    assert "FAILED n1" in plain and "FAILED n2" in plain
+    line = styled("  * web\t(x):\t FAILED n1")
+    assert any(span.style == "bold red" for span in line.spans)
+    assert [span.style for span in styled("Node List:").spans] == ["bold"]

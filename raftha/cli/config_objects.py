@@ -1,0 +1,102 @@
+"""Single objects of a configuration: `configure show ID...` and `configure delete ID...`.
+
+    show_objects(configuration, ids)   crm text of just those objects (resources, constraints,
+                                       tags), in configuration order
+    delete_objects(configuration, ids, force)
+                                       the configuration without them; a resource still named
+                                       by a constraint is refused unless force, which also
+                                       removes those constraints (crm's `delete --force`)
+
+A group member is taken out of its group (a group left empty goes too); the child of a clone
+goes with its clone. Errors are one-line ObjectError messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from raftha.crmsh import render_configuration
+from raftha.model.config import Clone, Configuration, Group, walk_resource
+
+
+class ObjectError(ValueError):
+    """An object request that cannot be served; the message is one line."""
+
+
+def constraint_references(constraint) -> set[str]:
+    names = set()
+    for field in ("resource", "with_resource", "first", "then"):
+        value = getattr(constraint, field, None)
+        if value:
+            names.add(value)
+    for resource_set in getattr(constraint, "resource_sets", ()):
+        names.update(resource_set.resources)
+    return names
+
+
+def known_ids(configuration: Configuration) -> set[str]:
+    ids = {item.id for resource in configuration.resources for item in walk_resource(resource)}
+    ids |= {constraint.id for constraint in configuration.constraints}
+    ids |= {tag.id for tag in configuration.tags}
+    return ids
+
+
+def require_known(configuration: Configuration, ids: tuple[str, ...]) -> None:
+    unknown = [item for item in ids if item not in known_ids(configuration)]
+    if unknown:
+        raise ObjectError(f"no object {unknown[0]!r} in the configuration")
+
+
+def show_objects(configuration: Configuration, ids: tuple[str, ...]) -> str:
+    require_known(configuration, ids)
+    wanted = set(ids)
+    selected = replace(
+        Configuration(),
+        resources=tuple(resource for resource in configuration.resources
+                        if wanted & {item.id for item in walk_resource(resource)}),
+        constraints=tuple(item for item in configuration.constraints if item.id in wanted),
+        tags=tuple(tag for tag in configuration.tags if tag.id in wanted),
+    )
+    return render_configuration(selected)
+
+
+def without_resources(resources: tuple, gone: set[str]) -> tuple:
+    kept = []
+    for resource in resources:
+        if resource.id in gone:
+            continue
+        if isinstance(resource, Clone) and resource.child.id in gone:
+            continue
+        if isinstance(resource, Group):
+            members = tuple(member for member in resource.members if member.id not in gone)
+            if not members:
+                continue
+            resource = replace(resource, members=members)
+        if isinstance(resource, Clone) and isinstance(resource.child, Group):
+            members = tuple(member for member in resource.child.members
+                            if member.id not in gone)
+            if not members:
+                continue
+            resource = replace(resource, child=replace(resource.child, members=members))
+        kept.append(resource)
+    return tuple(kept)
+
+
+def delete_objects(configuration: Configuration, ids: tuple[str, ...],
+                   force: bool) -> Configuration:
+    require_known(configuration, ids)
+    gone = set(ids)
+    for resource in configuration.resources:
+        if resource.id in gone:  # a clone or group takes what it holds with it
+            gone.update(item.id for item in walk_resource(resource))
+    constraints = [item for item in configuration.constraints if item.id not in gone]
+    dependent = [item for item in constraints if constraint_references(item) & gone]
+    if dependent and not force:
+        names = ", ".join(item.id for item in dependent)
+        raise ObjectError(f"still referenced by {names}; delete those first or use --force")
+    return replace(
+        configuration,
+        resources=without_resources(configuration.resources, gone),
+        constraints=tuple(item for item in constraints if item not in dependent),
+        tags=tuple(tag for tag in configuration.tags if tag.id not in gone),
+    )
