@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from raftha.raft.contract import RaftSettings
-from raftha.raft.durability import DurableFileJournal, SyncStats
+from raftha.raft.durability import CorruptMetaError, DurableFileJournal, SyncStats
 from raftha.raft.library import (
     SyncObj,
     SyncObjConf,
@@ -53,7 +53,12 @@ def _journal_factory(journal_path: str | None = None) -> DurableFileJournal:
     if journal_path is None or not _construction_stats:
         raise RuntimeError("raftha builds pysyncobj journals only through ReplicatedLogNode")
     snapshot_path = os.path.join(os.path.dirname(journal_path), SNAPSHOT_FILE_NAME)
-    return DurableFileJournal(journal_path, _construction_stats[0], snapshot_path)
+    try:
+        return DurableFileJournal(journal_path, _construction_stats[0], snapshot_path)
+    except (CorruptMetaError, OSError):
+        raise
+    except Exception as error:  # a torn or zeroed journal fails in many ways while parsed
+        raise CorruptMetaError(f"raft journal {journal_path} is unreadable: {error!r}") from None
 
 
 pysyncobj_syncobj.createJournal = _journal_factory
