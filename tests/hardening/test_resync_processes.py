@@ -1,4 +1,4 @@
-"""Real processes: a node whose Raft meta file is damaged refuses to start with a clear
+"""Real processes: a node whose Raft journal or meta file is damaged refuses to start with a clear
 message; `raftha node resync` moves its data aside and it rejoins, caught up from the
 cluster (snapshot and log), with the same state hash and nothing lost."""
 
@@ -51,7 +51,8 @@ def compacting_trio(tmp_path):
         assert sandbox.running() == []
 
 
-def test_a_node_with_a_damaged_meta_file_is_resynced_from_the_cluster(compacting_trio):
+@pytest.mark.parametrize("damaged", ["raft.journal.meta", "raft.journal"])
+def test_a_node_with_damaged_raft_data_is_resynced_from_the_cluster(compacting_trio, damaged):
     sandbox = compacting_trio
     leader = sandbox.leader()
     victim = next(name for name in sandbox.nodes if name != leader)
@@ -61,14 +62,14 @@ def test_a_node_with_a_damaged_meta_file_is_resynced_from_the_cluster(compacting
         for number in range(80):  # past the compaction threshold: snapshots exist
             client.call("property_set", name="batch-limit", value=str(number))
     sandbox.kill(victim)
-    meta = data_dir / "raft" / "raft.journal.meta"
-    meta.write_bytes(meta.read_bytes()[:7])  # a torn write
+    torn = data_dir / "raft" / damaged
+    torn.write_bytes(torn.read_bytes()[:len(torn.read_bytes()) // 3])  # a torn write
     with sandbox.client(leader) as client:
         client.call("property_set", name="node-action-limit", value="7")  # missed
 
     refused = run_cli("node", "run", "--config", config_path, timeout_s=START_REFUSAL_TIMEOUT_S)
     assert refused.returncode == 1
-    assert "raft meta file" in refused.stderr and "unreadable" in refused.stderr
+    assert damaged in refused.stderr and "unreadable" in refused.stderr
     assert f"raftha node resync --config {config_path}" in refused.stderr
 
     resynced = run_cli("node", "resync", "--config", config_path)
