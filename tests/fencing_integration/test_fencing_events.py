@@ -225,3 +225,22 @@ def test_fencing_forgets_what_the_node_ran():
     log.add("NodeFenced", {"target": "n3", "action": "off", "request_index": fence.index,
                            "device": "d", "level": 1})
     assert log.state.histories_of("n3") == ()
+
+
+def test_a_witness_votes_but_the_scheduler_never_sees_it_and_it_is_never_fenced():
+    log = cluster_with_lost_node()
+    assert log.add("NodeAttributeSet", {"node": "n3", "name": "witness",
+                                        "value": "true"}).status == APPLIED
+    configuration, status = scheduler_inputs(log.state, True)
+    assert [node.name for node in configuration.nodes] == ["n1", "n2"]
+    assert [node.name for node in status.nodes] == ["n1", "n2"]
+    assert not needs_fencing(log.state, "n3")      # lost, but it ran nothing
+
+
+def test_watchdog_recovery_counts_as_a_way_to_fence_for_the_scheduler():
+    log = cluster_with_lost_node()
+    configuration, _ = scheduler_inputs(log.state, True)
+    assert configuration.property("have-watchdog") is None
+    log.add("ClusterPropertySet", {"name": "stonith-watchdog-timeout", "value": "5s"})
+    configuration, _ = scheduler_inputs(log.state, True)
+    assert configuration.property("have-watchdog") == "true"
