@@ -35,7 +35,7 @@ if str(REPOSITORY) not in sys.path:
 
 from jepsen.checkers import activity_intervals, parse_ledger_lines  # noqa: E402
 from raftha.daemon.client import ApiError  # noqa: E402
-from raftha.sandbox import Sandbox  # noqa: E402
+from raftha.sandbox import Sandbox, SandboxError  # noqa: E402
 
 TICK_MS = 100
 GAP_THRESHOLD_MS = 350          # a silence longer than this ends an activity interval
@@ -198,7 +198,11 @@ def main() -> int:
             times.append(seconds)
             print(f"run {run}: kill -9 {victim} -> ticking on {owner} after {seconds:.3f} s",
                   flush=True)
-            restart(sandbox, victim)
+            try:
+                restart(sandbox, victim)
+            except (SandboxError, TimeoutError, ApiError) as error:
+                problems.append(f"restart after run {run}: {error}")
+                break
         overlap = overlaps(read_ticks(ledger))
     finally:
         bring_down(directory)
