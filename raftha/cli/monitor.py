@@ -87,7 +87,8 @@ def clone_lines(clone: str, instances: list[tuple[str, dict[str, Any]]],
 
 
 def resource_lines(resources: dict[str, dict[str, Any]], all_nodes: list[str]) -> list[str]:
-    """crm_mon's "Full List of Resources": primitives, groups and clones in order of id."""
+    """crm_mon's "Full List of Resources": primitives, groups and clones, in the order the
+    document lists them (configuration order)."""
     if not resources:
         return ["  * No resources"]
     blocks: dict[str, tuple[str, list[tuple[str, dict[str, Any]]]]] = {}
@@ -100,7 +101,8 @@ def resource_lines(resources: dict[str, dict[str, Any]], all_nodes: list[str]) -
             key, kind = instance, "primitive"
         blocks.setdefault(key, (kind, []))[1].append((instance, resource))
     lines: list[str] = []
-    for key, (kind, members) in sorted(blocks.items()):
+    # The daemon lists instances in configuration order, as crm_mon does.
+    for key, (kind, members) in blocks.items():
         if kind == "clone":
             lines += clone_lines(key, members, all_nodes, "  ")
         elif kind == "group":

@@ -311,3 +311,55 @@ def test_move_with_a_lifetime_expires_by_itself_and_why_moved_finds_it(cli):
     assert ["prefer-D1", "node1", 100] in explanation["contributions"]
     text = cli("explain", "D1").stdout
     assert "decided by: prefer-D1 (100 on node1)" in text
+
+
+GROUPS_AND_CLONES = """\
+property stonith-enabled=false
+rsc_defaults resource-stickiness=100
+primitive vip ocf:heartbeat:Dummy op monitor interval=10s
+primitive site ocf:heartbeat:Dummy op monitor interval=10s
+group web vip site
+primitive pulse ocf:pacemaker:Dummy op monitor interval=15s
+clone pulse-clone pulse
+primitive db ocf:pacemaker:Stateful op monitor interval=10s role=Promoted \\
+    op monitor interval=11s role=Unpromoted
+clone db-clone db meta promotable=true promoted-max=1
+colocation web-with-db-promoted inf: web db-clone:Promoted
+order db-then-web Mandatory: db-clone:promote web:start
+"""
+
+
+def section(text: str, heading: str) -> list[str]:
+    """The bullet lines of one crm_mon section, without column padding."""
+    lines = text.splitlines()
+    start = lines.index(heading) + 1
+    body = []
+    for line in lines[start:]:
+        if not line.strip():
+            break
+        body.append(" ".join(line.replace("\t", " ").split()))
+    return body
+
+
+def test_status_agrees_with_the_real_crm_mon_on_groups_and_clones(cli, tmp_path):
+    if shutil.which("crm_mon") is None:
+        pytest.skip("crm_mon (pacemaker-cli-utils) is not installed")
+    cli("configure", "load", "replace", "-", input_text=GROUPS_AND_CLONES)
+
+    def settled():
+        resources = json.loads(cli("status", "--output", "json").stdout)["resources"]
+        roles = sorted(item["role"] for item in resources.values())
+        return roles == ["Promoted", "Started", "Started", "Started", "Started", "Started",
+                         "Unpromoted", "Unpromoted"] and all(
+            item["node"] == item["target_node"] for item in resources.values())
+    wait_until(settled, 120, "every instance placed and promoted")
+    ours = cli("status", "--no-color").stdout
+    cib = tmp_path / "cib.xml"
+    cli("cib", "export", "-o", str(cib))
+    theirs = subprocess.run(["crm_mon", "-1", "-r", "-A"], capture_output=True, text=True,
+                            timeout=60, env=dict(os.environ, CIB_file=str(cib)))
+    assert theirs.returncode == 0, theirs.stderr
+    assert section(ours, "Full List of Resources:") == section(
+        theirs.stdout, "Full List of Resources:")
+    assert section(ours, "Node List:") == section(theirs.stdout, "Node List:")
+    assert section(ours, "Node Attributes:") == section(theirs.stdout, "Node Attributes:")

@@ -115,16 +115,16 @@ def test_resources_render_by_group_and_clone_like_crm_mon():
     }
     lines = resource_lines(resources, ["n1", "n2", "n3"])
     assert lines == [
+        "  * Resource Group: web:",
+        "    * ip\t(ocf:heartbeat:IPaddr2):\t Started n1",
+        "    * site\t(ocf:heartbeat:apache):\t Stopped (unmanaged)",
+        "  * Clone Set: ping-clone [ping]:",
+        "    * Started: [ n1 n2 ]",
+        "    * Stopped: [ n3 ]",
         "  * Clone Set: db-clone [db] (promotable):",
         "    * Promoted: [ n2 ]",
         "    * Unpromoted: [ n1 ]",
         "  * fence\t(stonith:fence_dummy):\t FAILED n3",
-        "  * Clone Set: ping-clone [ping]:",
-        "    * Started: [ n1 n2 ]",
-        "    * Stopped: [ n3 ]",
-        "  * Resource Group: web:",
-        "    * ip\t(ocf:heartbeat:IPaddr2):\t Started n1",
-        "    * site\t(ocf:heartbeat:apache):\t Stopped (unmanaged)",
     ]
 
 
