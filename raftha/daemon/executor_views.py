@@ -13,6 +13,7 @@ software missing is not a failed action (probe masking).
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from raftha.model.state import ClusterState
@@ -74,6 +75,12 @@ def add_operation_views(state: ClusterState, nodes: dict[str, dict[str, Any]]) -
         node["fail_counts"] = counts.get(name, {})
 
 
+def format_seconds(seconds: int | None) -> str:
+    if not seconds:
+        return "-"
+    return time.strftime("%a %b %d %H:%M:%S %Y", time.localtime(seconds))
+
+
 def render_operation_sections(document: dict[str, Any]) -> list[str]:
     """crm_mon's Migration Summary and Failed Resource Actions, as text lines."""
     lines: list[str] = []
@@ -85,16 +92,16 @@ def render_operation_sections(document: dict[str, Any]) -> list[str]:
         for name, counts in summary:
             lines.append(f"  * Node: {name}:")
             for resource, entry in sorted(counts.items()):
-                lines.append(f"    * {resource}: "
-                             f"fail-count={entry['count']}, last-failure="
-                             f"{entry['last_failure'] or '-'}")
+                lines.append(f"    * {resource}: fail-count={entry['count']}, "
+                             f"last-failure='{format_seconds(entry['last_failure'])}'")
     failures = [item for _, node in sorted(nodes.items())
                 for item in node.get("failed_actions", [])]
     if failures:
         lines += ["", "Failed Resource Actions:"]
         for item in failures:
-            reason = f" ({item['exit_reason']})" if item["exit_reason"] else ""
+            reason = f", exit-reason='{item['exit_reason']}'" if item["exit_reason"] else ""
             lines.append(f"  * {item['resource']}_{item['operation']}_{item['interval_ms']} "
                          f"on {item['node']} '{item['rc_text']}' ({item['rc']}): "
-                         f"{item['status_text']}{reason}")
+                         f"status='{item['status_text']}'{reason}, "
+                         f"last-rc-change='{format_seconds(item['last_run'])}'")
     return lines
