@@ -1027,7 +1027,8 @@ class WatchdogClient:
 
 def start_watchdog(directory: str | os.PathLike[str], timeout_ms: int, daemon_pid: int, *,
                    kill_wait_ms: int = 5000, python: str = sys.executable,
-                   program: Path = WATCHDOG_PROGRAM) -> int:
+                   program: Path = WATCHDOG_PROGRAM,
+                   environment_marker: str | None = None) -> int:
     """Start the watchdog for `directory` in its own session (or reuse the live one) and
     wait until it listens; returns its pid. It starts disarmed: the first pet arms it."""
     folder = Path(directory)
@@ -1040,7 +1041,8 @@ def start_watchdog(directory: str | os.PathLike[str], timeout_ms: int, daemon_pi
     with open(folder / WATCHDOG_LOG_NAME, "ab") as log:
         child = subprocess.Popen(
             [python, "-I", str(program), "--dir", str(folder), "--timeout-ms", str(timeout_ms),
-             "--daemon-pid", str(daemon_pid), "--kill-wait-ms", str(kill_wait_ms)],
+             "--daemon-pid", str(daemon_pid), "--kill-wait-ms", str(kill_wait_ms),
+             *(["--environment-marker", environment_marker] if environment_marker else [])],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True, close_fds=True, cwd="/")
     deadline = time.monotonic() + WATCHDOG_START_TIMEOUT_MS / 1000.0

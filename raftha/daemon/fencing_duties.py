@@ -409,7 +409,10 @@ class LeaseDuty:
     def start_watchdog(self, timeout_ms: int) -> Any:
         from raftha.daemon.fencer import WatchdogClient, start_watchdog, watchdog_directory
         directory = watchdog_directory(self.config.data_dir)
-        start_watchdog(directory, timeout_ms, self.daemon_pid)
+        # Everything the node's agents start inherits RAFTHA_SOCKET: the watchdog kills
+        # those processes too, even when they left the registered process groups.
+        start_watchdog(directory, timeout_ms, self.daemon_pid,
+                       environment_marker=f"RAFTHA_SOCKET={self.config.control_socket}")
         LOG.info("watchdog armed on first pet: timeout %d ms, %s", timeout_ms, directory)
         return WatchdogClient(directory, self.daemon_pid)
 

@@ -149,3 +149,40 @@ def test_switching_the_watchdog_mode_off_disarms():
     duty.machine.state = state_with({})
     assert duty.refresh_settings() is False
     assert watchdog.disarmed == 1 and duty.lease is None
+
+
+def test_the_watchdog_kills_marked_processes_outside_the_registry(tmp_path):
+    """A resource process in a session of its own (a daemonising agent's child) carries the
+    node's marker in its environment: a firing watchdog kills it too."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from raftha.daemon.fencer import WatchdogClient, start_watchdog
+
+    marker = f"RAFTHA_SOCKET={tmp_path}/control.sock"
+    environment = dict(os.environ, RAFTHA_SOCKET=f"{tmp_path}/control.sock")
+    escaped = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"],
+                               env=environment, start_new_session=True)
+    # `daemon` stands in for the node daemon (the watchdog kills it when it fires).
+    daemon = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"],
+                                 start_new_session=True)
+    directory = tmp_path / "watchdog"
+    watchdog_pid = start_watchdog(directory, 200, daemon.pid,
+                                  environment_marker=marker)
+    try:
+        WatchdogClient(directory, daemon.pid).pet()      # arm; then stop petting
+        deadline = time.monotonic() + 20
+        while escaped.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert escaped.poll() is not None                   # killed: it carried the marker
+    finally:
+        for process in (escaped, daemon):
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+        try:
+            os.kill(watchdog_pid, 9)
+        except ProcessLookupError:
+            pass
