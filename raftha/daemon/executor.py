@@ -281,7 +281,7 @@ class Executor:
             has_quorum = bool(self.raft.status().has_quorum)
         except Exception:
             has_quorum = False
-        now = time.monotonic()
+        now = clock.monotonic()
         if has_quorum:
             self.no_quorum_since = None
             return True
