@@ -185,3 +185,21 @@ location evac-prefers-node1 evac 50: node1
     start_b = node_with(events, f"ev2 start on {moved[0]}")[-1]["index"]
     assert stop_b < stop_a < start_a < start_b      # reverse order out, forward order in
     assert cluster.status()["nodes"]["node1"]["state"] == "standby"
+
+
+def test_failure_timeout_expires_through_a_committed_clock_tick(cluster):
+    cluster.load(BASE + """
+primitive brittle ocf:heartbeat:Dummy meta migration-threshold=1 failure-timeout=4s \\
+    op monitor interval=1s
+location brittle-likes-node1 brittle 100: node1
+""")
+    cluster.wait_running("brittle")
+    assert cluster.where("brittle") == ["node1"]
+    (cluster.run_dir("node1") / "resource-agents" / "Dummy-brittle.state").unlink()
+    wait_for(lambda: [n for n in cluster.where("brittle") if n != "node1"],
+             what="moved away after one failure")
+    # Once the failure is older than failure-timeout, the leader commits a clock tick, the
+    # fail count stops counting, and the resource returns to the node it prefers.
+    wait_for(lambda: cluster.where("brittle") == ["node1"], timeout_s=60,
+             what="back on node1 after failure-timeout")
+    assert [event for event in cluster.history() if event["kind"] == "ClockTicked"]
