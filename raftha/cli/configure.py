@@ -80,8 +80,12 @@ def read_text(path: str) -> str:
 @output_option
 @click.option("--committed", is_flag=True,
               help="While a batch is staged: show the committed configuration instead.")
+@click.option("--local", "local", is_flag=True,
+              help="Answer from this node's view at once, even without a quorum (may be "
+                   "stale). By default the read reflects every change acknowledged before "
+                   "it, and fails with 'no quorum' when it cannot.")
 @click.argument("object_ids", nargs=-1, metavar="[ID]...")
-def configure_show(socket_path: str, output_format: str, committed: bool,
+def configure_show(socket_path: str, output_format: str, committed: bool, local: bool,
                    object_ids: tuple[str, ...]) -> None:
     """Show the configuration as crm configure text (or the plain data as JSON); with IDs,
     only those resources, constraints and tags.
@@ -103,7 +107,8 @@ def configure_show(socket_path: str, output_format: str, committed: bool,
             text = objects_text(parse_configuration(text), object_ids)
         click.echo(text, nl=not text.endswith("\n"))
         return
-    result = call(socket_path, "configure_show")
+    # The daemon reads consistently unless told otherwise.
+    result = call(socket_path, "configure_show", **({"consistent": False} if local else {}))
     if object_ids and output_format == "text":
         text = objects_text(Configuration.from_dict(result["configuration"]), object_ids)
         click.echo(text, nl=not text.endswith("\n"))
