@@ -7,6 +7,8 @@ the committed status and history (and, where it matters, the agents' own files).
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 from executor_cluster import processes_with_environment, wait_for
@@ -203,3 +205,29 @@ location brittle-likes-node1 brittle 100: node1
     wait_for(lambda: cluster.where("brittle") == ["node1"], timeout_s=60,
              what="back on node1 after failure-timeout")
     assert [event for event in cluster.history() if event["kind"] == "ClockTicked"]
+
+
+def test_cli_restart_failcount_and_status_sections(cluster):
+    socket_path = cluster.sandbox.node("node2").socket_path
+
+    def raftha(*arguments: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "raftha.cli", *arguments,
+                               "--socket", socket_path], capture_output=True, text=True,
+                              timeout=120)
+    cluster.load(BASE + "primitive cli1 ocf:heartbeat:Dummy op monitor interval=1s\n")
+    [where] = cluster.wait_running("cli1")
+    restarted = raftha("resource", "restart", "cli1")
+    assert restarted.returncode == 0, restarted.stderr
+    events = cluster.operations()
+    stop = node_with(events, f"cli1 stop on {where}")[-1]["index"]
+    assert [event for event in events if "cli1 start" in event["summary"]
+            and event["index"] > stop]
+    assert "No failures recorded for cli1" in raftha("resource", "failcount", "cli1").stdout
+    [where] = cluster.wait_running("cli1")
+    (cluster.run_dir(where) / "resource-agents" / "Dummy-cli1.state").unlink()
+    wait_for(lambda: cluster.call("resource_failcount", resource="cli1")["failcounts"],
+             what="a fail count")
+    counted = raftha("resource", "failcount", "cli1").stdout
+    assert f"cli1 on {where}: monitor_1000 fail-count=1" in counted
+    text = raftha("status").stdout
+    assert "Migration Summary:" in text and f"cli1_monitor_1000 on {where}" in text
