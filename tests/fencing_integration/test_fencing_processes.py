@@ -322,3 +322,53 @@ def test_sigstop_past_the_lease_then_sigcont_never_runs_twice(ledger_sandbox):
     assert overlaps(ticks) == []
     assert not [item for item in ticks if item.node == victim and item.wall_ms >= tick.wall_ms]
     assert results_for(sandbox, tick.node, victim, "success")
+
+
+# ---------------------------------------------------------------- watchdog recovery
+
+
+@pytest.fixture
+def watchdog_ledger_sandbox(tmp_path):
+    from bench_failover import TICK_MS
+    directory, ledger = tmp_path / "sbx", tmp_path / "ledger.log"
+    sandbox = Sandbox(directory)
+    try:
+        sandbox.up(3, timeout_s=90)
+        leader = wait_until(sandbox.leader, WAIT_S, "a leader")
+        socket_path = sandbox.node(leader).socket_path
+        refused = run_cli("property", "set", "stonith-watchdog-timeout=3s",
+                          socket_path=socket_path)
+        assert refused.returncode != 0
+        assert "timing rule broken" in refused.stderr and "W=3000 ms" in refused.stderr
+        sandbox.call(leader, "configure_load", text=(
+            "property stonith-enabled=true stonith-watchdog-timeout=5s\n"
+            f"primitive led1 ocf:raftha:Ledger params ledger_file={ledger} "
+            f"tick_ms={TICK_MS} op monitor interval=2s timeout=10s\n"))
+        # Every node's watchdog runs (and its lease is renewed) before anything is killed.
+        pid_files = [Path(node.config_path).parent / "data" / "watchdog" / "watchdog.pid"
+                     for node in sandbox.nodes.values()]
+        wait_until(lambda: all(path.exists() for path in pid_files), WAIT_S,
+                   "every node's watchdog")
+        time.sleep(1.5)
+        yield sandbox, ledger
+    finally:
+        bring_down(directory)
+
+
+def test_without_a_device_the_watchdog_stops_the_lost_node_before_recovery(
+        watchdog_ledger_sandbox):
+    from bench_failover import kill_and_measure, overlaps, read_ticks
+    sandbox, ledger = watchdog_ledger_sandbox
+    victim, owner, seconds = kill_and_measure(sandbox, ledger)
+    print(f"kill -9 {victim}: Ledger ticking on {owner} after {seconds:.2f} s (watchdog)")
+    assert seconds >= 5.0          # not before the recovery wait W
+    row = results_for(sandbox, owner, victim, "success")[0]
+    assert row["device"] == "watchdog"
+    time.sleep(1)
+    ticks = read_ticks(ledger)
+    assert overlaps(ticks) == []
+    # The victim's own watchdog killed its Ledger (kill -9 does not reach the ticker,
+    # which runs in a session of its own) well before the recovery.
+    first_new = min(tick.wall_ms for tick in ticks if tick.node == owner)
+    last_old = max(tick.wall_ms for tick in ticks if tick.node == victim)
+    assert first_new - last_old >= 1000
