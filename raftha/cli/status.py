@@ -146,9 +146,14 @@ def parse_moment_ms(moment: str) -> int:
               show_default=True, help="Seconds between redraws with --watch.")
 @click.option("--color/--no-color", "color", default=None,
               help="Colours (default: on a terminal only).")
+@click.option("--consistent", "consistent", is_flag=True,
+              help="Reflect every change acknowledged before the call (a committed read "
+                   "barrier first; fails with 'no quorum' when it cannot). By default the "
+                   "status is this node's own view, as crm_mon shows it, even without a "
+                   "quorum.")
 def status_command(socket_path: str, output_format: str, at_moment: str | None,
                    one_shot: bool, watch_mode: bool, interval_s: float,
-                   color: bool | None) -> None:
+                   color: bool | None, consistent: bool) -> None:
     """Show the cluster like crm_mon -1: summary with leader, quorum and last change, nodes,
     resources with groups and clones, move constraints, node attributes, fail counts,
     failed actions and fencing history.
@@ -162,6 +167,8 @@ def status_command(socket_path: str, output_format: str, at_moment: str | None,
       raftha status --at -15m           # as it was 15 minutes ago
     """
     args = {} if at_moment is None else {"at": index_at(socket_path, at_moment)}
+    if consistent and at_moment is None:
+        args["consistent"] = True
     if output_format == "json":
         print_json(call(socket_path, "status", **args))
         return
