@@ -72,11 +72,29 @@ def own_actions(plan: Plan, node: str) -> list[Action]:
 
 
 def prerequisites(plan: Plan) -> dict[str, list[str]]:
-    """action key -> keys that must be done before it."""
+    """action key -> keys that must be done before it: the plan's orderings and the
+    clone-wide ones (every instance's demote before any promote, every stop before any
+    start or promote), so a promotable clone never has two Promoted instances on the way."""
     before: dict[str, list[str]] = {}
-    for first, then in plan.orderings:
+    for first, then in (*plan.orderings, *clone_orderings(plan)):
         before.setdefault(then, []).append(first)
     return before
+
+
+def clone_orderings(plan: Plan) -> list[tuple[str, str]]:
+    clone_of = {item.resource: item.clone for item in plan.placements if item.clone}
+    keys: dict[tuple[str, str], list[str]] = {}
+    for action in plan.actions:
+        clone = clone_of.get(action.resource or "")
+        if clone is not None:
+            keys.setdefault((clone, action.verb), []).append(action.key)
+    pairs: list[tuple[str, str]] = []
+    for clone in sorted(set(clone_of.values())):
+        for first_verb, then_verb in (("demote", "promote"), ("stop", "start"),
+                                      ("stop", "promote")):
+            pairs.extend((first, then) for first in keys.get((clone, first_verb), ())
+                         for then in keys.get((clone, then_verb), ()))
+    return pairs
 
 
 def history_id_of(placement: InstancePlacement | None, instance: str) -> str:

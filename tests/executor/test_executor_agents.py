@@ -89,6 +89,20 @@ clone st-clone st meta promotable=true
     state_file = cluster.run_dir(node) / "Stateful-st.state"
     assert state_file.read_text().strip() == "Promoted"
     assert cluster.call("attribute_query", node=node, name="master-st")["value"] == "10"
+    # The promoted node goes to standby: demote and stop there, promote another instance.
+    cluster.call("node_attribute_set", node=node, name="standby", value="on")
+
+    def promoted_elsewhere():
+        view = cluster.resources()
+        promoted = [item["nodes"] for item in view.values() if item["role"] == "Promoted"]
+        stopped = [item for key, item in view.items()
+                   if key.startswith("st:") and item["role"] == "Stopped"]
+        return promoted if len(promoted) == 1 and promoted[0] != [node] and stopped else None
+    wait_for(promoted_elsewhere, what="another instance promoted")
+    events = cluster.operations()
+    demote = node_with(events, f"st demote on {node}")[-1]["index"]
+    promote = [event for event in node_with(events, "st promote") if event["index"] > demote]
+    assert promote and not (state_file.exists())
 
 
 def test_group_ordered_and_colocated_with_a_clone(cluster):
