@@ -533,7 +533,7 @@ class ControlRequestHandler(socketserver.StreamRequestHandler):
                 return
             try:
                 request = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
                 response = {"ok": False, "error": "request is not valid JSON"}
             else:
                 response = (denial(self.server.api, request, caller)

@@ -170,7 +170,8 @@ def config_from_data(data: dict, config_path: pathlib.Path) -> NodeConfig:
     peers = tuple(parse_member(item, "[cluster] peers")
                   for item in require(cluster, "peers", list, "cluster"))
     initial_nodes = tuple(parse_member(item, "[cluster] initial_nodes")
-                          for item in cluster.get("initial_nodes", []))
+                          for item in require(cluster | {"initial_nodes": cluster.get(
+                              "initial_nodes", [])}, "initial_nodes", list, "cluster"))
     if any(address == raft_address for _, address in peers):
         raise ConfigError("[cluster] peers must not contain this node's raft_address")
     cluster_id = require(cluster, "id", str, "cluster")

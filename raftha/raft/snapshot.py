@@ -71,7 +71,12 @@ def decode_snapshot(data: bytes) -> dict[str, Any]:
     body = outer.get("body")
     if not isinstance(body, bytes) or hashlib.sha256(body).digest() != outer.get("sha256"):
         raise SnapshotError("snapshot checksum mismatch")
-    inner = msgpack.unpackb(body, raw=False)
+    try:  # the checksum guards against damage, not against a crafted file
+        inner = msgpack.unpackb(body, raw=False)
+    except Exception as error:
+        raise SnapshotError(f"snapshot body is not msgpack: {type(error).__name__}") from None
+    if not isinstance(inner, dict):
+        raise SnapshotError("snapshot body is not a map")
     members = inner.get("members")
     if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
         raise SnapshotError("snapshot member list is malformed")
