@@ -51,6 +51,7 @@ LOG = logging.getLogger(__name__)
 RESULT_PROPOSE_TIMEOUT_MS = 5000
 SHUTDOWN_STOP_BUDGET_MS = 8000
 MAX_EXIT_REASON_CHARS = 512
+REJECTION_BACKOFF_S = 5.0
 
 # Pacemaker's executor statuses (PCMK_EXEC_*), as the OperationCompleted event carries them.
 OP_STATUS = {
@@ -207,6 +208,7 @@ class Executor:
         self.last_error = ""
         self.tick_pending = False
         self.no_quorum_since: float | None = None
+        self.backoff_until: dict[str, float] = {}
 
     # -- life cycle ----------------------------------------------------------------------
 
@@ -361,6 +363,8 @@ class Executor:
         with self.lock:
             if history_id in self.busy:
                 return True
+            if self.backoff_until.get(history_id, 0.0) > clock.monotonic():
+                return True
             return self.result_index.get(history_id, 0) > view.state.last_index
 
     def dispatch_actions(self, view: PlanView) -> None:
@@ -428,7 +432,11 @@ class Executor:
                                                 event_id=event_id)
             except ProposalRejected as rejection:
                 LOG.error("result of %s rejected: %s", call.action_key, rejection)
-                self.last_error = f"{call.action_key}: {rejection}"
+                with self.lock:
+                    self.last_error = f"{call.action_key}: {rejection}"
+                    # No hot loop on a result the log refuses: wait before trying again.
+                    self.backoff_until[call.history_id] = (clock.monotonic()
+                                                           + REJECTION_BACKOFF_S)
                 return False
             except ProposalError as error:
                 with self.lock:
