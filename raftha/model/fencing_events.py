@@ -328,9 +328,11 @@ def on_node_fenced(state: ClusterState, index: int, event: Event) -> ClusterStat
         return state
     # The node was powered off or reset: nothing it ran before the fencing runs any more.
     state = forget_runtime(state, node.name)
-    if node.state == NODE_ONLINE and node.changed_index > pending.request_index:
-        # It rejoined after the request (a reboot brings it back before the agent returns):
-        # it stays a member and is probed afresh.
+    if node.state == NODE_ONLINE and (node.changed_index > pending.request_index
+                                      or event.body["action"] == "reboot"):
+        # Rebooted (or it rejoined after the request: a reboot brings it back before the
+        # agent returns): it stays a member, reset, and is probed afresh. Should it not come
+        # back, the leader records it lost again.
         return state
     if node.state == NODE_OFFLINE:
         # Already out of the membership: only what the cluster expects changes (it is now

@@ -244,3 +244,17 @@ def test_watchdog_recovery_counts_as_a_way_to_fence_for_the_scheduler():
     log.add("ClusterPropertySet", {"name": "stonith-watchdog-timeout", "value": "5s"})
     configuration, _ = scheduler_inputs(log.state, True)
     assert configuration.property("have-watchdog") == "true"
+
+
+def test_an_online_node_rebooted_on_request_stays_a_member_reset():
+    log = cluster_with_lost_node()
+    log.add("OperationCompleted", {
+        "node": "n2", "resource": "r1", "agent": "ocf:heartbeat:Dummy", "operation": "start",
+        "interval_ms": 0, "rc": 0, "op_status": 0, "target_rc": None, "exit_reason": "",
+        "duration_ms": 5})
+    outcome = request(log, target="n2", origin="n1")
+    log.add("NodeFenced", {"target": "n2", "action": "reboot",
+                           "request_index": outcome.index, "device": "d", "level": 1})
+    record = log.state.node("n2")
+    assert (record.state, record.expected) == ("online", EXPECTED_MEMBER)
+    assert log.state.histories_of("n2") == ()

@@ -159,6 +159,13 @@ def test_kill_9_node_is_fenced_by_another_node_and_rejoins(fencing_sandbox):
                       socket_path=sandbox.node(leader).socket_path)
     assert listing.returncode == 0, listing.stderr
     assert '"result": "success"' in listing.stdout
+    # An operator's reboot of the live node, through the CLI: it waits for the result.
+    manual = run_cli("node", "fence", victim, "--action", "reboot",
+                     socket_path=sandbox.node(leader).socket_path)
+    assert manual.returncode == 0, manual.stderr
+    assert f"{victim} fenced (reboot)" in manual.stdout
+    wait_until(lambda: node_state(sandbox, leader, victim) == "online", WAIT_S,
+               f"{victim} online after the manual reboot")
 
 
 def test_stonith_enabled_without_a_device_fences_nothing_and_says_why(plain_sandbox):
@@ -199,7 +206,7 @@ def test_fence_dummy_runs_unmodified_and_a_failing_level_falls_through(plain_san
     sandbox.call(leader, "configure_load", mode="replace", text=(
         "property stonith-enabled=true stonith-action=off\n"
         f"primitive fd-broken stonith:fence_dummy params type=fail power_timeout=1 "
-        f"pcmk_host_list=\"{names}\"\n"
+        f"pcmk_off_retries=0 pcmk_host_list=\"{names}\"\n"
         f"primitive fd-good stonith:fence_dummy params status_file={status_file} "
         f"pcmk_host_list=\"{names}\"\n"
         f"fencing_topology {victim}: fd-broken fd-good\n"))
@@ -226,9 +233,9 @@ def test_all_levels_failing_leave_the_node_unclean_and_status_shows_it(plain_san
     sandbox.call(leader, "configure_load", mode="replace", text=(
         "property stonith-enabled=true stonith-max-attempts=2\n"
         f"primitive fd-broken stonith:fence_dummy params type=fail power_timeout=1 "
-        f"pcmk_host_list=\"{names}\"\n"
+        f"pcmk_off_retries=0 pcmk_host_list=\"{names}\"\n"
         f"primitive fd-broken2 stonith:fence_dummy params type=fail power_timeout=1 "
-        f"pcmk_host_list=\"{names}\"\n"
+        f"pcmk_off_retries=0 pcmk_host_list=\"{names}\"\n"
         f"fencing_topology {victim}: fd-broken fd-broken2\n"
         "primitive d1 ocf:heartbeat:Dummy op monitor interval=10s\n"))
     start = applied_index(sandbox, leader)
