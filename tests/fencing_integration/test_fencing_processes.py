@@ -379,3 +379,34 @@ def test_without_a_device_the_watchdog_stops_the_lost_node_before_recovery(
     first_new = min(tick.wall_ms for tick in ticks if tick.node == owner)
     last_old = max(tick.wall_ms for tick in ticks if tick.node == victim)
     assert first_new - last_old >= 1000
+
+
+@pytest.mark.skipif(not FENCE_DUMMY.exists(), reason="Debian fence-agents not installed")
+def test_a_witness_keeps_quorum_runs_nothing_and_is_never_fenced(plain_sandbox, tmp_path):
+    sandbox = plain_sandbox
+    leader, _ = victim_other_than_leader(sandbox)
+    witness = next(name for name in sorted(sandbox.nodes, reverse=True) if name != leader)
+    names = " ".join(sorted(sandbox.nodes))
+    sandbox.call(leader, "configure_load", mode="replace", text=(
+        "property stonith-enabled=true stonith-action=off\n"
+        f"primitive fd stonith:fence_dummy params status_file={tmp_path / 'status'} "
+        f"pcmk_host_list=\"{names}\"\n"
+        "primitive d1 ocf:heartbeat:Dummy op monitor interval=10s\n"
+        f"location prefer-witness d1 100: {witness}\n"
+        f"node {witness} attributes witness=true\n"))
+    start = applied_index(sandbox, leader)
+    try:
+        placed = wait_until(lambda: sandbox.call(leader, "status")["resources"]["d1"]["node"],
+                            WAIT_S, "d1 placed")
+        assert placed != witness
+        sandbox.kill(witness)
+        time.sleep(4)
+        assert sandbox.call(leader, "status")["cluster"]["quorum"]   # two of three vote
+        assert not [kind for index, kind, summary in history_kinds(sandbox, leader)
+                    if index > start and kind == "FenceRequested"]
+        assert sandbox.call(leader, "status")["resources"]["d1"]["node"] == placed
+    finally:
+        sandbox.call(leader, "configure_load", text="property stonith-enabled=false\n",
+                     mode="replace")
+        sandbox.start(witness)
+        sandbox.wait_ready(WAIT_S)
