@@ -22,7 +22,8 @@ from raftha.cli.common import format_time_ms
 HIDDEN_ATTRIBUTE_PREFIXES = ("fail-count-", "last-failure-")
 WATCH_MIN_INTERVAL_S = 0.5
 STYLES = (
-    ("FAILED", "bold red"), ("UNCLEAN", "bold red"), ("OFFLINE", "red"),
+    ("FAILED", "bold red"), ("ORPHANED", "bold yellow"), ("UNCLEAN", "bold red"),
+    ("OFFLINE", "red"),
     ("WITHOUT quorum", "bold red"), ("Stopped", "yellow"), ("standby", "yellow"),
     ("maintenance", "yellow"), ("(unmanaged)", "yellow"), ("(blocked)", "bold red"),
     ("Online", "green"), ("Started", "green"), ("Promoted", "bold green"),
@@ -40,6 +41,9 @@ def state_text(resource: dict[str, Any]) -> str:
     role = resource.get("role") or "Stopped"
     if resource.get("failed"):
         role = "FAILED"
+    if str(resource.get("primitive", "")).startswith("#orphan:"):
+        # No longer configured but still active somewhere (crm_mon's word).
+        role = f"ORPHANED {role}"
     text = f"{role} {' '.join(nodes)}".rstrip()
     if resource.get("managed") is False:
         text += " (unmanaged)"

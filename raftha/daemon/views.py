@@ -162,7 +162,7 @@ def resources_view(state: ClusterState, have_quorum: bool = True) -> dict[str, A
         resources[placement.resource] = {
             "node": placement.current_nodes[0] if placement.current_nodes else None,
             "role": placement.current_role,
-            "agent": getattr(primitive, "agent", ""),
+            "agent": getattr(primitive, "agent", "") or history_agent(state, placement.resource),
             "nodes": list(placement.current_nodes),
             "target_node": placement.target_node,
             "target_role": placement.target_role,
@@ -175,6 +175,17 @@ def resources_view(state: ClusterState, have_quorum: bool = True) -> dict[str, A
             "blocked": placement.blocked,
         }
     return resources
+
+
+def history_agent(state: ClusterState, resource: str) -> str:
+    """class:provider:type of a resource known only from its operation history (an orphan:
+    removed from the configuration while still active)."""
+    for _node, histories in state.operation_histories:
+        for history in histories:
+            if history.resource == resource:
+                provider = f"{history.provider}:" if history.provider else ""
+                return f"{history.agent_class}:{provider}{history.agent_type}"
+    return ""
 
 
 def rejections_view(state: ClusterState) -> list[dict[str, Any]]:
