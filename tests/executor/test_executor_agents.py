@@ -102,7 +102,8 @@ clone st-clone st meta promotable=true
     events = cluster.operations()
     demote = node_with(events, f"st demote on {node}")[-1]["index"]
     promote = [event for event in node_with(events, "st promote") if event["index"] > demote]
-    assert promote and not (state_file.exists())
+    assert promote, [event["summary"] for event in events]
+    wait_for(lambda: not state_file.exists(), what="the old instance stopped")
 
 
 def test_group_ordered_and_colocated_with_a_clone(cluster):
