@@ -88,21 +88,23 @@ def cli(sandbox, tmp_path):
         if check is True:
             assert result.returncode == 0, (args, result.stdout, result.stderr)
         return result
+    # State checks ask the Control API directly: one CLI process per check would make
+    # the polling loops slow on a loaded machine. What is tested goes through the CLI.
+    run.api = lambda op, **args: sandbox.call("node2", op, **args)
     return run
 
 
 def configuration_index(cli) -> int:
-    return json.loads(cli("status", "--output", "json").stdout)["cluster"]["commit_index"]
+    return cli.api("status")["cluster"]["commit_index"]
 
 
 def configuration_loads(cli) -> list[dict]:
-    events = json.loads(cli("history", "--limit", "100000", "--output", "json").stdout)
+    events = cli.api("history", limit=100_000)["events"]
     return [event for event in events if event["kind"] == "ConfigurationLoaded"]
 
 
 def shown(cli) -> Configuration:
-    return Configuration.from_dict(json.loads(
-        cli("configure", "show", "--output", "json").stdout))
+    return Configuration.from_dict(cli.api("configure_show")["configuration"])
 
 
 def test_clusters_from_scratch_loads_and_round_trips(cli, tmp_path):
@@ -251,8 +253,8 @@ def test_import_of_a_pacemaker_cib_is_atomic(cli, tmp_path):
     assert len(configuration_loads(cli)) == before + 1
 
 
-def placement(cli, resource: str, *extra: str) -> str | None:
-    document = json.loads(cli("status", "--output", "json", *extra).stdout)
+def placement(cli, resource: str, at: int | None = None) -> str | None:
+    document = cli.api("status") if at is None else cli.api("status", at=at)
     entry = document["resources"].get(resource)
     return None if entry is None else (entry.get("node") or "")
 
@@ -262,7 +264,7 @@ def test_time_travel_shows_the_state_before_a_change(cli):
     index_before = configuration_index(cli)
     cli("configure", "load", "-", input_text="primitive LATE ocf:heartbeat:Dummy\n")
     assert placement(cli, "LATE") is not None
-    assert placement(cli, "LATE", "--at", str(index_before)) is None
+    assert placement(cli, "LATE", at=index_before) is None
     past = cli("status", "--at", str(index_before)).stdout
     assert f"Rebuilt at log index {index_before}" in past and "LATE" not in past
     assert "LATE" in cli("status").stdout
@@ -293,7 +295,7 @@ def test_move_with_a_lifetime_expires_by_itself_and_why_moved_finds_it(cli):
     status = cli("status").stdout
     assert "cli-prefer-D1: D1 prefers node3 (expires " in status
     wait_until(lambda: placement(cli, "D1") == "node3", 90, "D1 moved to node3")
-    wait_until(lambda: "cli-prefer-D1" not in cli("configure", "show").stdout, 90,
+    wait_until(lambda: "cli-prefer-D1" not in cli.api("configure_show")["text"], 90,
                "the move constraint to expire")
     assert "cli-prefer-D1" not in cli("status").stdout
     history = cli("history", "--resource", "D1", "--output", "json").stdout
@@ -347,7 +349,7 @@ def test_status_agrees_with_the_real_crm_mon_on_groups_and_clones(cli, tmp_path)
     cli("configure", "load", "replace", "-", input_text=GROUPS_AND_CLONES)
 
     def settled():
-        resources = json.loads(cli("status", "--output", "json").stdout)["resources"]
+        resources = cli.api("status")["resources"]
         # Resources earlier tests left running are orphans now: not part of this check.
         resources = {name: item for name, item in resources.items()
                      if not item["primitive"].startswith("#orphan:")}
