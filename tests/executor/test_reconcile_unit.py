@@ -230,3 +230,17 @@ primitive brittle ocf:heartbeat:Dummy meta failure-timeout=30s op monitor interv
     assert due == (last + 31) * 1000
     nodes["n1"].proposer.propose("ClockTicked", {}, timeout_ms=2000)
     assert failure_timeout_due_ms(nodes["n1"].machine.state, configuration) == due
+
+
+def test_on_fail_block_runs_nothing_more_for_the_resource(nodes):
+    nodes["n1"].call("configure_load", text=BASE + """
+primitive frozen ocf:heartbeat:Dummy op monitor interval=10s on-fail=block
+""")
+    settle(nodes)
+    [where] = running(nodes["n1"], "frozen")
+    runner = nodes[where].runner
+    runner.set_state("frozen", "stopped")
+    settle(nodes)
+    assert not runner.calls_for("frozen", "stop")
+    assert len(runner.calls_for("frozen", "start")) == 1
+    assert nodes["n1"].call("status")["resources"]["frozen"]["managed"] is False
