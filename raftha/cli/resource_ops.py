@@ -44,8 +44,8 @@ def resource_failcount(socket_path: str, output_format: str, resource: str,
 def instances_running(socket_path: str, resource: str) -> list[str]:
     resources = call(socket_path, "status")["resources"]
     return sorted({f"{instance}@{node}" for instance, view in resources.items()
-                   if instance == resource or instance.split(":")[0] == resource
-                   or view.get("parent") == resource
+                   if resource in (instance, view.get("primitive"), view.get("clone"),
+                                   view.get("group"))
                    for node in view.get("nodes") or ([view["node"]] if view["node"] else [])})
 
 

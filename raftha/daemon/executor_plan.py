@@ -15,6 +15,9 @@ Rules (DESIGN section 6):
   instances share one history, so one probe answers for all of them), and a stop the
   scheduler implies (a lost or fenced node's) runs nowhere, so it is satisfied when its own
   prerequisites (the fencing) are.
+- Clone-wide orderings are added to the plan's: every instance's demote before any promote,
+  every stop before any start or promote (Pacemaker's demoted/stopped pseudo-actions), so a
+  promotable clone never has two Promoted instances on the way.
 - Anonymous clone instances run and are recorded under the primitive id (OCF_RESOURCE_INSTANCE
   without ":N"), as Pacemaker does; unique clone instances keep their ":N".
 
