@@ -16,6 +16,12 @@ can vanish on power loss. This module adds the missing syncs:
   pysyncobj writes a received snapshot without syncing it. Compaction writes the kept
   entries to a new file that atomically replaces the journal (the library rewrites in place).
 
+- Every journal record carries a CRC-32 of its index, term and command (the header's format
+  field says so); opening a journal verifies every record, their order and the framing, and
+  a damaged one raises `CorruptJournalError` naming the file and the record, so the node
+  refuses to serve until `raftha node resync` rebuilds it from the cluster. A journal
+  written without checksums is accepted only when it holds no record.
+
 Every sync is timed into `SyncStats` so the cost can be measured.
 """
 
@@ -25,6 +31,7 @@ import os
 import struct
 import threading
 import time
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,6 +82,75 @@ class CorruptMetaError(RuntimeError):
     """The term/vote meta file exists but cannot be read."""
 
 
+class CorruptJournalError(CorruptMetaError):
+    """The journal fails its checks; the message names the file and the record."""
+
+
+# pysyncobj writes format 1 (records [size][index, term, command][size]); ours puts a CRC-32
+# between term and command: [size][index, term, crc32, command][size].
+PYSYNCOBJ_JOURNAL_FORMAT = 1
+CHECKSUMMED_JOURNAL_FORMAT = 0x52480001
+FORMAT_OFFSET = pysyncobj_journal.NAME_SIZE + pysyncobj_journal.VERSION_SIZE
+RECORD_HEAD = struct.Struct("<QQI")
+SIZE = struct.Struct("<I")
+
+
+def record_checksum(index: int, term: int, command: bytes) -> int:
+    return zlib.crc32(command, zlib.crc32(struct.pack("<QQ", index, term)))
+
+
+def encode_record(command: bytes, index: int, term: int) -> bytes:
+    payload = RECORD_HEAD.pack(index, term, record_checksum(index, term, command)) + command
+    size = SIZE.pack(len(payload))
+    return size + payload + size
+
+
+def verify_journal(path: str) -> int:
+    """Checks every record of the journal file at `path`; returns how many it holds.
+    Raises CorruptJournalError naming the file and the first bad record."""
+    if not os.path.exists(path):
+        return 0
+    with open(path, "rb") as journal_file:
+        data = journal_file.read()
+
+    def damaged(reason: str) -> CorruptJournalError:
+        return CorruptJournalError(f"raft journal {path} is unreadable: {reason}")
+
+    first = pysyncobj_journal.FIRST_RECORD_OFFSET
+    if len(data) < first:
+        raise damaged(f"the header is cut short ({len(data)} bytes)")
+    (journal_format,) = SIZE.unpack_from(data, FORMAT_OFFSET)
+    (end,) = SIZE.unpack_from(data, pysyncobj_journal.LAST_RECORD_OFFSET_OFFSET)
+    if not first <= end <= len(data):
+        raise damaged(f"the end offset {end} lies outside the file ({len(data)} bytes)")
+    if journal_format == PYSYNCOBJ_JOURNAL_FORMAT and end == first:
+        return 0  # an empty journal of the plain format: records added now get checksums
+    if journal_format != CHECKSUMMED_JOURNAL_FORMAT:
+        raise damaged(f"unknown journal format {journal_format:#x} (records without "
+                      "checksums cannot be verified)")
+    offset, number, previous_index = first, 0, None
+    while offset < end:
+        number += 1
+        where = f"record {number} at offset {offset}"
+        if offset + SIZE.size + RECORD_HEAD.size + SIZE.size > end:
+            raise damaged(f"{where} is cut short")
+        (size,) = SIZE.unpack_from(data, offset)
+        if size < RECORD_HEAD.size or offset + size + 2 * SIZE.size > end:
+            raise damaged(f"{where} has an impossible size {size}")
+        (trailing,) = SIZE.unpack_from(data, offset + SIZE.size + size)
+        if trailing != size:
+            raise damaged(f"{where}: its two size fields differ ({size} and {trailing})")
+        index, term, checksum = RECORD_HEAD.unpack_from(data, offset + SIZE.size)
+        command = data[offset + SIZE.size + RECORD_HEAD.size: offset + SIZE.size + size]
+        if record_checksum(index, term, command) != checksum:
+            raise damaged(f"{where} (log index {index}) fails its checksum")
+        if previous_index is not None and index != previous_index + 1:
+            raise damaged(f"{where} holds log index {index} after {previous_index}")
+        previous_index = index
+        offset += size + 2 * SIZE.size
+    return number
+
+
 class DurableMetaStorer:
     """Replacement for pysyncobj.journal.MetaStorer with fsync and strict reading."""
 
@@ -118,7 +194,13 @@ class DurableFileJournal(pysyncobj_journal.FileJournal):
         self._snapshot_path = snapshot_path
         self._path = journal_path
         self._directory = os.path.dirname(os.path.abspath(journal_path))
+        verify_journal(journal_path)  # before the library parses (and trusts) it
         super().__init__(journal_path)
+        # The library read [crc32, command] as the command: keep the command only.
+        self._FileJournal__journal = [(command[SIZE.size:], index, term)
+                                      for command, index, term in self._FileJournal__journal]
+        self._FileJournal__journalFile.write(FORMAT_OFFSET,
+                                             SIZE.pack(CHECKSUMMED_JOURNAL_FORMAT))
         storer = DurableMetaStorer(journal_path + ".meta", stats)
         # Re-read strictly: the base class treats an unreadable meta file as empty, which
         # would silently forget the current term and vote.
@@ -149,8 +231,18 @@ class DurableFileJournal(pysyncobj_journal.FileJournal):
             return
         self._keep_entries_from(position)
 
+    def _FileJournal__getDefaultHeader(self) -> bytes:  # noqa: N802 - the library's name
+        header = pysyncobj_journal.FileJournal._FileJournal__getDefaultHeader(self)
+        return header[:FORMAT_OFFSET] + SIZE.pack(CHECKSUMMED_JOURNAL_FORMAT) + header[
+            FORMAT_OFFSET + SIZE.size:]
+
     def add(self, command: bytes, idx: int, term: int) -> None:
-        super().add(command, idx, term)
+        """The library's add, with the checksummed record layout."""
+        self._FileJournal__journal.append((command, idx, term))
+        record = encode_record(pysyncobj_journal.to_bytes(command), idx, term)
+        self._FileJournal__journalFile.write(self._FileJournal__currentOffset, record)
+        self._FileJournal__currentOffset += len(record)
+        self._FileJournal__setLastRecordOffset(self._FileJournal__currentOffset)
         self._dirty = True
 
     def clear(self) -> None:
@@ -192,10 +284,9 @@ class DurableFileJournal(pysyncobj_journal.FileJournal):
             temporary, defaultContent=self._FileJournal__getDefaultHeader())
         offset = pysyncobj_journal.FIRST_RECORD_OFFSET
         for command, index, term in entries:
-            record = struct.pack("<QQ", index, term) + pysyncobj_journal.to_bytes(command)
-            length = struct.pack("<I", len(record))
-            fresh.write(offset, length + record + length)
-            offset += len(record) + 8
+            record = encode_record(pysyncobj_journal.to_bytes(command), index, term)
+            fresh.write(offset, record)
+            offset += len(record)
         fresh.write(pysyncobj_journal.LAST_RECORD_OFFSET_OFFSET, struct.pack("<I", offset))
         fresh._destroy()
         with open(temporary, "rb") as written:
