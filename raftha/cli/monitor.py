@@ -25,7 +25,8 @@ STYLES = (
     ("FAILED", "bold red"), ("ORPHANED", "bold yellow"), ("UNCLEAN", "bold red"),
     ("OFFLINE", "red"),
     ("WITHOUT quorum", "bold red"), ("Stopped", "yellow"), ("standby", "yellow"),
-    ("maintenance", "yellow"), ("(unmanaged)", "yellow"), ("(blocked)", "bold red"),
+    ("maintenance", "yellow"), ("(unmanaged)", "yellow"), ("(disabled)", "yellow"),
+    ("(blocked)", "bold red"),
     ("Online", "green"), ("Started", "green"), ("Promoted", "bold green"),
     ("Unpromoted", "green"), ("partition with quorum", "green"), ("expires", "cyan"),
     ("failed", "red"),
@@ -45,6 +46,8 @@ def state_text(resource: dict[str, Any]) -> str:
         # No longer configured but still active somewhere (crm_mon's word).
         role = f"ORPHANED {role}"
     text = f"{role} {' '.join(nodes)}".rstrip()
+    if resource.get("disabled"):
+        text += " (disabled)"
     if resource.get("managed") is False:
         text += " (unmanaged)"
     if resource.get("blocked"):

@@ -60,8 +60,10 @@ def render_status(document: dict[str, Any],
                      f"{change['user'] or 'raftha'} via {change['kind']} on {change['origin']}")
     lines.append(f"  * {len(nodes)} node{'s' if len(nodes) != 1 else ''} configured")
     resources = document.get("resources", {})
+    disabled = sum(1 for resource in resources.values() if resource.get("disabled"))
     lines.append(f"  * {len(resources)} resource instance"
-                 f"{'s' if len(resources) != 1 else ''} configured")
+                 f"{'s' if len(resources) != 1 else ''} configured"
+                 + (f" ({disabled} DISABLED)" if disabled else ""))
     lines.append("")
     lines.append("Node List:")
     online = sorted(name for name, node in nodes.items() if node["state"] == "online")

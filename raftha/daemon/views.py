@@ -173,8 +173,19 @@ def resources_view(state: ClusterState, have_quorum: bool = True) -> dict[str, A
             "group": placement.group,
             "clone": placement.clone,
             "blocked": placement.blocked,
+            "disabled": disabled(configuration, placement),
         }
     return resources
+
+
+def disabled(configuration, placement) -> bool:
+    """target-role=Stopped on the resource or on its group or clone (crm_mon's
+    "(disabled)")."""
+    for resource_id in (placement.primitive, placement.group, placement.clone):
+        resource = configuration.find_resource(resource_id) if resource_id else None
+        if resource is not None and dict(resource.meta).get("target-role", "").lower() == "stopped":
+            return True
+    return False
 
 
 def history_agent(state: ClusterState, resource: str) -> str:

@@ -328,6 +328,7 @@ primitive db ocf:pacemaker:Stateful op monitor interval=10s role=Promoted \\
 clone db-clone db meta promotable=true promoted-max=1
 colocation web-with-db-promoted inf: web db-clone:Promoted
 order db-then-web Mandatory: db-clone:promote web:start
+primitive spare ocf:heartbeat:Dummy meta target-role=Stopped
 """
 
 
@@ -355,7 +356,7 @@ def test_status_agrees_with_the_real_crm_mon_on_groups_and_clones(cli, tmp_path)
                      if not item["primitive"].startswith("#orphan:")}
         roles = sorted(item["role"] for item in resources.values())
         return roles == ["Promoted", "Started", "Started", "Started", "Started", "Started",
-                         "Unpromoted", "Unpromoted"] and all(
+                         "Stopped", "Unpromoted", "Unpromoted"] and all(
             item["node"] == item["target_node"] for item in resources.values())
     wait_until(settled, 120, "every instance placed and promoted")
     ours = cli("status", "--no-color").stdout
@@ -369,4 +370,7 @@ def test_status_agrees_with_the_real_crm_mon_on_groups_and_clones(cli, tmp_path)
         line for line in section(theirs.stdout, "Full List of Resources:")
         if "ORPHANED" not in line]
     assert section(ours, "Node List:") == section(theirs.stdout, "Node List:")
+    assert "resource instances configured (1 DISABLED)" in ours  # (earlier orphans count)
+    assert "* spare (ocf:heartbeat:Dummy): Stopped (disabled)" in section(
+        theirs.stdout, "Full List of Resources:")
     assert section(ours, "Node Attributes:") == section(theirs.stdout, "Node Attributes:")
