@@ -185,6 +185,19 @@ def watch(fetch: Callable[[], str], interval_s: float, console: Console,
 
     interval_s = max(WATCH_MIN_INTERVAL_S, interval_s)
     count = 0
+    if not console.is_terminal:
+        # Piped: one full status per interval, separated by a blank line (a log of states).
+        while iterations is None or count < iterations:
+            try:
+                text = fetch()
+            except SystemExit:
+                text = "raftha: the node did not answer; retrying"
+            console.file.write(text + "\n\n")
+            console.file.flush()
+            count += 1
+            if iterations is None or count < iterations:
+                time.sleep(interval_s)
+        return
     with Live(console=console, auto_refresh=False, screen=False) as live:
         while iterations is None or count < iterations:
             try:

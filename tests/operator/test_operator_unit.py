@@ -315,3 +315,16 @@ def test_watch_redraws_and_styles_like_crm_mon():
     line = styled("  * web\t(x):\t FAILED n1")
     assert any(span.style == "bold red" for span in line.spans)
     assert [span.style for span in styled("Node List:").spans] == ["bold"]
+
+
+def test_watch_into_a_pipe_logs_one_status_per_interval():
+    import io
+
+    from rich.console import Console
+
+    from raftha.cli.monitor import watch
+
+    texts = iter(["first", "second", "third"])
+    output = io.StringIO()
+    watch(lambda: next(texts), 0.5, Console(file=output), iterations=3)
+    assert output.getvalue() == "first\n\nsecond\n\nthird\n\n"
