@@ -168,7 +168,12 @@ def status_command(socket_path: str, output_format: str, at_moment: str | None,
       raftha status --at 120            # right after log index 120
       raftha status --at -15m           # as it was 15 minutes ago
     """
-    args = {} if at_moment is None else {"at": index_at(socket_path, at_moment)}
+    args = {}
+    if at_moment is not None:
+        args["at"] = index_at(socket_path, at_moment)
+        latest = call(socket_path, "status")["cluster"]["applied_index"]
+        if args["at"] > latest:
+            fail(f"index {args['at']} is in the future: this node has applied up to {latest}")
     if consistent and at_moment is None:
         args["consistent"] = True
     if output_format == "json":
