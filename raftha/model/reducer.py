@@ -236,9 +236,11 @@ def on_configuration_loaded(state: ClusterState, index: int, event: Event) -> Cl
                       f"it was read at index {base_index}; load it again")
     try:
         configuration = Configuration.from_dict(event.body["configuration"])
+        properties = dict(configuration.properties)  # from_dict leaves their shape unchecked
+        if not all(isinstance(item, str) for pair in properties.items() for item in pair):
+            raise ValueError("property names and values must be text")
     except Exception as error:  # from_dict raises several types on malformed data
         raise Refused(f"invalid configuration: {error}") from None
-    properties = dict(configuration.properties)
     for name, value in properties.items():
         problem = validate_property(name, value)
         if problem is not None:
