@@ -68,6 +68,9 @@ def sandbox(tmp_path_factory):
         instance.up(3, timeout_s=120)
         yield instance
     finally:
+        # `raftha cluster start --sandbox` (a test below) records its new process in the
+        # sandbox's state file: read it again so every node is stopped.
+        instance.load()
         instance.down()
 
 
@@ -374,3 +377,15 @@ def test_status_agrees_with_the_real_crm_mon_on_groups_and_clones(cli, tmp_path)
     assert "* spare (ocf:heartbeat:Dummy): Stopped (disabled)" in section(
         theirs.stdout, "Full List of Resources:")
     assert section(ours, "Node Attributes:") == section(theirs.stdout, "Node Attributes:")
+
+
+def test_cluster_stop_and_start_a_sandbox_node(cli, sandbox):
+    directory = str(sandbox.directory)
+    stopped = cli("cluster", "stop", "--sandbox", directory, "node3")
+    assert stopped.stdout == "node3: stopped\n"
+    wait_until(lambda: cli.api("status")["nodes"]["node3"]["state"] == "offline", 90,
+               "node3 offline after a clean stop")
+    assert "OFFLINE: [ node3 ]" in cli("status").stdout
+    cli("cluster", "start", "--sandbox", directory, "node3")
+    wait_until(lambda: cli.api("status")["nodes"]["node3"]["state"] == "online", 120,
+               "node3 online again")
