@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from raftha.cli.common import (
+    DEFAULT_TIMEOUT_MS,
     call,
     fail,
     format_time_ms,
@@ -34,6 +35,7 @@ from raftha.cli.monitor import (
     resource_lines,
     watch,
 )
+from raftha.daemon.client import ApiError, ControlClient
 from raftha.daemon.executor_views import render_operation_sections
 
 NODE_STATE_WORDS = {"unclean": "UNCLEAN (offline)"}
@@ -184,9 +186,12 @@ def status_command(socket_path: str, output_format: str, at_moment: str | None,
         document = call(socket_path, "status", **args)
         history = None
         if "at" not in args:
+            # Fencing history is an extra section: a node that cannot answer it (an older
+            # daemon, a refusal) still gets its status shown, without a second error line.
             try:
-                history = call(socket_path, "fence_history").get("history")
-            except SystemExit:
+                with ControlClient(socket_path, DEFAULT_TIMEOUT_MS) as client:
+                    history = client.call("fence_history").get("history")
+            except ApiError:
                 history = None
         return render_status(document, history)
 
