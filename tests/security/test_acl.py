@@ -3,8 +3,11 @@ root and the admin group always admin; denied calls change nothing and say why i
 
 from __future__ import annotations
 
+import json
 import os
 import stat
+import subprocess
+import sys
 
 import pytest
 
@@ -164,3 +167,27 @@ def test_admin_group_is_read_from_the_security_table(tmp_path):
     path.write_text(text + '\n[security]\nadmin_group = "bad group"\n')
     with pytest.raises(ConfigError, match="admin_group must be a group name"):
         load_node_config(path)
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "raftha.cli", *args], capture_output=True,
+                          text=True, timeout=60, stdin=subprocess.DEVNULL)
+
+
+def test_acl_commands_grant_show_and_revoke(served):
+    node, path = served
+    granted_now = run_cli("acl", "grant", "@ops", "operator", "--socket", path)
+    assert granted_now.returncode == 0, granted_now.stderr
+    assert granted_now.stdout.startswith("@ops is operator (committed at index ")
+    shown = run_cli("acl", "show", "--socket", path)
+    assert shown.stdout.splitlines()[1].split() == ["@ops", "operator"]
+    as_json = json.loads(run_cli("acl", "show", "--output", "json", "--socket", path).stdout)
+    assert as_json["entries"] == [{"target": "@ops", "role": "operator"}]
+    bad = run_cli("acl", "grant", "bad/name", "admin", "--socket", path)
+    assert bad.returncode == 1
+    assert bad.stderr == ("raftha: ACL target 'bad/name' must be a user name, a uid or "
+                          "@group\n")
+    revoked = run_cli("acl", "revoke", "@ops", "--socket", path)
+    assert revoked.returncode == 0, revoked.stderr
+    assert "no ACL entries" in run_cli("acl", "show", "--socket", path).stdout
+    assert node.machine.state.property("raftha-acl") is None
