@@ -76,7 +76,11 @@ def render_status(document: dict[str, Any],
         lines.append(f"  * Online: [ {' '.join(online)} ]")
     if offline:
         lines.append(f"  * OFFLINE: [ {' '.join(offline)} ]")
+    active = {node for resource in resources.values()
+              for node in resource.get("nodes") or ([resource["node"]] if resource.get("node")
+                                                     else [])}
     lines.extend(f"  * Node {name}: {NODE_STATE_WORDS.get(state, state)}"
+                 + (" (with active resources)" if state == "standby" and name in active else "")
                  for name, state in special)
     # Nodes the committed state still calls online but this node cannot reach (the change
     # is not committed yet, or cannot be: no quorum).

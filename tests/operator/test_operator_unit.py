@@ -158,7 +158,7 @@ def test_status_shows_live_move_constraints_and_node_attributes():
     assert "cli-prefer-B" not in text  # expired: no longer shown
     assert "Node Attributes:\n  * Node: n1:\n    * master-db : 10\n    * standby   : off" in text
     assert "fail-count" not in text.split("Node Attributes:")[1].split("\n\n")[0]
-    assert "Node n2: standby" in text
+    assert "Node n2: standby (with active resources)" in text  # A still runs there
     assert "Fencing History:\n  * reboot of n3 successful: delegate=n1" in text
 
 
