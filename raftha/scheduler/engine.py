@@ -238,6 +238,7 @@ class Scheduler:
         self.have_watchdog = truth(self.properties.get("have-watchdog"))
         self.legacy_fail_counts = status.feature_set == "" or _version_before(
             status.feature_set, (3, 0, 13))
+        self._fillers_by_container: dict[str, list[Resource]] | None = None
 
     # ============================================================ unpack: nodes
 
@@ -836,10 +837,25 @@ class Scheduler:
             if self.now > last_failure + failure_timeout:
                 total = 0
         if include_fillers:
-            for filler in self.all_primitives():
-                if filler is not resource and filler.meta.get("container") == resource.id:
+            for filler in self.fillers_by_container().get(resource.id, ()):
+                if filler is not resource:
                     total = add_scores(total, self.fail_count(filler, node, False))
         return total
+
+    def fillers_by_container(self) -> dict[str, list[Resource]]:
+        """Primitives by the id in their `container` meta attribute, in primitive order.
+
+        Built once per stickiness pass: scanning every primitive for every resource on
+        every node made fail counting quadratic in the number of resources.
+        """
+        if self._fillers_by_container is None:
+            fillers: dict[str, list[Resource]] = {}
+            for primitive in self.all_primitives():
+                container_id = primitive.meta.get("container")
+                if container_id:
+                    fillers.setdefault(container_id, []).append(primitive)
+            self._fillers_by_container = fillers
+        return self._fillers_by_container
 
     # ============================================================ constraints
 
@@ -1112,9 +1128,11 @@ class Scheduler:
             self.apply_base(child)
 
     def apply_stickiness_and_failures(self) -> None:
+        self._fillers_by_container = None
         for resource in self.resources:
             for name, info in self.sorted_nodes():
                 self.sticky_and_failures(resource, name, info)
+        self._fillers_by_container = None
 
     def sticky_and_failures(self, resource: Resource, name: str, info: NodeInfo) -> None:
         if resource.children:
