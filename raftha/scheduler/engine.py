@@ -1505,9 +1505,10 @@ class Scheduler:
 
     def add_node_scores_matching_attr(self, table: dict[str, int], resource: Resource,
                                       attribute: str, factor: float, positive: bool) -> None:
+        best_by_value = self.best_scores_by_attribute_value(resource, attribute)
         for node in list(table):
             value = self.node_attribute(node, attribute)
-            score = self.best_score_matching(resource, attribute, value)
+            score = best_by_value.get(value.lower() if value is not None else None, -INFINITY)
             if factor < 0 and score < 0:
                 continue
             if table[node] == UNUSABLE_SENTINEL:
@@ -1521,15 +1522,21 @@ class Scheduler:
                 continue
             table[node] = new_score
 
-    def best_score_matching(self, resource: Resource, attribute: str, value: str | None) -> int:
-        best = -INFINITY
+    def best_scores_by_attribute_value(self, resource: Resource,
+                                       attribute: str) -> dict[str | None, int]:
+        """The best score of `resource` on an available node, by that node's value of
+        `attribute` (lower-cased; None when the node lacks it). A value no available node
+        has scores -INFINITY. One pass over the nodes rather than one per node compared."""
+        best_by_value: dict[str | None, int] = {}
         for node, score in resource.allowed.items():
             info = self.nodes.get(node)
             if info is None or not info.available():
                 continue
-            if score > best and _casefold_equal(self.node_attribute(node, attribute), value):
-                best = score
-        return best
+            value = info.attributes.get(attribute)
+            key = value.lower() if value is not None else None
+            if score > best_by_value.get(key, -INFINITY):
+                best_by_value[key] = score
+        return best_by_value
 
     def can_run_any(self, table: dict[str, int]) -> bool:
         return self.any_available(table)
