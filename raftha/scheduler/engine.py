@@ -239,6 +239,7 @@ class Scheduler:
         self.legacy_fail_counts = status.feature_set == "" or _version_before(
             status.feature_set, (3, 0, 13))
         self._fillers_by_container: dict[str, list[Resource]] | None = None
+        self._sorted_node_names: tuple[tuple[str, ...], tuple[str, ...]] | None = None
 
     # ============================================================ unpack: nodes
 
@@ -1020,7 +1021,13 @@ class Scheduler:
             resource.contributions.append((tag, node, score))
 
     def sorted_nodes(self) -> list[tuple[str, NodeInfo]]:
-        return sorted(self.nodes.items(), key=lambda item: natural_key(item[0]))
+        """Nodes in natural name order. The order is computed once per set of node names
+        (called per resource, re-sorting with the natural key dominated large runs)."""
+        names = tuple(self.nodes)
+        if self._sorted_node_names is None or self._sorted_node_names[0] != names:
+            ordered = tuple(sorted(names, key=natural_key))
+            self._sorted_node_names = (names, ordered)
+        return [(name, self.nodes[name]) for name in self._sorted_node_names[1]]
 
     def unpack_colocations(self) -> None:
         for constraint in self.config.constraints:
