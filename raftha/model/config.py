@@ -442,4 +442,6 @@ def from_dict(data: Any) -> Any:
             raise ConfigError(f"incomplete {kind}: {error}") from None
     if isinstance(data, list):
         return tuple(from_dict(item) for item in data)
-    return data
+    if data is None or isinstance(data, (str, int, bool, float)):
+        return data
+    raise ConfigError(f"unexpected value of type {type(data).__name__} in configuration data")

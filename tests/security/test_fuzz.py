@@ -156,7 +156,32 @@ def structured_event(draw_kind: str, overrides: dict, removed: list[str],
     return msgpack.packb(envelope, use_bin_type=True)
 
 
+def deeply_edited_configuration(choices: list[int], value: Any, number: int) -> bytes:
+    """A loaded configuration with one value somewhere deep inside replaced."""
+    corpus = configurations()
+    plain = json.loads(json.dumps(corpus[number % len(corpus)].to_dict()))
+    parent, key = None, None
+    node: Any = plain
+    for choice in choices:
+        if isinstance(node, dict) and node:
+            parent, key = node, sorted(node)[choice % len(node)]
+        elif isinstance(node, list) and node:
+            parent, key = node, choice % len(node)
+        else:
+            break
+        node = parent[key]
+    if parent is not None:
+        parent[key] = value
+    envelope = {"v": 1, "id": b"\x08" * 16, "kind": "ConfigurationLoaded", "origin": "n1",
+                "user": "root", "ts_ms": 1_700_000_000_999,
+                "body": {"configuration": plain, "base_index": 2, "mode": "update"}}
+    return msgpack.packb(envelope, use_bin_type=True)
+
+
 EVENT_INPUTS = st.one_of(
+    st.builds(deeply_edited_configuration, st.lists(st.integers(0, 1000), min_size=1,
+                                                    max_size=8), PLAIN_VALUES,
+              st.integers(0, 100)),
     st.binary(max_size=300),
     mutated(event_corpus()),
     st.builds(structured_event, st.sampled_from(sorted(BODY_VALIDATORS)),
