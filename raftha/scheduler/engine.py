@@ -240,6 +240,8 @@ class Scheduler:
             status.feature_set, (3, 0, 13))
         self._fillers_by_container: dict[str, list[Resource]] | None = None
         self._sorted_node_names: tuple[tuple[str, ...], tuple[str, ...]] | None = None
+        # node name -> resource-name prefix -> [(position, attribute, value)], per pass
+        self._failure_attributes: dict[str, dict[str, list[tuple[int, str, str]]]] = {}
 
     # ============================================================ unpack: nodes
 
@@ -817,8 +819,7 @@ class Scheduler:
         names = {resource.id, base}
         total = 0
         last_failure = 0
-        failure_timeout = parse_interval_ms(resource.meta.get("failure-timeout")) // 1000
-        for key, value in node.attributes.items():
+        for key, value in self.failure_attributes(resource, node):
             if key.startswith("fail-count-"):
                 name = key[len("fail-count-"):]
                 rsc_name, _, op_part = name.partition("#")
@@ -834,14 +835,32 @@ class Scheduler:
                 rsc_name = name.partition("#")[0]
                 if rsc_name in names:
                     last_failure = max(last_failure, _int_value(value, 0))
-        if total > 0 and failure_timeout > 0 and self.now is not None and last_failure:
-            if self.now > last_failure + failure_timeout:
+        if total > 0 and self.now is not None and last_failure:
+            failure_timeout = parse_interval_ms(resource.meta.get("failure-timeout")) // 1000
+            if failure_timeout > 0 and self.now > last_failure + failure_timeout:
                 total = 0
         if include_fillers:
             for filler in self.fillers_by_container().get(resource.id, ()):
                 if filler is not resource:
                     total = add_scores(total, self.fail_count(filler, node, False))
         return total
+
+    def failure_attributes(self, resource: Resource, node: NodeInfo) -> list[tuple[str, str]]:
+        """The node's fail-count-* and last-failure-* attributes that may concern `resource`,
+        in attribute order: those whose resource name, up to a ":", is the resource's id,
+        its configured id, or either of those up to a ":" (fail_count decides exactly)."""
+        index = self._failure_attributes.get(node.name)
+        if index is None:
+            index = self._failure_attributes[node.name] = _index_failure_attributes(node)
+        if not index:
+            return []
+        base = resource.config.id if isinstance(resource.config, Primitive) else resource.id
+        prefixes = {resource.id.split(":")[0], base, base.split(":")[0]}
+        found: list[tuple[int, str, str]] = []
+        for prefix in prefixes:
+            found.extend(index.get(prefix, ()))
+        found.sort()
+        return [(key, value) for _, key, value in found]
 
     def fillers_by_container(self) -> dict[str, list[Resource]]:
         """Primitives by the id in their `container` meta attribute, in primitive order.
@@ -1136,10 +1155,12 @@ class Scheduler:
 
     def apply_stickiness_and_failures(self) -> None:
         self._fillers_by_container = None
+        self._failure_attributes = {}
         for resource in self.resources:
             for name, info in self.sorted_nodes():
                 self.sticky_and_failures(resource, name, info)
         self._fillers_by_container = None
+        self._failure_attributes = {}
 
     def sticky_and_failures(self, resource: Resource, name: str, info: NodeInfo) -> None:
         if resource.children:
@@ -2541,6 +2562,23 @@ def _int_value(value: str | None, default: int = 0) -> int:
     if value.strip().lower() in ("infinity", "+infinity"):
         return INFINITY
     return default
+
+
+def _index_failure_attributes(node: NodeInfo) -> dict[str, list[tuple[int, str, str]]]:
+    """A node's fail-count-* and last-failure-* attributes by the resource name they name,
+    up to its first ":" (a clone instance counts under its clone's name), with their
+    position so that several groups merge back into attribute order."""
+    index: dict[str, list[tuple[int, str, str]]] = {}
+    for position, (key, value) in enumerate(node.attributes.items()):
+        if key.startswith("fail-count-"):
+            name = key[len("fail-count-"):]
+        elif key.startswith("last-failure-"):
+            name = key[len("last-failure-"):]
+        else:
+            continue
+        prefix = name.partition("#")[0].split(":")[0]
+        index.setdefault(prefix, []).append((position, key, value))
+    return index
 
 
 def _version_before(version: str, limit: tuple[int, ...]) -> bool:
