@@ -11,6 +11,8 @@ actions in a stable order (fencing first, then by resource).
 
 from __future__ import annotations
 
+import itertools
+
 from raftha.model.config import Configuration, Primitive, normalize_role
 from raftha.model.status import ClusterStatus
 from raftha.scheduler.engine import Resource, Scheduler
@@ -57,7 +59,7 @@ def _orderings(engine: Scheduler, actions: list[Action]) -> list[tuple[str, str]
     pairs: list[tuple[str, str]] = []
 
     def link(first: list[str], then: list[str]) -> None:
-        pairs.extend((before, after) for before in first for after in then)
+        pairs.extend(itertools.product(first, then))
 
     for verbs in by_resource.values():
         link(fence_keys, verbs.get("start", []) + verbs.get("stop", []))
@@ -82,13 +84,7 @@ def _orderings(engine: Scheduler, actions: list[Action]) -> list[tuple[str, str]
     for first_id, then_id in engine.symmetric_orders:
         link(keys(first_id, "start"), keys(then_id, "start"))
         link(keys(then_id, "stop"), keys(first_id, "stop"))
-    seen: set[tuple[str, str]] = set()
-    unique: list[tuple[str, str]] = []
-    for pair in pairs:
-        if pair not in seen:
-            seen.add(pair)
-            unique.append(pair)
-    return unique
+    return list(dict.fromkeys(pairs))  # first occurrence of each pair, in order
 
 
 def _placement(engine: Scheduler, top: Resource, primitive: Resource) -> InstancePlacement:
