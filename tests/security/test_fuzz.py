@@ -531,6 +531,8 @@ def raw_exchange(path: str, payload: bytes, timeout_s: float = 30.0) -> list[dic
     try:
         while chunk := connection.recv(65536):
             received += chunk
+    except ConnectionResetError:
+        pass  # the daemon hung up with our unread bytes queued: its answer came first
     finally:
         sender.join(timeout_s)
         connection.close()
