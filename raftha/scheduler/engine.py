@@ -815,6 +815,8 @@ class Scheduler:
     # ============================================================ fail counts
 
     def fail_count(self, resource: Resource, node: NodeInfo, include_fillers: bool = True) -> int:
+        if node.name in self._failure_attributes and not self._failure_attributes[node.name]:
+            return 0  # the node records no failure at all (nor, then, for any filler)
         base = resource.config.id if isinstance(resource.config, Primitive) else resource.id
         names = {resource.id, base}
         total = 0
@@ -1534,6 +1536,7 @@ class Scheduler:
     def add_node_scores_matching_attr(self, table: dict[str, int], resource: Resource,
                                       attribute: str, factor: float, positive: bool) -> None:
         best_by_value = self.best_scores_by_attribute_value(resource, attribute)
+        weights: dict[int, int] = {}  # few distinct scores: attenuate each once
         for node in list(table):
             value = self.node_attribute(node, attribute)
             score = best_by_value.get(value.lower() if value is not None else None, -INFINITY)
@@ -1541,7 +1544,9 @@ class Scheduler:
                 continue
             if table[node] == UNUSABLE_SENTINEL:
                 continue
-            weight = attenuate(factor, score)
+            weight = weights.get(score)
+            if weight is None:
+                weight = weights[score] = attenuate(factor, score)
             new_score = add_scores(weight, table[node])
             if positive and new_score < 0 and table[node] > 0:
                 table[node] = UNUSABLE_SENTINEL
