@@ -9,7 +9,7 @@ sealer live, one node at a time, through three phases while writes keep committi
 Prints the writes committed and failed per phase, the Raft terms (an election would raise
 them) and whether a node that only knows the old key still finds a leader afterwards.
 
-    python3 tests/security/rotate_key_experiment.py
+    python3 tests/security/rotate_key_experiment.py   (from the repository root)
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ import socket
 import time
 
 from cryptography.fernet import MultiFernet
-from pysyncobj import SyncObj, SyncObjConf, replicated
-from pysyncobj.encryptor import getEncryptor
+
+from raftha.raft.library import SyncObj, SyncObjConf, pysyncobj_syncobj, replicated
+
+getEncryptor = pysyncobj_syncobj.getEncryptor  # noqa: N816 - the library's name
 
 OLD_KEY = b"o" * 32
 NEW_KEY = b"n" * 32
