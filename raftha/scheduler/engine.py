@@ -239,7 +239,8 @@ class Scheduler:
         self.legacy_fail_counts = status.feature_set == "" or _version_before(
             status.feature_set, (3, 0, 13))
         self._fillers_by_container: dict[str, list[Resource]] | None = None
-        self._sorted_node_names: tuple[tuple[str, ...], tuple[str, ...]] | None = None
+        self._sorted_node_names: tuple[tuple[str, ...],
+                                       tuple[tuple[str, NodeInfo], ...]] | None = None
         # node name -> resource-name prefix -> [(position, attribute, value)], per pass
         self._failure_attributes: dict[str, dict[str, list[tuple[int, str, str]]]] = {}
 
@@ -1043,12 +1044,13 @@ class Scheduler:
 
     def sorted_nodes(self) -> list[tuple[str, NodeInfo]]:
         """Nodes in natural name order. The order is computed once per set of node names
-        (called per resource, re-sorting with the natural key dominated large runs)."""
+        (called per resource, re-sorting with the natural key dominated large runs); a
+        name's NodeInfo is only ever set while unpacking nodes, before any call."""
         names = tuple(self.nodes)
         if self._sorted_node_names is None or self._sorted_node_names[0] != names:
-            ordered = tuple(sorted(names, key=natural_key))
+            ordered = tuple((name, self.nodes[name]) for name in sorted(names, key=natural_key))
             self._sorted_node_names = (names, ordered)
-        return [(name, self.nodes[name]) for name in self._sorted_node_names[1]]
+        return list(self._sorted_node_names[1])
 
     def unpack_colocations(self) -> None:
         for constraint in self.config.constraints:
