@@ -29,10 +29,11 @@ def plan(config: Configuration, status: ClusterStatus) -> Plan:
     for node in engine.fenced:
         actions.append(Action(key=f"fence:{node}", verb="fence", resource=None, node=node,
                               runnable=True, reason=engine.nodes[node].unclean_reason))
+    probe_nodes = _probe_nodes(engine)
     for resource in engine.resources:
         for primitive in resource.primitives():
             placements.append(_placement(engine, resource, primitive))
-            actions.extend(_actions(engine, primitive))
+            actions.extend(_actions(engine, primitive, probe_nodes))
             explanations.append(_explanation(primitive))
     node_states = tuple((name, info.state_name()) for name, info in engine.sorted_nodes())
     return Plan(
@@ -112,17 +113,26 @@ def _placement(engine: Scheduler, top: Resource, primitive: Resource) -> Instanc
     )
 
 
-def _actions(engine: Scheduler, primitive: Resource) -> list[Action]:
+def _probe_nodes(engine: Scheduler) -> list[tuple[str, bool]]:
+    """(name, pending) of the nodes that can be probed (online, not unclean), in node
+    order: the same for every resource, so computed once per plan."""
+    return [(name, info.pending) for name, info in engine.sorted_nodes()
+            if info.online and not info.unclean]
+
+
+def _actions(engine: Scheduler, primitive: Resource,
+             probe_nodes: list[tuple[str, bool]]) -> list[Action]:
     found: list[Action] = []
     config = primitive.config
     if primitive.managed and not primitive.orphan:
-        for name, info in engine.sorted_nodes():
-            if name in primitive.known_on or not info.online or info.unclean:
+        primitive_id = primitive.id
+        known_on = primitive.known_on
+        for name, pending in probe_nodes:
+            if name in known_on:
                 continue
-            found.append(Action(key=f"probe:{primitive.id}:{name}", verb="probe",
-                                resource=primitive.id, node=name,
-                                runnable=not info.pending,
-                                reason="" if not info.pending else "node is pending"))
+            found.append(Action(key=f"probe:{primitive_id}:{name}", verb="probe",
+                                resource=primitive_id, node=name, runnable=not pending,
+                                reason="node is pending" if pending else ""))
     for node, runnable in sorted(primitive.stop_runnable.items()):
         implied = node in engine.fenced or engine.node_gone(node)
         reason = "implied by fencing" if node in engine.fenced else (
