@@ -20,6 +20,7 @@ from raftha.cli.configure import configure_group
 from raftha.cli.demo import demo_command
 from raftha.cli.examples import add_examples
 from raftha.cli.fence import fence_group, node_fence_command
+from raftha.cli.key_rotation import rotate_key_command
 from raftha.cli.operator_commands import CLUSTER_COMMANDS, NODE_COMMANDS
 from raftha.cli.property import property_group
 from raftha.cli.resource import resource_group
@@ -86,4 +87,5 @@ for command in NODE_COMMANDS:
     node_group.add_command(command)
 for command in CLUSTER_COMMANDS:
     cluster_group.add_command(command)
+cluster_group.add_command(rotate_key_command)
 add_examples(main)  # last: every command is registered by now

@@ -81,6 +81,7 @@ from raftha.daemon.config import NodeConfig
 from raftha.daemon.executor_api import executor_operations
 from raftha.daemon.fencing_duties import fencing_operations
 from raftha.daemon.history import HistoryError, HistoryJournal
+from raftha.daemon.key_rotation import key_operations
 from raftha.daemon.machine import ReducerStateMachine
 from raftha.daemon.operator_api import operator_operations
 from raftha.daemon.proposer import ProposalError, ProposalRejected, Proposer
@@ -162,6 +163,7 @@ class ControlApi:
         self.operations.update(executor_operations(self))
         self.operations.update(operator_operations(self))
         self.operations.update(acl_operations(self))
+        self.operations.update(key_operations(self))
 
     def handle(self, request: Any, user: str) -> dict[str, Any]:
         try:

@@ -52,6 +52,7 @@ from raftha.raft.engine import (
     install_peer_ping,
     prune_abandoned_callbacks,
 )
+from raftha.raft.keys import frame_sealer, install_frame_sealer
 from raftha.raft.library import SyncObj
 from raftha.raft.outcome import PendingProposal, guarded
 from raftha.raft.snapshot import make_deserializer, make_serializer
@@ -99,6 +100,7 @@ class RaftLog:
         self._outcome_counts = {outcome.name: 0 for outcome in ProposeOutcome}
         self._counts_lock = threading.Lock()
         self._status = self._empty_status()
+        self._pending_frame_sealer: Any = None  # installed by the tick thread
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -151,6 +153,9 @@ class RaftLog:
         next_prune = time.monotonic() + PRUNE_PERIOD_SECONDS
         try:
             while not self._stopping.is_set():
+                sealer, self._pending_frame_sealer = self._pending_frame_sealer, None
+                if sealer is not None:
+                    install_frame_sealer(node, sealer)
                 # Durable before the leader counts its own entries in this tick.
                 node.journal.sync()
                 node.doTick(TICK_WAIT_SECONDS)
@@ -163,6 +168,11 @@ class RaftLog:
                     next_prune = now + PRUNE_PERIOD_SECONDS
         except BaseException as error:  # noqa: B036 - fail-stop on anything
             fail_stop(f"tick failed: {error!r}")
+
+    def use_frame_keys(self, keys: tuple[bytes, ...]) -> None:
+        """Seal frames with keys[0] and open frames sealed with any of `keys`, from the next
+        tick on (a rolling cluster key rotation, see raftha.raft.keys)."""
+        self._pending_frame_sealer = frame_sealer(keys)
 
     def _apply(self, index: int, entry: bytes) -> None:
         try:
