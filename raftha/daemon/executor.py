@@ -31,7 +31,7 @@ import threading
 import time
 import tomllib
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -155,6 +155,19 @@ def operation_body(node: str, call: AgentCall, result: AgentResult) -> dict[str,
         "op_status": OP_STATUS.get(result.status, 4), "target_rc": call.target_rc,
         "exit_reason": exit_reason_of(result), "duration_ms": max(0, int(result.duration_ms)),
     }
+
+
+def without_pending(status: Any) -> Any:
+    """The status without pending records: an action claimed but not finished still counts
+    as not done, so everything ordered after it keeps waiting."""
+    nodes = []
+    for node in status.nodes:
+        histories = tuple(
+            replace(history, operations=tuple(record for record in history.operations
+                                              if record.op_status != -1))
+            for history in node.histories)
+        nodes.append(replace(node, histories=histories))
+    return replace(status, nodes=tuple(nodes))
 
 
 def monitor_signature(call: AgentCall) -> tuple:
@@ -295,6 +308,7 @@ class Executor:
         quorum = self.have_quorum()
         if self.view is None or self.view.state is not state or self.view_quorum != quorum:
             configuration, status = scheduler_inputs(state, quorum)
+            status = without_pending(status)
             self.view_quorum = quorum
             self.view = PlanView(state, make_plan(configuration, status), configuration,
                                  self.node)
@@ -383,10 +397,14 @@ class Executor:
             self.pool.submit(self.run_and_record, call)
 
     def run_and_record(self, call: AgentCall) -> bool:
-        """Runs one action and proposes its result; True once the result is committed."""
+        """Runs one action and proposes its result; True once the result is committed.
+        Everything but a probe is first claimed in the log (OperationsPending): the claim
+        is refused while another node has an action pending on the resource."""
         with self.lock:
             self.busy.setdefault(call.history_id, call.action_key)
         try:
+            if call.verb != "probe" and not self.claim(call):
+                return False
             result = self.run_agent(call)
             return self.record(call, result)
         finally:
@@ -418,6 +436,22 @@ class Executor:
             except OSError:
                 LOG.warning("could not register process group %d", result.pid)
         return result
+
+    def claim(self, call: AgentCall) -> bool:
+        body = {"node": self.node, "operations": [{
+            "resource": call.history_id, "agent": call.agent, "operation": call.operation,
+            "interval_ms": call.interval_ms,
+            "shared": call.shared and call.verb in ("start", "stop")}]}
+        try:
+            self.proposer.propose("OperationsPending", body, user="",
+                                  timeout_ms=RESULT_PROPOSE_TIMEOUT_MS)
+            return True
+        except ProposalRejected as rejection:
+            LOG.info("executor on %s: %s waits: %s", self.node, call.action_key, rejection)
+            return False
+        except ProposalError as error:
+            LOG.info("executor on %s: %s not claimed: %s", self.node, call.action_key, error)
+            return False
 
     def record(self, call: AgentCall, result: AgentResult,
                budget_ms: int | None = None) -> bool:

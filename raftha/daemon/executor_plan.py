@@ -66,6 +66,7 @@ class AgentCall:
     role: str                  # Promoted/Unpromoted for role-specific monitors, else ""
     target_rc: int | None      # None for probes (0, 7 and 8 are all answers)
     on_fail: str               # the configured on-fail of this operation ("" default)
+    shared: bool = False       # an anonymous clone instance (one history id, many nodes)
 
 
 def own_actions(plan: Plan, node: str) -> list[Action]:
@@ -211,6 +212,7 @@ def build_call(configuration: Configuration, primitive: Primitive,
         meta=tuple(sorted(agent_meta(configuration, primitive, placement).items())),
         timeout_ms=timeout_ms, interval_ms=interval_ms, role=role, target_rc=target_rc,
         on_fail=(configured.on_fail or "") if configured is not None else "",
+        shared=placement.anonymous,
     )
 
 

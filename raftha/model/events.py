@@ -281,6 +281,32 @@ def validate_resource_cleaned_up(body: Mapping[str, Any]) -> None:
         require_node_name(body["node"], "node")
 
 
+MAX_PENDING_OPERATIONS = 64
+
+
+def validate_operations_pending(body: Mapping[str, Any]) -> None:
+    """Actions a node is about to run (Pacemaker's record-pending): each is recorded with
+    op_status -1 until its OperationCompleted arrives. `shared` marks the start or stop of
+    an anonymous clone instance, which may run on several nodes at once."""
+    require_keys(body, ("node", "operations"))
+    require_node_name(body["node"], "node")
+    operations = body["operations"]
+    if not isinstance(operations, list) or not 1 <= len(operations) <= MAX_PENDING_OPERATIONS:
+        raise EventError(f"operations must be a list of 1 to {MAX_PENDING_OPERATIONS} maps")
+    for item in operations:
+        if not isinstance(item, dict):
+            raise EventError("each pending operation must be a map")
+        require_keys(item, ("resource", "agent", "operation", "interval_ms", "shared"))
+        require_resource_id(item["resource"])
+        if not isinstance(item["agent"], str) or not AGENT_PATTERN.match(item["agent"]):
+            raise EventError(f"agent {item['agent']!r} is not class:[provider:]type")
+        if item["operation"] not in OPERATIONS:
+            raise EventError(f"unknown operation {item['operation']!r}")
+        require_integer(item["interval_ms"], "interval_ms", 0, 2**31)
+        if not isinstance(item["shared"], bool):
+            raise EventError("shared must be true or false")
+
+
 LOAD_MODES = ("update", "replace")
 
 
@@ -316,6 +342,7 @@ BODY_VALIDATORS: dict[str, Callable[[Mapping[str, Any]], None]] = {
     "NodeAttributeUnset": validate_node_attribute_unset,
     "TransientAttributeSet": validate_node_attribute_set,
     "TransientAttributeUnset": validate_node_attribute_unset,
+    "OperationsPending": validate_operations_pending,
     "OperationCompleted": validate_operation_completed,
     "ResourceCleanedUp": validate_resource_cleaned_up,
     "ClockTicked": validate_empty,
@@ -360,6 +387,10 @@ def summarize(event: Event) -> str:
     if event.kind in ("TransientAttributeSet", "TransientAttributeUnset"):
         value = f"={body['value']}" if "value" in body else " unset"
         return f"node {body['node']}: {body['name']}{value} (transient)"
+    if event.kind == "OperationsPending":
+        actions = ", ".join(f"{item['resource']} {item['operation']}"
+                            for item in body["operations"])
+        return f"{actions} on {body['node']}: pending"
     if event.kind == "NodeAttributeUnset":
         return f"node {body['node']}: {body['name']} unset"
     if event.kind == "OperationCompleted":

@@ -437,6 +437,38 @@ def on_transient_attribute(state: ClusterState, index: int, event: Event) -> Clu
     return with_transient(state, node, tuple(pairs))
 
 
+def on_operations_pending(state: ClusterState, index: int, event: Event) -> ClusterState:
+    """A node claims actions before running them. Refused while another online node has an
+    action pending on the same resource (so two nodes acting on plans derived from different
+    states cannot both start or promote it), except parallel starts and stops of an
+    anonymous clone's instances. The claims are recorded as pending (op_status -1)."""
+    require_created(state)
+    node = event.body["node"]
+    require_node(state, node)
+    for item in event.body["operations"]:
+        for other, histories in state.operation_histories:
+            record = state.node(other)
+            if other == node or record is None or record.state != NODE_ONLINE:
+                continue
+            for history in histories:
+                if history.resource != item["resource"]:
+                    continue
+                for pending in history.operations:
+                    if pending.op_status != -1:
+                        continue
+                    shared = item["shared"] and item["operation"] in ("start", "stop") and (
+                        pending.operation in ("start", "stop"))
+                    if not shared:
+                        raise Refused(f"{item['resource']} has a {pending.operation} pending "
+                                      f"on {other}; plan again when it completes")
+    for item in event.body["operations"]:
+        body = {"node": node, "resource": item["resource"], "agent": item["agent"],
+                "operation": item["operation"], "interval_ms": item["interval_ms"], "rc": 0,
+                "op_status": -1, "target_rc": None, "exit_reason": "", "duration_ms": 0}
+        state = on_operation_completed(state, index, replace(event, body=body))
+    return state
+
+
 def on_clock_ticked(state: ClusterState, index: int, event: Event) -> ClusterState:
     return state
 
@@ -455,6 +487,7 @@ HANDLERS: dict[str, Callable[[ClusterState, int, Event], ClusterState]] = {
     "NodeAttributeUnset": node_attribute_handler(set_value=False),
     "TransientAttributeSet": on_transient_attribute,
     "TransientAttributeUnset": on_transient_attribute,
+    "OperationsPending": on_operations_pending,
     "OperationCompleted": on_operation_completed,
     "ResourceCleanedUp": on_resource_cleaned_up,
     "ClockTicked": on_clock_ticked,
@@ -470,5 +503,5 @@ UNTRACKED_KINDS = frozenset({"ReadBarrier"})
 
 # Kinds that are bookkeeping rather than a change an operator would look for.
 QUIET_KINDS = frozenset({"ClockTicked", "NodeLost", "NodeReturned", "NodeStopped",
-                         "OperationCompleted", "TransientAttributeSet",
+                         "OperationCompleted", "OperationsPending", "TransientAttributeSet",
                          "TransientAttributeUnset"}) | FENCING_QUIET_KINDS

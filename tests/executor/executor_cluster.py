@@ -101,7 +101,19 @@ class ExecutorCluster:
                     view["target_role"] == role or view["target_node"] in view["nodes"]):
                 return list(view["nodes"])
             return None
-        return wait_for(check, timeout_s, f"{resource} {role} on {count} node(s)")
+        nodes = wait_for(check, timeout_s, f"{resource} {role} on {count} node(s)")
+        # The status shows a pending (claimed) action's outcome at once; wait for the agent.
+        wait_for(lambda: self.settled(resource, nodes), timeout_s,
+                 f"{resource}'s actions finished")
+        return nodes
+
+    def settled(self, resource: str, nodes: list[str]) -> bool:
+        history_id = resource.split(":")[0]
+        for name in nodes:
+            busy = self.call("executor_status", via=name)["busy"]
+            if resource in busy or history_id in busy:
+                return False
+        return True
 
     def run_dir(self, name: str) -> Path:
         return self.directory / name / "data" / "run"

@@ -87,8 +87,15 @@ clone st-clone st meta promotable=true
     promoted = [item for item in cluster.resources().values() if item["role"] == "Promoted"]
     node = promoted[0]["nodes"][0]
     state_file = cluster.run_dir(node) / "Stateful-st.state"
+    # Status shows a pending promote as Promoted at once; the agent finishes it.
+    wait_for(lambda: cluster.call("attribute_query", node=node,
+                                  name="master-st")["value"] == "10", what="score 10")
+    wait_for(lambda: [event for event in cluster.operations()
+                      if f"st promote on {node}: rc=0" in event["summary"]],
+             what="promote done")
     assert state_file.read_text().strip() == "Promoted"
-    assert cluster.call("attribute_query", node=node, name="master-st")["value"] == "10"
+    promotes = [event for event in cluster.operations() if "st promote" in event["summary"]]
+    assert len(promotes) == 1                   # no second instance was ever promoted
     # The promoted node goes to standby: demote and stop there, promote another instance.
     cluster.call("node_attribute_set", node=node, name="standby", value="on")
 
@@ -99,10 +106,15 @@ clone st-clone st meta promotable=true
                    if key.startswith("st:") and item["role"] == "Stopped"]
         return promoted if len(promoted) == 1 and promoted[0] != [node] and stopped else None
     wait_for(promoted_elsewhere, what="another instance promoted")
+
+    def promote_after_demote():
+        events = cluster.operations()
+        demotes = node_with(events, f"st demote on {node}")
+        return demotes and [event for event in node_with(events, "st promote")
+                            if event["index"] > demotes[-1]["index"]]
+    promote = wait_for(promote_after_demote, what="a promote after the demote")
     events = cluster.operations()
-    demote = node_with(events, f"st demote on {node}")[-1]["index"]
-    promote = [event for event in node_with(events, "st promote") if event["index"] > demote]
-    assert promote, [event["summary"] for event in events]
+    assert promote, " | ".join(f"{event['index']} {event['summary']}" for event in events[-14:])
     wait_for(lambda: not state_file.exists(), what="the old instance stopped")
 
 

@@ -33,9 +33,13 @@ colocation dum-with-led inf: dum led
     survivor = next(name for name in cluster.names if name != victim)
     moved = wait_for(lambda: [node for node in cluster.where("led", survivor)
                               if node != victim], what="led started elsewhere")
-    assert cluster.where("dum", survivor) == moved
+    wait_for(lambda: cluster.where("dum", survivor) == moved, what="dum follows led")
+
+    def ticks_of(node: str) -> list[int]:
+        lines = [line.split() for line in ledger.read_text().splitlines() if line.strip()]
+        return [int(stamp) for stamp, owner, _ in lines if owner == node]
+    new_ticks = wait_for(lambda: ticks_of(moved[0]), what="ticks from the new node")
     lines = [line.split() for line in ledger.read_text().splitlines() if line.strip()]
-    new_ticks = [int(stamp) for stamp, node, _ in lines if node == moved[0]]
     old_ticks = [int(stamp) for stamp, node, _ in lines if node == victim]
     assert new_ticks and max(old_ticks) <= killed_ms + 100   # the old copy died with its node
     print(f"failover: first tick on {moved[0]} {min(new_ticks) - killed_ms:.0f} ms after the "
