@@ -244,3 +244,23 @@ primitive frozen ocf:heartbeat:Dummy op monitor interval=10s on-fail=block
     assert not runner.calls_for("frozen", "stop")
     assert len(runner.calls_for("frozen", "start")) == 1
     assert nodes["n1"].call("status")["resources"]["frozen"]["managed"] is False
+
+
+def claim(node: Node, resource: str, operation: str, shared: bool):
+    return node.proposer.propose("OperationsPending", {"node": node.name, "operations": [{
+        "resource": resource, "agent": "ocf:pacemaker:Stateful", "operation": operation,
+        "interval_ms": 0, "shared": shared}]}, timeout_ms=2000)
+
+
+def test_a_claim_is_refused_while_another_node_has_the_resource_pending(nodes):
+    from raftha.daemon.proposer import ProposalRejected
+    claim(nodes["n1"], "st", "promote", False)
+    with pytest.raises(ProposalRejected, match="promote pending on n1"):
+        claim(nodes["n2"], "st", "promote", False)
+    claim(nodes["n1"], "db", "start", True)
+    claim(nodes["n2"], "db", "start", True)           # anonymous clone instances: parallel
+    with pytest.raises(ProposalRejected, match="start pending on"):
+        claim(nodes["n3"], "db", "promote", False)
+    history = {history.resource: history for history in
+               nodes["n3"].machine.state.histories_of("n1")}
+    assert [record.op_status for record in history["st"].operations] == [-1]
