@@ -33,6 +33,10 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "cluster join": ("raftha cluster join d=10.0.0.4:7000 --dir /etc/raftha "
                      "--socket /run/raftha/control.sock",),
     "cluster remove": ("raftha cluster remove d",),
+    "cluster rotate-key": ("raftha cluster rotate-key --generate /etc/raftha/authkey.next",
+                           "raftha cluster rotate-key --phase accept",
+                           "raftha cluster rotate-key --phase switch",
+                           "raftha cluster rotate-key --phase finish"),
     "cluster members": ("raftha cluster members", "raftha cluster members --output json"),
     "node": ("raftha node standby node2", "raftha node online node2",
              "raftha node attribute node2 set rack r2", "raftha node fence node3"),
