@@ -19,11 +19,11 @@ from jepsen import hosts, runner, schedule
 TARGETS = ("selftest", "selftest-split-brain", "raftha")
 
 
-def _adapter(name: str, resources: int = 0):
+def _adapter(name: str, resources: int = 0, fencing: bool = False):
     from jepsen.adapter import SelfTestCluster
     if name == "raftha":
         from jepsen.raftha_target import RafthaCluster
-        return RafthaCluster(resources=resources)
+        return RafthaCluster(resources=resources, fencing=fencing)
     if name == "selftest":
         return SelfTestCluster()
     if name == "selftest-split-brain":
@@ -52,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "run must be judged invalid; raftha: real raftha daemons)")
     run.add_argument("--resources", type=int, default=0,
                      help="raftha target: number of ocf:raftha:Ledger resources to run")
+    run.add_argument("--fencing", action="store_true",
+                     help="raftha target with --resources: a fence_jepsen device per node "
+                     "and stonith-enabled=true")
     check = commands.add_parser("check", help="re-check a stored run directory")
     check.add_argument("dir", type=pathlib.Path)
     cleanup = commands.add_parser("cleanup", help="remove leftovers of interrupted runs")
@@ -81,7 +84,9 @@ def main(argv: list[str] | None = None) -> int:
         hosts.install_signal_teardown()
         if args.resources < 0 or (args.resources and args.target != "raftha"):
             raise ValueError("--resources needs --target raftha and a count >= 0")
-        results = runner.execute(options, _adapter(args.target, args.resources))
+        if args.fencing and not args.resources:
+            raise ValueError("--fencing needs --target raftha and --resources")
+        results = runner.execute(options, _adapter(args.target, args.resources, args.fencing))
         print(f"jepsen: results in {out / 'results.json'}")
         return runner.exit_status(results)
     except (ValueError, RuntimeError, OSError) as error:

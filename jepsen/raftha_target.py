@@ -56,12 +56,16 @@ class RafthaCluster:
                     "linearizable_register")
     LEDGER_CHECKERS = ("no_overlap", "recovery", "fenced_recovery")
 
-    def __init__(self, timing: dict[str, int] | None = None, resources: int = 0) -> None:
+    def __init__(self, timing: dict[str, int] | None = None, resources: int = 0,
+                 fencing: bool = False) -> None:
         """`resources`: number of ocf:raftha:Ledger primitives to configure (through
         `raftha configure load`), each ticking into run_dir/ledger/ledger.log; with none, the
-        ledger checkers are listed as not checked."""
+        ledger checkers are listed as not checked. `fencing`: one fence_jepsen device per
+        node (the harness's fence controller powers the node off and on) and
+        stonith-enabled=true; without it, stonith-enabled=false."""
         self.timing = timing
         self.resources = resources
+        self.fencing = fencing
         self.checkers = self.LOG_CHECKERS + (self.LEDGER_CHECKERS if resources else ())
         self.params: dict[str, Any] = {"recovery_bound_ms": 30_000, "min_ok_ops": 1}
         if resources:
@@ -95,11 +99,26 @@ class RafthaCluster:
         if self.resources:
             self._load_ledger_resources()
 
+    def fencing_configuration(self) -> list[str]:
+        """crm configure lines: with fencing, a fence_jepsen device per node (it fences that
+        node only and never runs on it) and stonith-enabled=true; else stonith-enabled=false."""
+        if not self.fencing:
+            return ["property stonith-enabled=false"]
+        assert self.hosts is not None and self.fence_socket is not None
+        lines: list[str] = []
+        for node in self.hosts.nodes:
+            lines.append(f"primitive fence-{node} stonith:fence_jepsen params "
+                         f"socket={self.fence_socket} pcmk_host_list={node} "
+                         "pcmk_host_check=static-list")
+            lines.append(f"location fence-{node}-not-on-{node} fence-{node} -inf: {node}")
+        lines.append("property stonith-enabled=true")
+        return lines
+
     def ledger_configuration(self) -> str:
-        """crm configure text: fencing off (no fence device here yet) and N Ledger resources."""
+        """crm configure text: the fencing lines and N Ledger resources."""
         assert self.run_dir is not None
         ledger_file = self.run_dir / "ledger" / "ledger.log"
-        lines = ["property stonith-enabled=false"]
+        lines = self.fencing_configuration()
         for number in range(1, self.resources + 1):
             lines.append(f"primitive led{number} ocf:raftha:Ledger "
                          f"params ledger_file={ledger_file} "
@@ -144,8 +163,10 @@ class RafthaCluster:
         files = self._files[node]
         argv = [sys.executable, "-m", "raftha.cli", "node", "run", "--config",
                 str(files.config_path)]
+        # fence_jepsen lives next to this module; the fencer searches RAFTHA_FENCE_AGENT_DIRS.
         env = {clockhook.ENVIRONMENT_VARIABLE: str(self.clock_file(node)),
-               "PYTHONPATH": str(pathlib.Path(__file__).resolve().parent.parent)}
+               "PYTHONPATH": str(pathlib.Path(__file__).resolve().parent.parent),
+               "RAFTHA_FENCE_AGENT_DIRS": str(pathlib.Path(__file__).resolve().parent)}
         self._daemons[node] = self.hosts.spawn(
             node, argv, env=env, log_path=self.run_dir / "logs" / f"{node}.log",
             cwd=self.cluster_dir)

@@ -130,6 +130,9 @@ def execute(options: RunOptions, adapter: ClusterAdapter, log=None) -> dict:
         for call in adapter.final_calls():
             CliClient(recorder, "final").perform(call)
         collected = adapter.collect()
+        # The observation ends here: stopping the cluster stops its resources, and the
+        # recovery checker asks for resources running until the end of the observed run.
+        observed_end_ms = wall_ms()
     finally:
         leader_sampler.stop()
         if fence is not None:
@@ -139,7 +142,6 @@ def execute(options: RunOptions, adapter: ClusterAdapter, log=None) -> dict:
         finally:
             hosts.teardown()
             recorder.close()
-    end_ms = wall_ms()
     harness_fences = [{**record, "source": "harness"}
                       for record in read_fence_log(out / "fence.jsonl")]
     _store_ledger(collected.ledger_files, out / "ledger")
@@ -153,7 +155,7 @@ def execute(options: RunOptions, adapter: ClusterAdapter, log=None) -> dict:
     _write_resolved_schedule(out, planned, recorder.ops())
     meta = {"seed": seed, "nodes": node_names, "adapter": adapter.name,
             "checkers": list(adapter.checkers), "params": adapter.params,
-            "start_ms": start_ms, "end_ms": end_ms, "prefix": hosts.prefix,
+            "start_ms": start_ms, "end_ms": observed_end_ms, "prefix": hosts.prefix,
             "nemesis": planned.get("families"), "versions": versions(),
             "replay_of": str(options.replay) if options.replay else None}
     store.write_json(out / "run.json", meta)

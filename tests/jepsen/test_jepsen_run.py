@@ -140,6 +140,30 @@ def test_raftha_cluster_under_partitions_and_kills(tmp_path):
     assert set(results["not_checked"]) >= {"no_overlap", "recovery", "fenced_recovery"}
 
 
+QUICK_RAFTHA_SEEDS = (7,)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", QUICK_RAFTHA_SEEDS)
+def test_raftha_quick_profile_with_fenced_ledger_resources(tmp_path, seed):
+    """The CI profile against real raftha daemons: 3 nodes, ~35 s of partitions, kills and
+    pauses, two ocf:raftha:Ledger resources, a fence_jepsen device per node; every checker
+    (ledger ones included) must hold."""
+    pytest.importorskip("raftha.daemon.bootstrap")
+    from jepsen.raftha_target import RafthaCluster
+
+    out = tmp_path / "raftha-quick"
+    options = runner.RunOptions(nodes=3, time_s=35, families=["partition", "kill", "pause"],
+                                seed=seed, out=out, quick=True)
+    results = runner.execute(options, RafthaCluster(resources=2, fencing=True), log=quiet)
+    assert results["valid"] is True, json.dumps(results["checkers"], indent=1)[:4000]
+    assert results["checkers"]["no_overlap"]["interval_count"] >= 2
+    assert results["checkers"]["acknowledged_writes"]["acknowledged"] > 0
+    assert {"no_overlap", "recovery", "fenced_recovery"} <= set(results["checkers"])
+    prefix = json.loads((out / "run.json").read_text())["prefix"]
+    assert hosts.leftovers(prefix) == {"namespaces": [], "cgroups": [], "root_links": []}
+
+
 @pytest.mark.slow
 def test_five_node_selftest_with_every_fault_family(tmp_path):
     out = tmp_path / "all"
