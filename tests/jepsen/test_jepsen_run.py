@@ -143,12 +143,15 @@ def test_raftha_cluster_under_partitions_and_kills(tmp_path):
 QUICK_RAFTHA_SEEDS = (7,)
 
 
+# Slow until it passes reliably: in some runs two nodes both start a Ledger resource at its
+# first placement (no_overlap: a "proven" overlap of about 100 ms, no fault active), and a
+# clean stop just before a partition leaves fenced_recovery "unknown".
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", QUICK_RAFTHA_SEEDS)
 def test_raftha_quick_profile_with_fenced_ledger_resources(tmp_path, seed):
-    """The CI profile against real raftha daemons: 3 nodes, ~35 s of partitions, kills and
-    pauses, two ocf:raftha:Ledger resources, a fence_jepsen device per node; every checker
-    (ledger ones included) must hold."""
+    """The CI profile against real raftha daemons (about 1 minute): 3 nodes, 35 s of
+    partitions, kills and pauses, two ocf:raftha:Ledger resources, a fence_jepsen device per
+    node; every checker (ledger ones included) must hold."""
     pytest.importorskip("raftha.daemon.bootstrap")
     from jepsen.raftha_target import RafthaCluster
 
