@@ -350,12 +350,18 @@ def on_operation_completed(state: ClusterState, index: int, event: Event) -> Clu
                               body["target_rc"])
     seconds = event.ts_ms // 1000
     operation_key = f"{resource}_{operation}_{interval_ms}"
+    pending = body["op_status"] == -1
+    record_id = f"{resource}_last_0" if interval_ms == 0 else operation_key
+    if pending:
+        # A claim is kept beside the last result, never over it: the executor plans with
+        # claims left out, and must still see what the resource last did (a claimed stop
+        # leaves the resource active until its result is committed).
+        record_id = f"{operation_key}_pending"
     record = OperationRecord(
         operation=operation, call_id=state.next_call_id, rc=body["rc"],
         op_status=body["op_status"], interval_ms=interval_ms, target_rc=body["target_rc"],
         last_rc_change=seconds, last_run=seconds, operation_key=operation_key,
-        id=f"{resource}_last_0" if interval_ms == 0 else operation_key, on_node=node,
-        exit_reason=body["exit_reason"],
+        id=record_id, on_node=node, exit_reason=body["exit_reason"],
     )
     histories = state.histories_of(node)
     history = next((item for item in histories if item.resource == resource), None)
@@ -363,6 +369,11 @@ def on_operation_completed(state: ClusterState, index: int, event: Event) -> Clu
     if history is None:
         history = ResourceHistory(resource=resource)
     records = {item.id: item for item in history.operations}
+    if not pending:
+        # A result ends this node's claims on the resource: one action per resource runs
+        # at a time on a node, so any other claim there was abandoned.
+        records = {key: item for key, item in records.items()
+                   if item.op_status != -1 or (interval_ms and item.interval_ms == 0)}
     records[record.id] = record
     if failed:
         records[f"{resource}_last_failure_0"] = replace(record,

@@ -11,7 +11,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from executor_cluster import processes_with_environment, wait_for
 
 BASE = "property stonith-enabled=false\n"
@@ -195,9 +194,6 @@ location slow-not-node3 slow -inf: node3
     assert any(item["status_text"] == "Timed Out" for item in failed)
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known bug: a group member's stop is sometimes committed before the stop of the member "
-    "after it (ev1 stop before ev2 stop on standby), although the plan orders them"))
 def test_standby_evacuates_in_order(cluster):
     cluster.load(BASE + """
 primitive ev1 ocf:heartbeat:Dummy op monitor interval=3s
