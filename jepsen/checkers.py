@@ -660,12 +660,16 @@ def check_stats(run: RunData) -> dict:
 
 def failover_durations_ms(run: RunData) -> list[int]:
     """Outage lengths: for each resource, every gap between one interval's end and the next
-    interval's start on another node."""
+    interval's start on another node. A start while another interval of the resource is
+    still open is an overlap (no_overlap reports it), not the end of an outage."""
     gap_ms = int(run.param("gap_threshold_ms"))
     durations: list[int] = []
     grouped = intervals_by_resource(activity_intervals(run.ledger, gap_ms))
     for items in grouped.values():
         for previous, current in handovers(items):
+            if any(item is not current and item.start_ms <= current.start_ms <= item.end_ms
+                   for item in items):
+                continue
             durations.append(current.start_ms - previous.end_ms)
     return durations
 

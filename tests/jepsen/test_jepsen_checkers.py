@@ -261,6 +261,14 @@ def test_network_faults_effective_fails_probe_through_partition():
     assert result["violations"][0]["from"] == "n2"
 
 
+def test_failover_skips_a_start_while_the_resource_still_runs_elsewhere():
+    ledger = (ticks("n1", "r1", 0, 1000) + ticks("n1", "r1", 3000, 20000)
+              + ticks("n2", "r1", 15000, 16000) + ticks("n3", "r1", 25000, 26000))
+    run = RunData(ledger=ledger)
+    # n2 started at 15 s while n1 still ran r1: an overlap, not a 14 s outage.
+    assert checkers.failover_durations_ms(run) == [5000]
+
+
 def test_leader_failover_counts_only_faults_that_hit_the_leader():
     history = tuple(fault(1, 1000, ["n1"]) + heal(2, 3000, [1])
                     + fault(3, 5000, ["n3"]) + heal(4, 6000, [3]))
