@@ -684,7 +684,7 @@ def failover_summary(run: RunData) -> dict:
 
 def leader_failover_durations_ms(run: RunData) -> list[int]:
     """For each fault that hit the node leading when it began: time until another node was
-    seen leading."""
+    seen leading, or the same node again after a sample without a leader (re-elected)."""
     samples = sorted(run.leader_samples, key=lambda sample: sample["time_ms"])
     end_ms = run_end_ms(run) or 0
     durations: list[int] = []
@@ -693,8 +693,13 @@ def leader_failover_durations_ms(run: RunData) -> list[int]:
         leader = before[-1]["leader"] if before else None
         if leader is None or leader not in window.affected:
             continue
+        leaderless_seen = False
         for sample in samples:
-            if sample["time_ms"] > window.start_ms and sample["leader"] not in (None, leader):
+            if sample["time_ms"] <= window.start_ms:
+                continue
+            if sample["leader"] is None:
+                leaderless_seen = True
+            elif sample["leader"] != leader or leaderless_seen:
                 durations.append(sample["time_ms"] - window.start_ms)
                 break
     return durations

@@ -269,6 +269,14 @@ def test_failover_skips_a_start_while_the_resource_still_runs_elsewhere():
     assert checkers.failover_durations_ms(run) == [5000]
 
 
+def test_leader_failover_ends_when_the_same_leader_is_re_elected():
+    history = tuple(fault(1, 1000, ["n1", "n2", "n3"], "restart-all") + heal(2, 3000, [1]))
+    samples = ({"time_ms": 0, "leader": "n1"}, {"time_ms": 1500, "leader": None},
+               {"time_ms": 4000, "leader": "n1"}, {"time_ms": 60000, "leader": "n2"})
+    run = RunData(history=history, leader_samples=samples)
+    assert checkers.leader_failover_durations_ms(run) == [3000]
+
+
 def test_leader_failover_counts_only_faults_that_hit_the_leader():
     history = tuple(fault(1, 1000, ["n1"]) + heal(2, 3000, [1])
                     + fault(3, 5000, ["n3"]) + heal(4, 6000, [3]))
