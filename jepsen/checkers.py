@@ -683,8 +683,9 @@ def failover_summary(run: RunData) -> dict:
 
 
 def leader_failover_durations_ms(run: RunData) -> list[int]:
-    """For each fault that hit the node leading when it began: time until another node was
-    seen leading, or the same node again after a sample without a leader (re-elected)."""
+    """For each fault that hit the node leading when it began and cost it the leadership
+    while the fault held (a sample without a leader or with another one): time until another
+    node was seen leading, or the same node again after a sample without a leader."""
     samples = sorted(run.leader_samples, key=lambda sample: sample["time_ms"])
     end_ms = run_end_ms(run) or 0
     durations: list[int] = []
@@ -693,6 +694,10 @@ def leader_failover_durations_ms(run: RunData) -> list[int]:
         leader = before[-1]["leader"] if before else None
         if leader is None or leader not in window.affected:
             continue
+        lost = [sample for sample in samples if window.start_ms < sample["time_ms"]
+                <= window.end_ms and sample["leader"] != leader]
+        if not lost:
+            continue  # the leader kept its role through the fault (clock, light loss)
         leaderless_seen = False
         for sample in samples:
             if sample["time_ms"] <= window.start_ms:

@@ -277,6 +277,14 @@ def test_leader_failover_ends_when_the_same_leader_is_re_elected():
     assert checkers.leader_failover_durations_ms(run) == [3000]
 
 
+def test_leader_failover_skips_a_fault_the_leader_rode_out():
+    history = tuple(fault(1, 1000, ["n1"], "clock") + heal(2, 3000, [1]))
+    samples = ({"time_ms": 0, "leader": "n1"}, {"time_ms": 2000, "leader": "n1"},
+               {"time_ms": 30000, "leader": "n2"})
+    run = RunData(history=history, leader_samples=samples)
+    assert checkers.leader_failover_durations_ms(run) == []
+
+
 def test_leader_failover_counts_only_faults_that_hit_the_leader():
     history = tuple(fault(1, 1000, ["n1"]) + heal(2, 3000, [1])
                     + fault(3, 5000, ["n3"]) + heal(4, 6000, [3]))
