@@ -46,6 +46,7 @@ API_TIMEOUT_MS = 3_000
 FINAL_HISTORY_LIMIT = 100_000
 CLI_TIMEOUT_S = 20.0
 MEMBERSHIP_TIMEOUT_MS = 15_000
+NOT_CREATED_YET = "the cluster has not been created yet"
 
 
 class RafthaCluster:
@@ -130,12 +131,19 @@ class RafthaCluster:
         config_path = self.run_dir / "resources.crm"
         config_path.write_text(self.ledger_configuration())
         node = next(iter(self._files))
-        completed = subprocess.run(self._cli(node, "configure", "load", str(config_path)),
-                                   capture_output=True, text=True, timeout=CLI_TIMEOUT_S)
-        if completed.returncode != 0:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while True:
+            completed = subprocess.run(self._cli(node, "configure", "load", str(config_path)),
+                                       capture_output=True, text=True, timeout=CLI_TIMEOUT_S)
+            if completed.returncode == 0:
+                return
             reason = (completed.stderr or completed.stdout).strip().splitlines()
-            raise RuntimeError("loading the Ledger resources failed: "
-                               + (reason[-1] if reason else f"exit {completed.returncode}"))
+            last_line = reason[-1] if reason else f"exit {completed.returncode}"
+            # Quorum can come before the cluster's creation event is applied; nothing was
+            # loaded then, so loading again is safe.
+            if NOT_CREATED_YET not in last_line or time.monotonic() > deadline:
+                raise RuntimeError("loading the Ledger resources failed: " + last_line)
+            time.sleep(0.5)
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_S
