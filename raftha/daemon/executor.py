@@ -209,6 +209,7 @@ class Executor:
         self.thread = threading.Thread(target=self.loop, name="executor", daemon=True)
         # history id -> action key running (or whose result is being proposed)
         self.busy: dict[str, str] = {}
+        self.planned_call_ids: dict[str, int] = {}  # history id -> next_call_id of its plan
         # history id -> log index of its last committed result (busy until planned from it)
         self.result_index: dict[str, int] = {}
         self.monitors: dict[tuple[str, int], MonitorTimer] = {}
@@ -392,6 +393,7 @@ class Executor:
                 continue  # an anonymous clone's other instance: one probe answers for all
             with self.lock:
                 self.busy[call.history_id] = action.key
+                self.planned_call_ids[call.history_id] = view.state.next_call_id
                 self.counts["actions"] += 1
             LOG.info("executor on %s: %s", self.node, action.key)
             self.pool.submit(self.run_and_record, call)
@@ -442,6 +444,10 @@ class Executor:
             "resource": call.history_id, "agent": call.agent, "operation": call.operation,
             "interval_ms": call.interval_ms,
             "shared": call.shared and call.verb in ("start", "stop")}]}
+        with self.lock:
+            planned_call_id = self.planned_call_ids.pop(call.history_id, None)
+        if planned_call_id is not None:
+            body["planned_call_id"] = planned_call_id  # the reducer refuses a stale plan
         try:
             self.proposer.propose("OperationsPending", body, user="",
                                   timeout_ms=RESULT_PROPOSE_TIMEOUT_MS)

@@ -288,7 +288,7 @@ def validate_operations_pending(body: Mapping[str, Any]) -> None:
     """Actions a node is about to run (Pacemaker's record-pending): each is recorded with
     op_status -1 until its OperationCompleted arrives. `shared` marks the start or stop of
     an anonymous clone instance, which may run on several nodes at once."""
-    require_keys(body, ("node", "operations"))
+    require_keys(body, ("node", "operations"), ("planned_call_id",))
     require_node_name(body["node"], "node")
     operations = body["operations"]
     if not isinstance(operations, list) or not 1 <= len(operations) <= MAX_PENDING_OPERATIONS:
@@ -305,6 +305,8 @@ def validate_operations_pending(body: Mapping[str, Any]) -> None:
         require_integer(item["interval_ms"], "interval_ms", 0, 2**31)
         if not isinstance(item["shared"], bool):
             raise EventError("shared must be true or false")
+    if "planned_call_id" in body:
+        require_integer(body["planned_call_id"], "planned_call_id", 0, 2**62)
 
 
 LOAD_MODES = ("update", "replace")

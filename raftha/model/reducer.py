@@ -472,12 +472,37 @@ def on_operations_pending(state: ClusterState, index: int, event: Event) -> Clus
                     if not shared:
                         raise Refused(f"{item['resource']} has a {pending.operation} pending "
                                       f"on {other}; plan again when it completes")
+    planned_call_id = event.body.get("planned_call_id")
+    if planned_call_id is not None:
+        refuse_stale_claims(state, node, event.body["operations"], planned_call_id)
     for item in event.body["operations"]:
         body = {"node": node, "resource": item["resource"], "agent": item["agent"],
                 "operation": item["operation"], "interval_ms": item["interval_ms"], "rc": 0,
                 "op_status": -1, "target_rc": None, "exit_reason": "", "duration_ms": 0}
         state = on_operation_completed(state, index, replace(event, body=body))
     return state
+
+
+def refuse_stale_claims(state: ClusterState, node: str, operations: list,
+                        planned_call_id: int) -> None:
+    """A start or promote of a single instance is claimed from a plan of some earlier state;
+    if another node recorded a result for the resource since that state (its own start
+    completed, say), the plan is stale and the claim is refused: plan again. This closes
+    the race in which two nodes, each planning before the other's start was committed,
+    both start the resource."""
+    for item in operations:
+        if item["shared"] or item["operation"] not in ("start", "promote"):
+            continue
+        for other, histories in state.operation_histories:
+            if other == node:
+                continue
+            for history in histories:
+                if history.resource != item["resource"]:
+                    continue
+                if any(record.call_id >= planned_call_id and record.op_status != -1
+                       for record in history.operations):
+                    raise Refused(f"{item['resource']} changed on {other} since this plan; "
+                                  f"plan again")
 
 
 def on_clock_ticked(state: ClusterState, index: int, event: Event) -> ClusterState:
