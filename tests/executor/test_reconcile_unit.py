@@ -264,3 +264,22 @@ def test_a_claim_is_refused_while_another_node_has_the_resource_pending(nodes):
     history = {history.resource: history for history in
                nodes["n3"].machine.state.histories_of("n1")}
     assert [record.op_status for record in history["st"].operations] == [-1]
+
+
+def test_a_start_claimed_from_a_plan_older_than_another_nodes_start_is_refused(nodes):
+    # Two nodes plan from the same state; n1 claims, starts and records its result first.
+    # n2's claim still carries the older plan, so it must be refused: plan again.
+    from raftha.daemon.proposer import ProposalRejected
+    planned = nodes["n2"].machine.state.next_call_id
+    claim(nodes["n1"], "st", "start", False)
+    nodes["n1"].proposer.propose("OperationCompleted", {
+        "node": "n1", "resource": "st", "agent": "ocf:pacemaker:Stateful",
+        "operation": "start", "interval_ms": 0, "rc": 0, "op_status": 0, "target_rc": None,
+        "exit_reason": "", "duration_ms": 5}, timeout_ms=2000)
+    stale = {"node": "n2", "planned_call_id": planned, "operations": [{
+        "resource": "st", "agent": "ocf:pacemaker:Stateful", "operation": "start",
+        "interval_ms": 0, "shared": False}]}
+    with pytest.raises(ProposalRejected, match="changed on n1 since this plan"):
+        nodes["n2"].proposer.propose("OperationsPending", stale, timeout_ms=2000)
+    fresh = dict(stale, planned_call_id=nodes["n2"].machine.state.next_call_id)
+    nodes["n2"].proposer.propose("OperationsPending", fresh, timeout_ms=2000)
