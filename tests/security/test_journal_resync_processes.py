@@ -4,14 +4,11 @@ and record named; `raftha node resync` rebuilds it from the cluster with nothing
 
 from __future__ import annotations
 
-import os
 import pathlib
 import struct
-import subprocess
-import sys
-import time
 
 import pytest
+from sandbox_support import converged, run_cli, wait_until
 
 from raftha.raft.library import pysyncobj_journal
 from raftha.sandbox import Sandbox
@@ -19,27 +16,6 @@ from raftha.sandbox import Sandbox
 START_REFUSAL_TIMEOUT_S = 60
 
 
-def wait_until(predicate, timeout_s: float, what: str, period_s: float = 0.2):
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(period_s)
-
-
-def run_cli(*args: str, timeout_s: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "raftha.cli", *args], capture_output=True,
-                          text=True, timeout=timeout_s, env=dict(os.environ),
-                          stdin=subprocess.DEVNULL)
-
-
-def converged(sandbox: Sandbox, names: list[str]) -> tuple[int, str] | None:
-    answers = {(answer["index"], answer["hash"])
-               for answer in (sandbox.call(name, "state_hash") for name in names)}
-    return answers.pop() if len(answers) == 1 else None
 
 
 def flip_byte_in_a_command(journal: pathlib.Path) -> int:
