@@ -16,6 +16,7 @@ import sys
 import time
 
 import pytest
+from sandbox_support import wait_until
 
 from raftha.daemon.client import ApiError, ControlClient
 from raftha.sandbox import Sandbox, free_loopback_ports
@@ -24,15 +25,6 @@ FAILOVER_TARGET_S = 2.0
 SLACK = 5
 
 
-def wait_until(predicate, timeout_s: float, what: str, period_s: float = 0.05):
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(period_s)
 
 
 def run_cli(*args: str, socket_path: str | None = None,

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
+from sandbox_support import wait_until
 
 from raftha.daemon.client import ApiError
 from raftha.sandbox import Sandbox
@@ -26,15 +27,6 @@ FENCE_DUMMY = Path("/usr/sbin/fence_dummy")
 WAIT_S = 90
 
 
-def wait_until(predicate, timeout_s: float, what: str, period_s: float = 0.1):
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(period_s)
 
 
 def run_cli(*args: str, socket_path: str) -> subprocess.CompletedProcess:

@@ -18,9 +18,9 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 
 import pytest
+from sandbox_support import wait_until
 
 from raftha.crmsh import parse_configuration
 from raftha.model.config import Configuration
@@ -50,15 +50,6 @@ location prefer-D1 D1 100: node1
 """
 
 
-def wait_until(predicate, timeout_s: float, what: str, period_s: float = 0.2):
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(period_s)
 
 
 @pytest.fixture(scope="module")

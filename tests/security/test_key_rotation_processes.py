@@ -8,23 +8,12 @@ import os
 import pathlib
 import subprocess
 import sys
-import time
 
 import pytest
+from sandbox_support import wait_until
 
 from raftha.daemon.config import load_node_config, read_authkey
 from raftha.sandbox import Sandbox
-
-
-def wait_until(predicate, timeout_s: float, what: str, period_s: float = 0.2):
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(period_s)
 
 
 def run_cli(*args: str, socket_path: str | None = None) -> subprocess.CompletedProcess:
