@@ -15,7 +15,9 @@ Faults:
   pause-node   cgroup freeze of the whole node; heal thaws
   clock        writes offset/rate to the node's clock hook file; heal resets it
   restart-all  kill every node, then start them all at once (an instant fault)
-  truncate     kill a node, truncate or zero the tail of its data files, restart it
+  truncate     kill a node, truncate or zero the tail of its data files; heal restarts it
+               (through adapter.restart_after_damage when the adapter has one: a node that
+               refuses its damaged data is rebuilt the operator's way)
   membership   adapter.remove_member, heal adapter.add_member (skipped when unsupported)
   fence        the emulated fence device fails or hangs (jepsen.fence); heal makes it work
 `heal_all()` removes every rule, thaws and resumes everything, resets clocks and restarts
@@ -234,15 +236,24 @@ class Nemesis:
             signalled[node] = pids
         return signalled
 
-    def _restart(self, targets: list[str]) -> Callable[[], dict]:
+    def _restart(self, targets: list[str], after_damage: bool = False) -> Callable[[], dict]:
         def undo() -> dict:
             # A node the fence device powered off stays off until it is powered on.
             fenced = [node for node in targets
                       if self.fence is not None and not self.fence.may_start(node)]
             restarted = [node for node in targets if node not in fenced]
+            recover = getattr(self.adapter, "restart_after_damage", None) if after_damage \
+                else None
+            recoveries: dict[str, dict] = {}
             for node in restarted:
-                self.adapter.start_node(node)
-            return {"restarted": restarted, "left_powered_off": fenced}
+                if recover is not None:
+                    recoveries[node] = recover(node)
+                else:
+                    self.adapter.start_node(node)
+            detail = {"restarted": restarted, "left_powered_off": fenced}
+            if recoveries:
+                detail["recoveries"] = recoveries
+            return detail
 
         return undo
 
@@ -322,7 +333,7 @@ class Nemesis:
             damaged[node] = [damage_file(files[choice % len(files)], count, mode)] if files \
                 else []
         return ({"targets": targets, "affected": targets, "damaged": damaged, **extra},
-                self._restart(targets))
+                self._restart(targets, after_damage=True))
 
     def _fault_membership(self, op: dict):
         targets, extra = self._resolve_targets(op)

@@ -15,6 +15,16 @@ Workload (through the real CLI, `python -m raftha.cli`):
 Final phase: `history` (every committed event) and `state_hash` from every node, through the
 Control API, for the acknowledged-writes and convergence checkers.
 
+Frozen source: at start the product (raftha/, agents/, fencing/) and the harness's fence
+agent (jepsen/) are copied into run_dir/source; every daemon, CLI call and agent of the run
+runs from that copy (`python -P` with PYTHONPATH), so edits to the working tree during a long
+run cannot mix versions.
+
+Damaged data: after a truncate fault the node is restarted through `restart_after_damage`;
+a daemon that refuses its unreadable journal or term/vote file (its last log lines name
+`raftha node resync`) is rebuilt the operator's way, `raftha node resync --config FILE`, and
+started again, so it catches up from the cluster instead of staying down.
+
 Resources: with `resources=N`, N ocf:raftha:Ledger primitives are loaded through
 `raftha configure load` and tick into run_dir/ledger/ledger.log (needs the configure command
 and the executor); the ledger checkers run only then, otherwise results.json lists them under
@@ -29,6 +39,7 @@ import os
 import pathlib
 import random
 import secrets
+import shutil
 import subprocess
 import sys
 import time
@@ -47,6 +58,20 @@ FINAL_HISTORY_LIMIT = 100_000
 CLI_TIMEOUT_S = 20.0
 MEMBERSHIP_TIMEOUT_MS = 15_000
 NOT_CREATED_YET = "the cluster has not been created yet"
+RESYNC_HINT = "raftha node resync"
+DAMAGED_START_WAIT_S = 45.0  # a start refusing damaged data exits within seconds; slack x5
+RESYNC_TIMEOUT_S = 30.0
+FROZEN_ITEMS = ("raftha", "agents", "fencing", "jepsen")
+REPOSITORY_ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def freeze_source(target: pathlib.Path) -> pathlib.Path:
+    """Copy the product and the harness's fence agent into `target` (compiled files left
+    out); returns `target`, the directory to put on the daemons' PYTHONPATH."""
+    for name in FROZEN_ITEMS:
+        shutil.copytree(REPOSITORY_ROOT / name, target / name, symlinks=True,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return target
 
 
 class RafthaCluster:
@@ -80,6 +105,7 @@ class RafthaCluster:
         self._daemons: dict[str, Any] = {}
         self._removed: set[str] = set()
         self._rejoins = 0
+        self.source_dir: pathlib.Path = REPOSITORY_ROOT  # replaced by the frozen copy
 
     # ------------------------------------------------------------ lifecycle
 
@@ -88,6 +114,7 @@ class RafthaCluster:
 
         self.hosts, self.run_dir = hosts, run_dir
         self.cluster_dir = run_dir / "cluster"
+        self.source_dir = freeze_source(run_dir / "source")
         for sub in ("logs", "clock", "ledger"):
             (run_dir / sub).mkdir(parents=True, exist_ok=True)
         members = [(node, f"{hosts.address(node)}:{RAFT_PORT}") for node in hosts.nodes]
@@ -169,15 +196,59 @@ class RafthaCluster:
         if process is not None and process.poll() is None:
             return
         files = self._files[node]
-        argv = [sys.executable, "-m", "raftha.cli", "node", "run", "--config",
+        argv = [sys.executable, "-P", "-m", "raftha.cli", "node", "run", "--config",
                 str(files.config_path)]
-        # fence_jepsen lives next to this module; the fencer searches RAFTHA_FENCE_AGENT_DIRS.
+        # fence_jepsen lives in the frozen jepsen/; the fencer searches RAFTHA_FENCE_AGENT_DIRS.
         env = {clockhook.ENVIRONMENT_VARIABLE: str(self.clock_file(node)),
-               "PYTHONPATH": str(pathlib.Path(__file__).resolve().parent.parent),
-               "RAFTHA_FENCE_AGENT_DIRS": str(pathlib.Path(__file__).resolve().parent)}
+               "PYTHONPATH": str(self.source_dir),
+               "RAFTHA_FENCE_AGENT_DIRS": str(self.source_dir / "jepsen")}
         self._daemons[node] = self.hosts.spawn(
-            node, argv, env=env, log_path=self.run_dir / "logs" / f"{node}.log",
-            cwd=self.cluster_dir)
+            node, argv, env=env, log_path=self.log_file(node), cwd=self.cluster_dir)
+
+    def log_file(self, node: str) -> pathlib.Path:
+        assert self.run_dir is not None
+        return self.run_dir / "logs" / f"{node}.log"
+
+    def restart_after_damage(self, node: str) -> dict:
+        """Start a node whose data files were damaged. When the daemon refuses to start
+        because its Raft data is unreadable (its log names `raftha node resync`), rebuild the
+        node as an operator would (`raftha node resync --config FILE`) and start it again, so
+        it catches up from the cluster. Returns what was done, for the history."""
+        if node in self._removed:
+            return {"started": False, "reason": "removed from the cluster"}
+        log_path = self.log_file(node)
+        offset = log_path.stat().st_size if log_path.exists() else 0
+        self.start_node(node)
+        exit_code = self._wait_started_or_exited(node)
+        if exit_code is None:
+            return {"started": True}
+        output = read_from(log_path, offset)
+        if RESYNC_HINT not in output:
+            return {"started": False, "exit": exit_code, "reason": last_line(output)}
+        refusal = refusal_reason(output)
+        completed = subprocess.run(
+            self._cli_command("node", "resync", "--config", str(self._files[node].config_path)),
+            capture_output=True, text=True, timeout=RESYNC_TIMEOUT_S)
+        if completed.returncode != 0:
+            return {"started": False, "refused": refusal,
+                    "resync_failed": last_line(completed.stderr or completed.stdout)}
+        self.start_node(node)
+        return {"started": True, "refused": refusal, "resynced": True,
+                "resync": last_line(completed.stdout)}
+
+    def _wait_started_or_exited(self, node: str) -> int | None:
+        """None once the node's daemon answers (or is still starting at the deadline), its
+        exit status if it exits first."""
+        process = self._daemons[node]
+        deadline = time.monotonic() + DAMAGED_START_WAIT_S
+        while time.monotonic() < deadline:
+            exit_code = process.poll()
+            if exit_code is not None:
+                return exit_code
+            if self._api(node, "ping", timeout_ms=500) is not None:
+                return None
+            time.sleep(0.3)
+        return None
 
     def daemon_pids(self, node: str) -> list[int]:
         process = self._daemons.get(node)
@@ -267,9 +338,13 @@ class RafthaCluster:
 
     # ------------------------------------------------------------ workload
 
+    def _cli_command(self, *args: str) -> list[str]:
+        """The raftha CLI from the frozen source (`-P`: not from the working directory)."""
+        return ["env", f"PYTHONPATH={self.source_dir}", sys.executable, "-P", "-m",
+                "raftha.cli", *args]
+
     def _cli(self, node: str, *args: str) -> list[str]:
-        return [sys.executable, "-m", "raftha.cli", *args, "--socket",
-                str(self._files[node].socket_path)]
+        return self._cli_command(*args, "--socket", str(self._files[node].socket_path))
 
     def next_call(self, rng: random.Random, process: str) -> ClientCall | None:
         node = rng.choice(list(self._files))
@@ -358,3 +433,25 @@ class RafthaCluster:
                 return client.call(op, **args)
         except (ApiError, OSError):
             return None
+
+
+def read_from(path: pathlib.Path, offset: int) -> str:
+    """The text of `path` from byte `offset` on ('' when it is missing)."""
+    try:
+        with open(path, "rb") as stream:
+            stream.seek(offset)
+            return stream.read().decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def refusal_reason(output: str) -> str:
+    """The daemon's one-line reason for refusing to start (the line before the resync hint)."""
+    reasons = [line for line in output.splitlines()
+               if line.startswith("raftha: ") and RESYNC_HINT not in line]
+    return reasons[-1] if reasons else last_line(output)

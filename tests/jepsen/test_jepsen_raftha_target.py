@@ -1,0 +1,138 @@
+"""The raftha target's own machinery: the frozen source copy the daemons and the CLI run from,
+the truncate heal that goes through `restart_after_damage`, and (root only) a real 3-node
+cluster in namespaces where a node whose term/vote file was cut is rebuilt with
+`raftha node resync` and catches up."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from jepsen import raftha_target
+from jepsen.nemesis import Nemesis, damage_file
+
+NEEDS_ROOT = [
+    pytest.mark.root,
+    pytest.mark.skipif(os.geteuid() != 0, reason="needs root (namespaces, nftables, cgroups)"),
+    pytest.mark.skipif(shutil.which("ip") is None or shutil.which("nft") is None,
+                       reason="needs iproute2 and nftables"),
+]
+
+
+def test_frozen_source_is_what_the_cli_imports(tmp_path):
+    source = raftha_target.freeze_source(tmp_path / "source")
+    assert (source / "raftha" / "cli" / "__main__.py").exists()
+    assert os.access(source / "jepsen" / "fence_jepsen", os.X_OK)
+    assert not list(source.rglob("__pycache__"))
+    # Run from the repository root: without -P the working tree would win.
+    target = raftha_target.RafthaCluster()
+    target.source_dir = source
+    probe = [*target._cli_command()[:4], "-c", "import raftha; print(raftha.__file__)"]
+    completed = subprocess.run(probe, cwd=raftha_target.REPOSITORY_ROOT, capture_output=True,
+                               text=True, timeout=60)
+    assert completed.returncode == 0, completed.stderr
+    assert pathlib.Path(completed.stdout.strip()).is_relative_to(source)
+    completed = subprocess.run(target._cli_command("--help"), capture_output=True, text=True,
+                               timeout=60, cwd=raftha_target.REPOSITORY_ROOT)
+    assert completed.returncode == 0 and "Usage" in completed.stdout, completed.stderr
+
+
+def test_refusal_reason_is_the_line_before_the_resync_hint(tmp_path):
+    log = tmp_path / "n1.log"
+    log.write_text("old run\n")
+    offset = log.stat().st_size
+    with open(log, "a") as stream:
+        stream.write("raftha: raft meta file x is unreadable: Ran out of input\n"
+                     "raftha: to rebuild this node from the cluster: raftha node resync "
+                     "--config c.toml\n")
+    output = raftha_target.read_from(log, offset)
+    assert "old run" not in output
+    assert raftha_target.refusal_reason(output) == \
+        "raftha: raft meta file x is unreadable: Ran out of input"
+    assert raftha_target.read_from(tmp_path / "missing.log", 0) == ""
+    assert raftha_target.last_line("a\nb\n\n") == "b"
+
+
+class RecordingAdapter:
+    """Records which restart path the nemesis took."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+
+    def start_node(self, node: str) -> None:
+        self.calls.append(("start_node", node))
+
+    def restart_after_damage(self, node: str) -> dict:
+        self.calls.append(("restart_after_damage", node))
+        return {"started": True, "resynced": True}
+
+
+def test_truncate_heal_restarts_through_the_damage_recovery():
+    adapter = RecordingAdapter()
+    nemesis = Nemesis(hosts=None, adapter=adapter, recorder=None)
+    detail = nemesis._restart(["n2"], after_damage=True)()
+    assert adapter.calls == [("restart_after_damage", "n2")]
+    assert detail["recoveries"] == {"n2": {"started": True, "resynced": True}}
+    nemesis._restart(["n3"])()
+    assert adapter.calls[-1] == ("start_node", "n3")
+
+
+@pytest.fixture
+def raftha_cluster(tmp_path):
+    pytest.importorskip("raftha.daemon.bootstrap")
+    from jepsen.hosts import HostSet
+
+    hosts = HostSet(3)
+    target = raftha_target.RafthaCluster()
+    try:
+        hosts.setup()
+        target.start(hosts, tmp_path)
+        yield hosts, target
+    finally:
+        try:
+            target.stop()
+        finally:
+            hosts.teardown()
+
+
+def state_indices(target) -> dict[str, int | None]:
+    answers = {node: target._api(node, "state_hash", timeout_ms=1000)
+               for node in ("n1", "n2", "n3")}
+    return {node: answer["index"] if answer else None for node, answer in answers.items()}
+
+
+@NEEDS_ROOT[0]
+@NEEDS_ROOT[1]
+@NEEDS_ROOT[2]
+def test_node_with_a_cut_meta_file_is_resynced_and_catches_up(raftha_cluster):
+    hosts, target = raftha_cluster
+    meta = target._files["n3"].config_path.parent / "data" / "raft" / "raft.journal.meta"
+    deadline = time.monotonic() + 60
+    while not meta.exists():  # written at the node's first term or vote change
+        assert time.monotonic() < deadline, target.data_files("n3")
+        time.sleep(0.3)
+    hosts.hosts["n3"].cgroup.kill_all()
+    damage_file(meta, 64, "truncate")
+    detail = target.restart_after_damage("n3")
+    assert detail["resynced"] is True, detail
+    assert "unreadable" in detail["refused"], detail
+    data_dir = target._files["n3"].config_path.parent / "data"
+    assert list(data_dir.glob("damaged-*/raft")), list(data_dir.iterdir())
+    written = subprocess.run(target._cli("n1", "property", "set", "cluster-name=after-resync"),
+                             capture_output=True, text=True, timeout=60)
+    assert written.returncode == 0, written.stderr
+    deadline = time.monotonic() + 60
+    while True:
+        indices = state_indices(target)
+        if None not in indices.values() and len(set(indices.values())) == 1:
+            break
+        assert time.monotonic() < deadline, f"n3 did not catch up: {indices}"
+        time.sleep(0.5)
+    shown = subprocess.run(target._cli("n3", "property", "show", "--output", "json"),
+                           capture_output=True, text=True, timeout=60)
+    assert '"after-resync"' in shown.stdout, shown.stdout + shown.stderr
