@@ -570,6 +570,25 @@ def register_ops(history: Sequence[dict], write_fs: Iterable[str],
     return ops
 
 
+def without_unread_optional_writes(ops: Sequence[RegisterOp]) -> list[RegisterOp]:
+    """Drop the indeterminate writes whose value no read returned. Sound and complete for
+    the search: such a write, once linearized, is followed by another write or nothing (no
+    read may see its value), so leaving it out changes no read's outcome; and an
+    indeterminate write never has to be linearized. Writes carry unique tokens, so most
+    indeterminate writes go, and with them most of the search's width."""
+    read_values = {op.value for op in ops if op.kind == "read" and _hashable(op.value)}
+    return [op for op in ops if op.required or op.kind != "write"
+            or not _hashable(op.value) or op.value in read_values]
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
 def linearize_register(ops: Sequence[RegisterOp], initial: Any = _UNSET,
                        budget_steps: int = 200_000) -> tuple[Verdict, list[int]]:
     """Wing & Gong search with Lowe's memoisation for one read/write register.
@@ -628,8 +647,13 @@ def check_linearizable_register(run: RunData) -> dict:
         return {"valid": UNKNOWN, "reason": "no successful reads recorded", "ops": len(ops)}
     initial = run.params.get("register_initial", _UNSET)
     budget = int(run.params.get("linearizable_budget", 200_000))
+    indeterminate = sum(1 for op in ops if not op.required)
+    ops = without_unread_optional_writes(ops)
     verdict, path = linearize_register(ops, initial, budget)
-    result: dict[str, Any] = {"valid": verdict, "ops": len(ops), "reads": reads}
+    result: dict[str, Any] = {"valid": verdict, "ops": len(ops), "reads": reads,
+                              "indeterminate_writes": indeterminate,
+                              "indeterminate_writes_read": sum(1 for op in ops
+                                                               if not op.required)}
     if verdict is False:
         placed = set(path)
         stuck = [op for index, op in enumerate(ops) if index not in placed and op.required]

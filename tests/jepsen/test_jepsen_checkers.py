@@ -377,3 +377,22 @@ def test_register_initial_value_and_budget():
     many = register_run(*[write_op(f"c{index}", f"v{index}", 0, 1000) for index in range(12)],
                         read_op("r", "v3", 1100, 1200), linearizable_budget=5)
     assert checkers.check_linearizable_register(many)["valid"] == "unknown"
+
+
+def test_register_unread_indeterminate_writes_leave_the_search():
+    # 40 overlapping writes that never returned: without pruning the search is 2^40 wide.
+    unread = [write_op(f"w{index}", f"lost{index}", 100 + index, 200 + index, outcome="info")
+              for index in range(40)]
+    wide = register_run(write_op("c1", "a", 0, 10), *unread, read_op("c2", "a", 300, 310),
+                        write_op("c1", "b", 320, 330), read_op("c2", "b", 340, 350),
+                        linearizable_budget=2_000)
+    result = checkers.check_linearizable_register(wide)
+    assert result["valid"] is True, result
+    assert result["indeterminate_writes"] == 40 and result["indeterminate_writes_read"] == 0
+    # A read of an indeterminate write's value keeps that write; a stale read stays invalid.
+    seen = register_run(write_op("c1", "a", 0, 10), *unread, read_op("c2", "lost7", 300, 310),
+                        read_op("c2", "a", 320, 330), linearizable_budget=20_000)
+    result = checkers.check_linearizable_register(seen)
+    assert result["valid"] is False and result["indeterminate_writes_read"] == 1
+    early = register_run(write_op("c1", "a", 0, 10), read_op("c2", "lost3", 20, 30), *unread)
+    assert checkers.check_linearizable_register(early)["valid"] is False
