@@ -57,6 +57,8 @@ from raftha.model.config import (
     Tag,
     Template,
     TicketConstraint,
+    constraint_resources,
+    constraint_simple_resources,
     normalize_role,
     pairs_get,
     walk_resource,
@@ -2103,7 +2105,7 @@ def delete_objects(configuration: Configuration, object_ids: set[str] | frozense
 def _without_resources(constraint: Constraint, removed: set[str]) -> Constraint | None:
     """The constraint without references to `removed` resources, or None when it no longer
     constrains anything."""
-    simple = [name for name in _simple_references(constraint) if name]
+    simple = [name for name in constraint_simple_resources(constraint) if name]
     if any(name in removed for name in simple):
         return None
     if not constraint.resource_sets:
@@ -2116,14 +2118,6 @@ def _without_resources(constraint: Constraint, removed: set[str]) -> Constraint 
     if not sets:
         return None
     return replace(constraint, resource_sets=tuple(sets))
-
-
-def _simple_references(constraint: Constraint) -> tuple[str | None, ...]:
-    if isinstance(constraint, ColocationConstraint):
-        return (constraint.resource, constraint.with_resource)
-    if isinstance(constraint, OrderConstraint):
-        return (constraint.first, constraint.then)
-    return (constraint.resource,)
 
 
 # ---------------------------------------------------------------- verify
@@ -2139,21 +2133,6 @@ def _is_mandatory(constraint: OrderConstraint) -> bool:
     if constraint.score is None:
         return True
     return constraint.score.strip() not in ("0", "+0", "-0")
-
-
-def _constraint_references(constraint: Constraint) -> list[str]:
-    found: list[str] = []
-    if isinstance(constraint, LocationConstraint):
-        found.extend([constraint.resource] if constraint.resource else [])
-    elif isinstance(constraint, ColocationConstraint):
-        found.extend(item for item in (constraint.resource, constraint.with_resource) if item)
-    elif isinstance(constraint, OrderConstraint):
-        found.extend(item for item in (constraint.first, constraint.then) if item)
-    else:
-        found.extend([constraint.resource] if constraint.resource else [])
-    for resource_set in constraint.resource_sets:
-        found.extend(resource_set.resources)
-    return found
 
 
 def _constraint_kind(constraint: Constraint) -> str:
@@ -2374,7 +2353,7 @@ def verify(configuration: Configuration) -> list[str]:
                 problems.append(f"tag {tag.id} references unknown resource {reference}")
     for constraint in configuration.constraints:
         kind = _constraint_kind(constraint)
-        for reference in _constraint_references(constraint):
+        for reference in constraint_resources(constraint):
             if reference not in known:
                 problems.append(f"{kind} {constraint.id} references unknown resource "
                                 f"{reference}")

@@ -16,22 +16,17 @@ from __future__ import annotations
 from dataclasses import replace
 
 from raftha.crmsh import render_configuration
-from raftha.model.config import Clone, Configuration, Group, walk_resource
+from raftha.model.config import (
+    Clone,
+    Configuration,
+    Group,
+    constraint_resources,
+    walk_resource,
+)
 
 
 class ObjectError(ValueError):
     """An object request that cannot be served; the message is one line."""
-
-
-def constraint_references(constraint) -> set[str]:
-    names = set()
-    for field in ("resource", "with_resource", "first", "then"):
-        value = getattr(constraint, field, None)
-        if value:
-            names.add(value)
-    for resource_set in getattr(constraint, "resource_sets", ()):
-        names.update(resource_set.resources)
-    return names
 
 
 def known_ids(configuration: Configuration) -> set[str]:
@@ -90,7 +85,7 @@ def delete_objects(configuration: Configuration, ids: tuple[str, ...],
         if resource.id in gone:  # a clone or group takes what it holds with it
             gone.update(item.id for item in walk_resource(resource))
     constraints = [item for item in configuration.constraints if item.id not in gone]
-    dependent = [item for item in constraints if constraint_references(item) & gone]
+    dependent = [item for item in constraints if set(constraint_resources(item)) & gone]
     if dependent and not force:
         names = ", ".join(item.id for item in dependent)
         raise ObjectError(f"still referenced by {names}; delete those first or use --force")

@@ -295,6 +295,25 @@ Constraint = (
 )
 
 
+def constraint_simple_resources(constraint: Constraint) -> tuple[str | None, ...]:
+    """The resources a constraint names outside its resource sets (None where unset):
+    colocation (resource, with_resource), order (first, then), else (resource,)."""
+    if isinstance(constraint, ColocationConstraint):
+        return (constraint.resource, constraint.with_resource)
+    if isinstance(constraint, OrderConstraint):
+        return (constraint.first, constraint.then)
+    return (constraint.resource,)
+
+
+def constraint_resources(constraint: Constraint) -> list[str]:
+    """Every resource id a constraint names, members of its resource sets included, in
+    document order."""
+    found = [name for name in constraint_simple_resources(constraint) if name]
+    for resource_set in constraint.resource_sets:
+        found.extend(resource_set.resources)
+    return found
+
+
 # ---------------------------------------------------------------- nodes and the whole
 
 

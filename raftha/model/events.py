@@ -358,54 +358,76 @@ BODY_VALIDATORS.update(FENCING_VALIDATORS)
 EVENT_KINDS: tuple[str, ...] = tuple(BODY_VALIDATORS)
 
 
+# Kinds whose summary is the body's fields put into a fixed phrase.
+SUMMARY_TEMPLATES: dict[str, str] = {
+    "NodeJoined": "node {name} joined at {address}",
+    "NodeLeft": "node {name} removed",
+    "NodeLost": "node {name} offline",
+    "NodeReturned": "node {name} online",
+    "NodeStopped": "node {name} stopped cleanly",
+    "ClusterPropertySet": "{name}={value}",
+    "ClusterPropertyUnset": "{name} unset",
+    "NodeAttributeSet": "node {node}: {name}={value}",
+    "NodeAttributeUnset": "node {node}: {name} unset",
+    "ClockTicked": "clock tick",
+    "ReadBarrier": "read barrier",
+}
+
+
+def summarize_cluster_created(body: Mapping[str, Any]) -> str:
+    names = " ".join(node["name"] for node in body["nodes"])
+    return f"cluster {body['name']} created with nodes {names}"
+
+
+def summarize_configuration_loaded(body: Mapping[str, Any]) -> str:
+    if body.get("description"):
+        return body["description"]
+    resources = body["configuration"].get("resources")
+    count = len(resources) if isinstance(resources, list) else 0
+    return f"configuration loaded ({body['mode']}): {count} top-level resources"
+
+
+def summarize_transient_attribute(body: Mapping[str, Any]) -> str:
+    value = f"={body['value']}" if "value" in body else " unset"
+    return f"node {body['node']}: {body['name']}{value} (transient)"
+
+
+def summarize_operations_pending(body: Mapping[str, Any]) -> str:
+    actions = ", ".join(f"{item['resource']} {item['operation']}"
+                        for item in body["operations"])
+    return f"{actions} on {body['node']}: pending"
+
+
+def summarize_operation_completed(body: Mapping[str, Any]) -> str:
+    interval = f" ({body['interval_ms']} ms)" if body["interval_ms"] else ""
+    reason = f" ({body['exit_reason']})" if body["exit_reason"] else ""
+    return (f"{body['resource']} {body['operation']}{interval} on {body['node']}: "
+            f"rc={body['rc']} status={body['op_status']}{reason}")
+
+
+def summarize_resource_cleaned_up(body: Mapping[str, Any]) -> str:
+    where = f" on {body['node']}" if body["node"] else ""
+    return f"{body['resource']} cleaned up{where}"
+
+
+SUMMARIZERS: dict[str, Callable[[Mapping[str, Any]], str]] = {
+    "ClusterCreated": summarize_cluster_created,
+    "ConfigurationLoaded": summarize_configuration_loaded,
+    "TransientAttributeSet": summarize_transient_attribute,
+    "TransientAttributeUnset": summarize_transient_attribute,
+    "OperationsPending": summarize_operations_pending,
+    "OperationCompleted": summarize_operation_completed,
+    "ResourceCleanedUp": summarize_resource_cleaned_up,
+}
+
+
 def summarize(event: Event) -> str:
     """A short human summary of an event for `raftha history`."""
-    body = event.body
-    if event.kind == "ClusterCreated":
-        names = " ".join(node["name"] for node in body["nodes"])
-        return f"cluster {body['name']} created with nodes {names}"
-    if event.kind == "NodeJoined":
-        return f"node {body['name']} joined at {body['address']}"
-    if event.kind == "NodeLeft":
-        return f"node {body['name']} removed"
-    if event.kind == "NodeLost":
-        return f"node {body['name']} offline"
-    if event.kind == "NodeReturned":
-        return f"node {body['name']} online"
-    if event.kind == "NodeStopped":
-        return f"node {body['name']} stopped cleanly"
-    if event.kind == "ClusterPropertySet":
-        return f"{body['name']}={body['value']}"
-    if event.kind == "ClusterPropertyUnset":
-        return f"{body['name']} unset"
-    if event.kind == "ConfigurationLoaded":
-        if body.get("description"):
-            return body["description"]
-        resources = body["configuration"].get("resources")
-        count = len(resources) if isinstance(resources, list) else 0
-        return f"configuration loaded ({body['mode']}): {count} top-level resources"
-    if event.kind == "NodeAttributeSet":
-        return f"node {body['node']}: {body['name']}={body['value']}"
-    if event.kind in ("TransientAttributeSet", "TransientAttributeUnset"):
-        value = f"={body['value']}" if "value" in body else " unset"
-        return f"node {body['node']}: {body['name']}{value} (transient)"
-    if event.kind == "OperationsPending":
-        actions = ", ".join(f"{item['resource']} {item['operation']}"
-                            for item in body["operations"])
-        return f"{actions} on {body['node']}: pending"
-    if event.kind == "NodeAttributeUnset":
-        return f"node {body['node']}: {body['name']} unset"
-    if event.kind == "OperationCompleted":
-        interval = f" ({body['interval_ms']} ms)" if body["interval_ms"] else ""
-        reason = f" ({body['exit_reason']})" if body["exit_reason"] else ""
-        return (f"{body['resource']} {body['operation']}{interval} on {body['node']}: "
-                f"rc={body['rc']} status={body['op_status']}{reason}")
-    if event.kind == "ResourceCleanedUp":
-        where = f" on {body['node']}" if body["node"] else ""
-        return f"{body['resource']} cleaned up{where}"
-    if event.kind == "ClockTicked":
-        return "clock tick"
-    if event.kind == "ReadBarrier":
-        return "read barrier"
-    fencing_summary = summarize_fencing(event.kind, body)
+    template = SUMMARY_TEMPLATES.get(event.kind)
+    if template is not None:
+        return template.format_map(event.body)
+    summarizer = SUMMARIZERS.get(event.kind)
+    if summarizer is not None:
+        return summarizer(event.body)
+    fencing_summary = summarize_fencing(event.kind, event.body)
     return event.kind if fencing_summary is None else fencing_summary

@@ -1,5 +1,6 @@
-"""Fixtures for the security tests: a fake-Raft cluster served on a real Unix socket, and
-a way to call it as another OS user (a forked child that drops to that user)."""
+"""Fixtures for the security tests: a fake-Raft cluster served on a real Unix socket, a
+way to call it as another OS user (a forked child that drops to that user), and a real
+three-node sandbox for the process tests."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from raftha.daemon.leader import LeaderDuties
 from raftha.daemon.machine import ReducerStateMachine
 from raftha.daemon.proposer import Proposer
 from raftha.raft.fake import FakeRaftCluster
+from raftha.sandbox import Sandbox
 
 ADDRESSES = ("127.0.0.1:7201", "127.0.0.1:7202", "127.0.0.1:7203")
 CHILD_TIMEOUT_MS = 20_000
@@ -79,6 +81,18 @@ def served(fake_nodes, tmp_path):
         yield node, path
     finally:
         server.stop()
+
+
+@pytest.fixture
+def trio(tmp_path):
+    """A running three-node sandbox of real processes, stopped (every process) afterwards."""
+    sandbox = Sandbox(tmp_path / "sandbox")
+    try:
+        sandbox.up(3, timeout_s=90)
+        yield sandbox
+    finally:
+        sandbox.down()
+        assert sandbox.running() == []
 
 
 def call_as(user: str, socket_path: str, calls: list[tuple[str, dict]]) -> list[dict]:

@@ -6,10 +6,9 @@ from __future__ import annotations
 import json
 import os
 import stat
-import subprocess
-import sys
 
 import pytest
+from sandbox_support import run_cli
 
 from raftha.daemon.acl import acl_entries
 from raftha.model.acl import (
@@ -167,11 +166,6 @@ def test_admin_group_is_read_from_the_security_table(tmp_path):
     path.write_text(text + '\n[security]\nadmin_group = "bad group"\n')
     with pytest.raises(ConfigError, match="admin_group must be a group name"):
         load_node_config(path)
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "raftha.cli", *args], capture_output=True,
-                          text=True, timeout=60, stdin=subprocess.DEVNULL)
 
 
 def test_acl_commands_grant_show_and_revoke(served):

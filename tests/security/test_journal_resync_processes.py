@@ -7,15 +7,11 @@ from __future__ import annotations
 import pathlib
 import struct
 
-import pytest
 from sandbox_support import converged, run_cli, wait_until
 
 from raftha.raft.library import pysyncobj_journal
-from raftha.sandbox import Sandbox
 
 START_REFUSAL_TIMEOUT_S = 60
-
-
 
 
 def flip_byte_in_a_command(journal: pathlib.Path) -> int:
@@ -34,17 +30,6 @@ def flip_byte_in_a_command(journal: pathlib.Path) -> int:
     data[chosen + 4 + 20 + (size - 20) // 2] ^= 0x01
     journal.write_bytes(bytes(data))
     return number + 1
-
-
-@pytest.fixture
-def trio(tmp_path):
-    sandbox = Sandbox(tmp_path / "journal")
-    try:
-        sandbox.up(3, timeout_s=90)
-        yield sandbox
-    finally:
-        sandbox.down()
-        assert sandbox.running() == []
 
 
 def test_a_flipped_journal_byte_refuses_start_and_resync_rebuilds_the_node(trio):

@@ -4,41 +4,11 @@ the key file holds the new key and a restarted node joins with it."""
 
 from __future__ import annotations
 
-import os
 import pathlib
-import subprocess
-import sys
 
-import pytest
-from sandbox_support import wait_until
+from sandbox_support import converged, run_cli, wait_until
 
 from raftha.daemon.config import load_node_config, read_authkey
-from raftha.sandbox import Sandbox
-
-
-def run_cli(*args: str, socket_path: str | None = None) -> subprocess.CompletedProcess:
-    environment = dict(os.environ)
-    if socket_path is not None:
-        environment["RAFTHA_SOCKET"] = socket_path
-    return subprocess.run([sys.executable, "-m", "raftha.cli", *args], capture_output=True,
-                          text=True, timeout=60, env=environment, stdin=subprocess.DEVNULL)
-
-
-def converged(sandbox: Sandbox, names: list[str]) -> tuple[int, str] | None:
-    answers = {(answer["index"], answer["hash"])
-               for answer in (sandbox.call(name, "state_hash") for name in names)}
-    return answers.pop() if len(answers) == 1 else None
-
-
-@pytest.fixture
-def trio(tmp_path):
-    sandbox = Sandbox(tmp_path / "rotate")
-    try:
-        sandbox.up(3, timeout_s=90)
-        yield sandbox
-    finally:
-        sandbox.down()
-        assert sandbox.running() == []
 
 
 def test_rotate_key_keeps_quorum_and_a_restarted_node_uses_the_new_key(trio):
@@ -47,7 +17,7 @@ def test_rotate_key_keeps_quorum_and_a_restarted_node_uses_the_new_key(trio):
     authkey_file = load_node_config(sandbox.node(names[0]).config_path).authkey_file
     old_key = read_authkey(authkey_file)
     first_socket = sandbox.node(names[0]).socket_path
-    missing = run_cli("cluster", "rotate-key", "--phase", "accept", socket_path=first_socket)
+    missing = run_cli("cluster", "rotate-key", "--phase", "accept", "--socket", first_socket)
     assert missing.returncode == 1
     assert missing.stderr.startswith(f"raftha: no new key at {authkey_file}.next")
 
@@ -59,7 +29,7 @@ def test_rotate_key_keeps_quorum_and_a_restarted_node_uses_the_new_key(trio):
     for phase in ("accept", "switch", "finish"):
         for name in names:
             moved = run_cli("cluster", "rotate-key", "--phase", phase,
-                            socket_path=sandbox.node(name).socket_path)
+                            "--socket", sandbox.node(name).socket_path)
             assert moved.returncode == 0, moved.stderr
             assert moved.stdout.startswith(f"node {name}: {phase} (")
             writes += 1  # through another node each time: frames cross every link
