@@ -143,11 +143,6 @@ def test_raftha_cluster_under_partitions_and_kills(tmp_path):
 QUICK_RAFTHA_SEEDS = (7,)
 
 
-# Slow until it passes reliably (about 1 run in 6 is invalid): at a Ledger resource's first
-# placement, before any fault, a second node's start claim is accepted once the first node's
-# start has completed (claims are refused only while an action is pending), so no_overlap
-# finds a "proven" overlap of 100-150 ms.
-@pytest.mark.slow
 @pytest.mark.parametrize("seed", QUICK_RAFTHA_SEEDS)
 def test_raftha_quick_profile_with_fenced_ledger_resources(tmp_path, seed):
     """The CI profile against real raftha daemons (about 1 minute): 3 nodes, 35 s of
