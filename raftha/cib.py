@@ -508,6 +508,8 @@ class _Reader:
                 on_node=op.get("on_node"),
                 exit_reason=op.get("exit-reason", ""),
                 op_digest=op.get("op-digest"),
+                op_restart_digest=op.get("op-restart-digest"),
+                op_force_restart=op.get("op-force-restart"),
             ))
         return ResourceHistory(
             resource=element.get("id", ""),
@@ -861,6 +863,9 @@ def write_cib(config: Configuration, status: ClusterStatus | None = None) -> str
                         op_values["last-rc-change"] = str(op.last_rc_change)
                     if op.op_digest:
                         op_values["op-digest"] = op.op_digest
+                    if op.op_restart_digest is not None:
+                        op_values["op-force-restart"] = op.op_force_restart or ""
+                        op_values["op-restart-digest"] = op.op_restart_digest
                     ElementTree.SubElement(lrm_resource, "lrm_rsc_op", op_values)
     ElementTree.indent(root)
     return ElementTree.tostring(root, encoding="unicode") + "\n"

@@ -49,6 +49,8 @@ def explanation_lines(explanation: dict[str, Any], indent: str = "") -> list[str
     for tag, node, score in explanation["contributions"]:
         lines.append(f"{indent}  {score_text(score):>9} on {node:<12} from {tag}")
     lines.append(f"{indent}  decided by: {deciding_text(explanation)}")
+    for node, kind, reason in explanation.get("parameter_changes", ()):
+        lines.append(f"{indent}  {kind} on {node}: {reason}")
     return lines
 
 

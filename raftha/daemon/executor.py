@@ -46,6 +46,7 @@ from raftha.model.scheduler_inputs import configuration_with_members, scheduler_
 from raftha.model.state import NODE_ONLINE, ClusterState
 from raftha.scheduler import Action
 from raftha.scheduler import plan as make_plan
+from raftha.scheduler.digests import record_digests
 
 LOG = logging.getLogger(__name__)
 RESULT_PROPOSE_TIMEOUT_MS = 5000
@@ -147,14 +148,25 @@ def exit_reason_of(result: AgentResult) -> str:
     return (result.exit_reason or "")[:MAX_EXIT_REASON_CHARS]
 
 
-def operation_body(node: str, call: AgentCall, result: AgentResult) -> dict[str, Any]:
-    """The OperationCompleted body for one result."""
-    return {
+def operation_body(node: str, call: AgentCall, result: AgentResult,
+                   non_reloadable: list[str] | None = None) -> dict[str, Any]:
+    """The OperationCompleted body for one result, with the digests of the parameters it
+    ran with (`non_reloadable`: the agent's parameters a reload cannot apply, None when it
+    cannot reload). A reload is recorded as a start when it ran (its parameters are now the
+    resource's), else as a monitor (Pacemaker's rule)."""
+    operation = call.operation
+    if call.verb == "reload":
+        operation = "start" if result.status is ExecStatus.DONE else "monitor"
+    body = {
         "node": node, "resource": call.history_id, "agent": call.agent,
-        "operation": call.operation, "interval_ms": call.interval_ms, "rc": int(result.rc),
+        "operation": operation, "interval_ms": call.interval_ms, "rc": int(result.rc),
         "op_status": OP_STATUS.get(result.status, 4), "target_rc": call.target_rc,
         "exit_reason": exit_reason_of(result), "duration_ms": max(0, int(result.duration_ms)),
     }
+    if call.digest_parameters:
+        body.update(record_digests(dict(call.digest_parameters), call.interval_ms,
+                                   non_reloadable).to_body())
+    return body
 
 
 def without_pending(status: Any) -> Any:
@@ -425,9 +437,13 @@ class Executor:
         params, meta = dict(call.params), dict(call.meta)
         if call.role:
             meta["role"] = call.role
-        result = self.runner.run(spec, call.operation, params=params, meta=meta,
-                                 timeout_ms=call.timeout_ms, interval_ms=call.interval_ms,
-                                 node_name=self.node)
+        if call.verb == "reload":
+            result = self.runner.reload(spec, params=params, meta=meta,
+                                        timeout_ms=call.timeout_ms, node_name=self.node)
+        else:
+            result = self.runner.run(spec, call.operation, params=params, meta=meta,
+                                     timeout_ms=call.timeout_ms, interval_ms=call.interval_ms,
+                                     node_name=self.node)
         if result.status is ExecStatus.TIMED_OUT:
             LOG.warning("executor on %s: %s timed out after %d ms (process group killed)",
                         self.node, call.action_key, result.duration_ms)
@@ -438,6 +454,24 @@ class Executor:
             except OSError:
                 LOG.warning("could not register process group %d", result.pid)
         return result
+
+    def non_reloadable(self, call: AgentCall) -> list[str] | None:
+        """The agent's parameters a reload cannot apply (OCF 1.1: not reloadable="1";
+        legacy reload: unique="1"), or None when the agent has no reload action."""
+        if call.agent.startswith("stonith:") or call.interval_ms > 0:
+            return None
+        try:
+            metadata = self.runner.metadata(AgentSpec.parse(call.agent,
+                                                            resource_id=call.history_id),
+                                            node_name=self.node)
+        except Exception:  # no meta-data: restart on any change, the safe side
+            return None
+        action = metadata.reload_action()
+        if action is None:
+            return None
+        if action == "reload-agent":
+            return [item.name for item in metadata.parameters if not item.reloadable]
+        return [item.name for item in metadata.parameters if item.unique]
 
     def claim(self, call: AgentCall) -> bool:
         body = {"node": self.node, "operations": [{
@@ -462,7 +496,7 @@ class Executor:
     def record(self, call: AgentCall, result: AgentResult,
                budget_ms: int | None = None) -> bool:
         """Proposes the result until it is committed (same event id on every retry)."""
-        body = operation_body(self.node, call, result)
+        body = operation_body(self.node, call, result, self.non_reloadable(call))
         event_id = secrets.token_bytes(16)
         deadline = None if budget_ms is None else clock.monotonic() + budget_ms / 1000
         while True:

@@ -41,10 +41,11 @@ from raftha.model.config import (
 from raftha.model.deadlines import failure_timeout_due_ms  # noqa: F401 - re-exported
 from raftha.model.state import ClusterState
 from raftha.scheduler import Action, InstancePlacement, Plan
+from raftha.scheduler.digests import configured_parameters
 from raftha.scheduler.rules import parse_interval_ms
 
-OWN_VERBS = ("probe", "start", "stop", "promote", "demote", "monitor")
-ONE_SHOT_VERBS = ("probe", "start", "stop", "promote", "demote")
+OWN_VERBS = ("probe", "start", "stop", "promote", "demote", "monitor", "reload")
+ONE_SHOT_VERBS = ("probe", "start", "stop", "promote", "demote", "reload")
 DEFAULT_OPERATION_TIMEOUT_MS = 20_000
 IMPLIED_STOP_REASONS = ("implied by fencing", "node is down")
 
@@ -67,6 +68,8 @@ class AgentCall:
     target_rc: int | None      # None for probes (0, 7 and 8 are all answers)
     on_fail: str               # the configured on-fail of this operation ("" default)
     shared: bool = False       # an anonymous clone instance (one history id, many nodes)
+    # The parameters its digest covers (raftha.scheduler.digests), recorded with the result.
+    digest_parameters: tuple[tuple[str, str], ...] = ()
 
 
 def own_actions(plan: Plan, node: str) -> list[Action]:
@@ -204,6 +207,9 @@ def build_call(configuration: Configuration, primitive: Primitive,
         target_rc = None
     elif verb == "monitor" and role == "Promoted":
         target_rc = 8
+    digested = configured_parameters(configuration, primitive, pairs_dict(primitive.params),
+                                     "start" if verb == "reload" else operation_name,
+                                     interval_ms)
     return AgentCall(
         action_key=action.key, verb=verb, operation=operation_name,
         history_id=history_id_of(placement, placement.resource),
@@ -213,6 +219,7 @@ def build_call(configuration: Configuration, primitive: Primitive,
         timeout_ms=timeout_ms, interval_ms=interval_ms, role=role, target_rc=target_rc,
         on_fail=(configured.on_fail or "") if configured is not None else "",
         shared=placement.anonymous,
+        digest_parameters=tuple(sorted(digested.items())),
     )
 
 

@@ -109,6 +109,7 @@ def explanations_of(state: ClusterState, resource: str, have_quorum: bool = True
             "chosen": explanation.chosen,
             "decided_by": explanation.decided_by,
             "contributions": [list(item) for item in explanation.contributions],
+            "parameter_changes": [list(item) for item in explanation.parameter_changes],
             "current_nodes": list(placement.current_nodes) if placement else [],
             "current_role": placement.current_role if placement else "Stopped",
             "target_node": placement.target_node if placement else None,

@@ -258,7 +258,8 @@ def validate_operation_completed(body: Mapping[str, Any]) -> None:
     6 fatal error, 7 not installed); target_rc the rc that means success (None: 0, or 7
     for a probe)."""
     require_keys(body, ("node", "resource", "agent", "operation", "interval_ms", "rc",
-                        "op_status", "target_rc", "exit_reason", "duration_ms"))
+                        "op_status", "target_rc", "exit_reason", "duration_ms"),
+                 DIGEST_FIELDS)
     require_node_name(body["node"], "node")
     require_resource_id(body["resource"])
     if not isinstance(body["agent"], str) or not AGENT_PATTERN.match(body["agent"]):
@@ -272,6 +273,33 @@ def validate_operation_completed(body: Mapping[str, Any]) -> None:
         require_integer(body["target_rc"], "target_rc", 0, 255)
     require_text(body["exit_reason"], "exit_reason", MAX_EXIT_REASON_CHARS)
     require_integer(body["duration_ms"], "duration_ms", 0, 2**40)
+    validate_digests(body)
+
+
+# The parameters an operation ran with (see raftha.scheduler.digests), all optional.
+DIGEST_FIELDS = ("op_digest", "op_restart_digest", "op_force_restart", "parameter_digests")
+DIGEST_PATTERN = re.compile(r"^[0-9a-f]{8,64}$")
+MAX_DIGESTED_PARAMETERS = 256
+
+
+def validate_digests(body: Mapping[str, Any]) -> None:
+    for key in ("op_digest", "op_restart_digest"):
+        if key in body and (not isinstance(body[key], str)
+                            or not DIGEST_PATTERN.match(body[key])):
+            raise EventError(f"{key} must be a hexadecimal digest")
+    if ("op_restart_digest" in body) != ("op_force_restart" in body):
+        raise EventError("op_restart_digest and op_force_restart go together")
+    if "op_force_restart" in body:
+        require_text(body["op_force_restart"], "op_force_restart", MAX_VALUE_CHARS)
+    digests = body.get("parameter_digests", {})
+    if not isinstance(digests, dict) or len(digests) > MAX_DIGESTED_PARAMETERS:
+        raise EventError(f"parameter_digests must map at most {MAX_DIGESTED_PARAMETERS} "
+                         "names to digests")
+    for name, value in digests.items():
+        if not isinstance(name, str) or not 0 < len(name) <= MAX_NAME_CHARS * 2:
+            raise EventError(f"parameter name {name!r} is not valid")
+        if not isinstance(value, str) or not DIGEST_PATTERN.match(value):
+            raise EventError(f"digest of parameter {name!r} must be hexadecimal")
 
 
 def validate_resource_cleaned_up(body: Mapping[str, Any]) -> None:

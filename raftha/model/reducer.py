@@ -362,6 +362,9 @@ def on_operation_completed(state: ClusterState, index: int, event: Event) -> Clu
         op_status=body["op_status"], interval_ms=interval_ms, target_rc=body["target_rc"],
         last_rc_change=seconds, last_run=seconds, operation_key=operation_key,
         id=record_id, on_node=node, exit_reason=body["exit_reason"],
+        op_digest=body.get("op_digest"), op_restart_digest=body.get("op_restart_digest"),
+        op_force_restart=body.get("op_force_restart"),
+        parameter_digests=tuple(sorted(body.get("parameter_digests", {}).items())),
     )
     histories = state.histories_of(node)
     history = next((item for item in histories if item.resource == resource), None)

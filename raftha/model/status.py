@@ -43,6 +43,12 @@ class OperationRecord:
     on_node: str | None = None
     exit_reason: str = ""
     op_digest: str | None = None
+    # Set when the agent can reload: the parameters a reload cannot apply (Pacemaker's
+    # op-force-restart, " a b ") and the digest of their values (op-restart-digest).
+    op_restart_digest: str | None = None
+    op_force_restart: str | None = None
+    # A short digest of each parameter's value, to name what changed (raftha's own).
+    parameter_digests: Pairs = ()
 
 
 @register_plain_class

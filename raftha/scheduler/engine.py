@@ -33,6 +33,7 @@ from raftha.model.config import (
     pairs_get,
 )
 from raftha.model.status import ClusterStatus, OperationRecord
+from raftha.scheduler.restarts import failures_with_changed_parameters, plan_parameter_changes
 from raftha.scheduler.rules import RuleContext, evaluate_rule, parse_interval_ms
 from raftha.scheduler.scores import (
     INFINITY,
@@ -170,6 +171,10 @@ class Resource:
     start_runnable: bool = True
     stop_runnable: dict[str, bool] = field(default_factory=dict)
     promote_runnable: bool = True
+    # parameter changes (see raftha.scheduler.restarts): node -> reason
+    parameter_restarts: dict[str, str] = field(default_factory=dict)
+    parameter_reloads: dict[str, str] = field(default_factory=dict)
+    parameter_reschedules: dict[str, str] = field(default_factory=dict)
 
     @property
     def current_node(self) -> str | None:
@@ -1177,6 +1182,8 @@ class Scheduler:
                 self.resource_location(resource, name, resource.stickiness, "stickiness")
         if resource.migration_threshold == 0 or resource.failure_ignored:
             return
+        if (resource.id, name) in self.changed_failures:
+            return  # the failure ran with other parameters: its fail count is cleared
         count = self.fail_count(resource, info)
         if count > 0 and resource.migration_threshold - count <= 0:
             target = resource
@@ -2243,7 +2250,7 @@ class Scheduler:
         stop_everywhere = resource.stop_everywhere
         for node in resource.running_on:
             if (node != target or resource.failed or resource.next_role == "Stopped"
-                    or stop_everywhere):
+                    or stop_everywhere or node in resource.parameter_restarts):
                 resource.stop_runnable[node] = self.stop_possible(resource, node)
         no_quorum = not self.have_quorum and self.no_quorum_policy != "ignore"
         if no_quorum and self.needs_quorum(resource) and self.no_quorum_policy in (
@@ -2525,6 +2532,7 @@ class Scheduler:
         self.unpack_nodes()
         self.unpack_resources()
         self.unpack_status()
+        self.changed_failures = failures_with_changed_parameters(self)
         for container_id, node in self.container_failures:
             container = self.by_id.get(container_id or "")
             if container is not None and node in container.running_on:
@@ -2541,6 +2549,7 @@ class Scheduler:
         for resource in order:
             self.assign(resource)
         self.build_order_index()
+        plan_parameter_changes(self)
         self.decide_actions()
         return self
 

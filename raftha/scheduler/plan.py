@@ -57,6 +57,8 @@ class Explanation:
     chosen: str | None
     decided_by: str
     contributions: tuple[tuple[str, str, int], ...] = ()
+    # (node, restart|reload|reschedule, reason) for parameters that changed
+    parameter_changes: tuple[tuple[str, str, str], ...] = ()
 
 
 @register_plain_class

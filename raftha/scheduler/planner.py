@@ -68,6 +68,7 @@ def _orderings(engine: Scheduler, actions: list[Action]) -> list[tuple[str, str]
         link(verbs.get("demote", []), verbs.get("stop", []))
         link(verbs.get("stop", []), verbs.get("start", []))
         link(verbs.get("start", []), verbs.get("promote", []) + verbs.get("monitor", []))
+        link(verbs.get("reload", []), verbs.get("monitor", []))
         link(verbs.get("promote", []), verbs.get("monitor", []))
 
     def keys(resource_id: str, verb: str) -> list[str]:
@@ -137,6 +138,7 @@ def _actions(engine: Scheduler, primitive: Resource,
         implied = node in engine.fenced or engine.node_gone(node)
         reason = "implied by fencing" if node in engine.fenced else (
             "node is down" if implied else ("" if runnable else "stop cannot run"))
+        reason = reason or primitive.parameter_restarts.get(node, "")
         if primitive.role == "Promoted" and not implied:
             found.append(Action(key=f"demote:{primitive.id}:{node}", verb="demote",
                                 resource=primitive.id, node=node, runnable=runnable))
@@ -148,7 +150,12 @@ def _actions(engine: Scheduler, primitive: Resource,
         found.append(Action(key=f"start:{primitive.id}:{target}", verb="start",
                             resource=primitive.id, node=target,
                             runnable=primitive.start_runnable,
-                            reason="" if primitive.start_runnable else "blocked"))
+                            reason=primitive.parameter_restarts.get(target, "")
+                            if primitive.start_runnable else "blocked"))
+    for node, reason in sorted(primitive.parameter_reloads.items()):
+        found.append(Action(key=f"reload:{primitive.id}:{node}", verb="reload",
+                            resource=primitive.id, node=node, runnable=primitive.managed,
+                            reason=reason))
     final_nodes, final_role = engine.final_state(primitive)
     if target is not None and primitive.managed:
         if primitive.next_role == "Promoted" and primitive.role != "Promoted":
@@ -174,6 +181,15 @@ def _actions(engine: Scheduler, primitive: Resource,
     return found
 
 
+def _parameter_changes(primitive: Resource) -> tuple[tuple[str, str, str], ...]:
+    found = []
+    for kind, changes in (("restart", primitive.parameter_restarts),
+                          ("reload", primitive.parameter_reloads),
+                          ("reschedule", primitive.parameter_reschedules)):
+        found.extend((node, kind, reason) for node, reason in sorted(changes.items()))
+    return tuple(found)
+
+
 def _explanation(primitive: Resource) -> Explanation:
     scores = tuple(sorted(primitive.pre_colocation_scores.items() or primitive.allowed.items()))
     return Explanation(
@@ -182,4 +198,5 @@ def _explanation(primitive: Resource) -> Explanation:
         chosen=primitive.assigned,
         decided_by=primitive.decided_by,
         contributions=tuple(primitive.contributions),
+        parameter_changes=_parameter_changes(primitive),
     )
