@@ -340,6 +340,29 @@ class _Reader:
     def at_end(self) -> bool:
         return self.position >= len(self.tokens)
 
+    def take_leading_id(self, colon_form: bool = True) -> str | None:
+        """`$id=ID` (or, with colon_form, `ID:`) at the cursor: the id, consumed; else None."""
+        token = self.peek()
+        if token is not None and token.is_pair and token.key == "$id":
+            self.position += 1
+            return token.value
+        if colon_form and token is not None and token.ends_with_colon:
+            self.position += 1
+            return token.head
+        return None
+
+    def take_score_head(self) -> str | None:
+        """An unquoted `SCORE:` at the cursor: the score, consumed; else None. Another word
+        before ':' is an error."""
+        token = self.peek()
+        if token is None or not token.ends_with_colon or token.quoted:
+            return None
+        if not _is_score(token.head):
+            self.fail(token, f"expected a score before ':' in {self.what}, found "
+                             f"{token.head!r}")
+        self.position += 1
+        return parse_score(token.head)
+
     def peek(self, offset: int = 0) -> Token | None:
         index = self.position + offset
         return self.tokens[index] if index < len(self.tokens) else None
@@ -393,6 +416,17 @@ def render_score(score: str) -> str:
 
 def _truth(value: str) -> bool:
     return value.strip().lower() in ("true", "yes", "on", "y", "1")
+
+
+def _statement_reader(statement: Statement, keyword: str,
+                      id_description: str) -> tuple[_Reader, Token]:
+    """A reader past `KEYWORD ID` of a statement, naming it `KEYWORD ID` in errors, and the
+    id's token."""
+    reader = _Reader(statement, keyword)
+    reader.position = 1
+    identifier = reader.identifier(id_description)
+    reader.what = f"{keyword} {identifier.text}"
+    return reader, identifier
 
 
 def _boolean(reader: _Reader, token: Token) -> bool:
@@ -629,22 +663,8 @@ def _parse_attribute_list(reader: _Reader, set_id_base: str, used_set_ids: set[s
     """`[$id=ID | ID:] [SCORE:] [rule ...] name=value...`; lists without score and rule are
     plain pairs (the model keeps no id for them, like the CIB importer); a score or a rule
     makes an attribute set of its own."""
-    set_id = None
-    score = None
-    token = reader.peek()
-    if token is not None and token.is_pair and token.key == "$id":
-        set_id = token.value
-        reader.position += 1
-    elif leading_set_id and token is not None and token.ends_with_colon:
-        set_id = token.head
-        reader.position += 1
-    token = reader.peek()
-    if token is not None and token.ends_with_colon and not token.quoted:
-        if not _is_score(token.head):
-            reader.fail(token, f"expected a score before ':' in {reader.what}, found "
-                               f"{token.head!r}")
-        score = parse_score(token.head)
-        reader.position += 1
+    set_id = reader.take_leading_id(colon_form=leading_set_id)
+    score = reader.take_score_head()
     rule = None
     if reader.take_word("rule"):
         if set_id is None:
@@ -820,6 +840,32 @@ class _SetItems:
     simple: list[tuple[str, str | None]]
     sets: list[ResourceSet]
     uses_sets: bool
+
+
+def _trailing_attributes(reader: _Reader, text_keys: tuple[str, ...],
+                         boolean_keys: tuple[str, ...]) -> dict[str, str | bool]:
+    """The name=value attributes that end a constraint statement (the last of a name
+    wins); any other word there is an error."""
+    values: dict[str, str | bool] = {}
+    while not reader.at_end():
+        token = reader.next("an attribute")
+        if token.is_pair and token.key in text_keys:
+            values[token.key] = token.value
+        elif token.is_pair and token.key in boolean_keys:
+            values[token.key] = _boolean(reader, token)
+        else:
+            reader.fail(token, f"unexpected {token.text!r} in {reader.what}")
+    return values
+
+
+def _simple_items(reader: _Reader, items: _SetItems, count: int,
+                  token: Token) -> list[tuple[str, str | None]]:
+    """The plain members of a constraint without sets, which must be `count` of them."""
+    if len(items.simple) != count:
+        needs = "two resources" if count == 2 else "one resource"
+        reader.fail(token, f"{reader.what} needs {needs} (or resource sets), found "
+                           f"{len(items.simple)}")
+    return items.simple
 
 
 def _split_suffix(reader: _Reader, token: Token, suffix_kind: str) -> tuple[str, str | None]:
@@ -1018,10 +1064,7 @@ class _Parser:
         self.definition_order.append(definition)
 
     def primitive(self, word: str, statement: Statement) -> None:
-        reader = _Reader(statement, "primitive")
-        reader.position = 1
-        identifier = reader.identifier("a resource id")
-        reader.what = f"primitive {identifier.text}"
+        reader, identifier = _statement_reader(statement, "primitive", "a resource id")
         agent_class, provider, agent_type, template = _parse_agent(reader)
         body = _parse_primitive_body(reader, identifier.text)
         references = body.pop("operation_references")
@@ -1036,10 +1079,7 @@ class _Parser:
                                  len(self.definition_order), primitive=primitive))
 
     def template(self, word: str, statement: Statement) -> None:
-        reader = _Reader(statement, "rsc_template")
-        reader.position = 1
-        identifier = reader.identifier("a template id")
-        reader.what = f"rsc_template {identifier.text}"
+        reader, identifier = _statement_reader(statement, "rsc_template", "a template id")
         agent_class, provider, agent_type, template = _parse_agent(reader)
         if template is not None:
             reader.fail(identifier, f"{reader.what}: a template cannot use another template")
@@ -1053,10 +1093,7 @@ class _Parser:
                                        agent_type=agent_type, provider=provider, **body))
 
     def group(self, word: str, statement: Statement) -> None:
-        reader = _Reader(statement, "group")
-        reader.position = 1
-        identifier = reader.identifier("a group id")
-        reader.what = f"group {identifier.text}"
+        reader, identifier = _statement_reader(statement, "group", "a group id")
         members = []
         while not reader.at_end():
             token = reader.peek()
@@ -1072,10 +1109,7 @@ class _Parser:
                                  meta=meta))
 
     def clone(self, word: str, statement: Statement) -> None:
-        reader = _Reader(statement, word)
-        reader.position = 1
-        identifier = reader.identifier("a clone id")
-        reader.what = f"{word} {identifier.text}"
+        reader, identifier = _statement_reader(statement, word, "a clone id")
         child = reader.identifier("the cloned resource id")
         meta = _parse_meta_only(reader)
         promotable = word in ("ms", "master", "promotable") or _truth(
@@ -1200,14 +1234,7 @@ class _Parser:
     def node(self, word: str, statement: Statement) -> None:
         reader = _Reader(statement, "node")
         reader.position = 1
-        node_id = None
-        token = reader.peek()
-        if token is not None and token.is_pair and token.key == "$id":
-            node_id = token.value
-            reader.position += 1
-        elif token is not None and token.ends_with_colon:
-            node_id = token.head
-            reader.position += 1
+        node_id = reader.take_leading_id()
         name_token = reader.identifier("a node name")
         name, node_type = name_token.text, "member"
         if name_token.colons:
@@ -1254,11 +1281,8 @@ class _Parser:
     # ------------------------------------------------------------ constraints
 
     def location(self, word: str, statement: Statement) -> None:
-        reader = _Reader(statement, "location")
-        reader.position = 1
-        identifier = reader.identifier("a constraint id")
+        reader, identifier = _statement_reader(statement, "location", "a constraint id")
         constraint_id = identifier.text
-        reader.what = f"location {constraint_id}"
         resource = pattern = None
         resource_sets: list[ResourceSet] = []
         token = reader.next("a resource, /pattern/ or { set }")
@@ -1327,10 +1351,7 @@ class _Parser:
         return token
 
     def colocation(self, word: str, statement: Statement) -> None:
-        reader = _Reader(statement, "colocation")
-        reader.position = 1
-        identifier = reader.identifier("a constraint id")
-        reader.what = f"colocation {identifier.text}"
+        reader, identifier = _statement_reader(statement, "colocation", "a constraint id")
         score_token = self._score_head(reader)
         if not _is_score(score_token.head):
             reader.fail(score_token, f"expected a score (a number, inf or -inf) in "
@@ -1338,21 +1359,12 @@ class _Parser:
         score = parse_score(score_token.head)
         items = _parse_set_items(reader, "role", ("node-attribute", "influence"),
                                  identifier.text, 2)
-        node_attribute = "#uname"
-        influence = None
-        while not reader.at_end():
-            token = reader.next("an attribute")
-            if token.is_pair and token.key == "node-attribute":
-                node_attribute = token.value
-            elif token.is_pair and token.key == "influence":
-                influence = _boolean(reader, token)
-            else:
-                reader.fail(token, f"unexpected {token.text!r} in {reader.what}")
+        attributes = _trailing_attributes(reader, ("node-attribute",), ("influence",))
+        node_attribute = attributes.get("node-attribute", "#uname")
+        influence = attributes.get("influence")
         if not items.uses_sets:
-            if len(items.simple) != 2:
-                reader.fail(score_token, f"{reader.what} needs two resources (or resource "
-                                         f"sets), found {len(items.simple)}")
-            (resource, role), (with_resource, with_role) = items.simple
+            (resource, role), (with_resource, with_role) = _simple_items(
+                reader, items, 2, score_token)
             self.constraints.append(ColocationConstraint(
                 id=identifier.text, score=score, resource=resource, with_resource=with_resource,
                 resource_role=role, with_resource_role=with_role,
@@ -1363,10 +1375,7 @@ class _Parser:
             influence=influence, resource_sets=tuple(items.sets)))
 
     def order(self, word: str, statement: Statement) -> None:
-        reader = _Reader(statement, "order")
-        reader.position = 1
-        identifier = reader.identifier("a constraint id")
-        reader.what = f"order {identifier.text}"
+        reader, identifier = _statement_reader(statement, "order", "a constraint id")
         kind = score = None
         token = reader.peek()
         if token is not None and token.ends_with_colon and not token.quoted:
@@ -1381,20 +1390,12 @@ class _Parser:
                                    f"before ':' in {reader.what}, found {head!r}")
         items = _parse_set_items(reader, "action", ("symmetrical", "require-all"),
                                  identifier.text, 2)
-        symmetrical = require_all = None
-        while not reader.at_end():
-            token = reader.next("an attribute")
-            if token.is_pair and token.key == "symmetrical":
-                symmetrical = _boolean(reader, token)
-            elif token.is_pair and token.key == "require-all":
-                require_all = _boolean(reader, token)
-            else:
-                reader.fail(token, f"unexpected {token.text!r} in {reader.what}")
+        attributes = _trailing_attributes(reader, (), ("symmetrical", "require-all"))
+        symmetrical = attributes.get("symmetrical")
+        require_all = attributes.get("require-all")
         if not items.uses_sets:
-            if len(items.simple) != 2:
-                reader.fail(identifier, f"{reader.what} needs two resources (or resource "
-                                        f"sets), found {len(items.simple)}")
-            (first, first_action), (then, then_action) = items.simple
+            (first, first_action), (then, then_action) = _simple_items(
+                reader, items, 2, identifier)
             self.constraints.append(OrderConstraint(
                 id=identifier.text, first=first, then=then, kind=kind, score=score,
                 first_action=first_action, then_action=then_action, symmetrical=symmetrical,
@@ -1405,26 +1406,14 @@ class _Parser:
             resource_sets=tuple(items.sets), require_all=require_all))
 
     def ticket(self, word: str, statement: Statement) -> None:
-        reader = _Reader(statement, "rsc_ticket")
-        reader.position = 1
-        identifier = reader.identifier("a constraint id")
-        reader.what = f"rsc_ticket {identifier.text}"
+        reader, identifier = _statement_reader(statement, "rsc_ticket", "a constraint id")
         ticket_token = reader.next("a ticket name")
         if not ticket_token.ends_with_colon:
             reader.fail(ticket_token, f"expected ':' after the ticket name in {reader.what}")
         items = _parse_set_items(reader, "role", ("loss-policy",), identifier.text, 1)
-        loss_policy = None
-        while not reader.at_end():
-            token = reader.next("an attribute")
-            if token.is_pair and token.key == "loss-policy":
-                loss_policy = token.value
-            else:
-                reader.fail(token, f"unexpected {token.text!r} in {reader.what}")
+        loss_policy = _trailing_attributes(reader, ("loss-policy",), ()).get("loss-policy")
         if not items.uses_sets:
-            if len(items.simple) != 1:
-                reader.fail(ticket_token, f"{reader.what} needs one resource (or resource "
-                                          f"sets), found {len(items.simple)}")
-            resource, role = items.simple[0]
+            ((resource, role),) = _simple_items(reader, items, 1, ticket_token)
             self.constraints.append(TicketConstraint(
                 id=identifier.text, ticket=ticket_token.head, resource=resource, role=role,
                 loss_policy=loss_policy))
@@ -1455,25 +1444,11 @@ class _Parser:
         reader.position = 1
         target = self.rsc_defaults if word == "rsc_defaults" else self.op_defaults
         base = "rsc-options" if word == "rsc_defaults" else "op-options"
-        set_id = None
-        token = reader.peek()
-        if token is not None and token.is_pair and token.key == "$id":
-            set_id = token.value
-            reader.position += 1
-        elif token is not None and token.ends_with_colon:
-            set_id = token.head
-            reader.position += 1
+        set_id = reader.take_leading_id()
         used = {item.id for item in target}
         if set_id is None:
             set_id = unique_id(base, used)
-        score = None
-        token = reader.peek()
-        if token is not None and token.ends_with_colon and not token.quoted:
-            if not _is_score(token.head):
-                reader.fail(token, f"expected a score before ':' in {word}, found "
-                                   f"{token.head!r}")
-            score = parse_score(token.head)
-            reader.position += 1
+        score = reader.take_score_head()
         rule = None
         if reader.take_word("rule"):
             rule = _parse_rule(reader, f"{set_id}-rule", set(), None, "defaults")
@@ -1870,11 +1845,11 @@ def _render_bracket_set(resource_set: ResourceSet, expected_id: str, suffix_kind
     elif suffix is not None:
         parts.append(render_pair(suffix_kind, suffix))
     if resource_set.sequential != implied["sequential"]:
-        parts.append(f"sequential={'true' if resource_set.sequential else 'false'}")
+        parts.append(_flag("sequential", resource_set.sequential))
     if resource_set.require_all != implied["require_all"]:
-        parts.append(f"require-all={'true' if resource_set.require_all else 'false'}")
+        parts.append(_flag("require-all", resource_set.require_all))
     if resource_set.ordered is not None:
-        parts.append(f"ordered={'true' if resource_set.ordered else 'false'}")
+        parts.append(_flag("ordered", resource_set.ordered))
     other = getattr(resource_set, other_kind)
     if other is not None:
         parts.append(render_pair(other_kind, other))
@@ -1922,11 +1897,11 @@ def _render_location_set(resource_set: ResourceSet, expected_id: str) -> str:
     if not resource_set.resources and resource_set.role is not None:
         parts.append(render_pair("role", resource_set.role))
     if resource_set.sequential is not None:
-        parts.append(f"sequential={'true' if resource_set.sequential else 'false'}")
+        parts.append(_flag("sequential", resource_set.sequential))
     if not resource_set.require_all:
         parts.append("require-all=false")
     if resource_set.ordered is not None:
-        parts.append(f"ordered={'true' if resource_set.ordered else 'false'}")
+        parts.append(_flag("ordered", resource_set.ordered))
     for name in ("action", "score", "kind"):
         value = getattr(resource_set, name)
         if value is not None:
@@ -1946,9 +1921,17 @@ def _render_colocation(constraint: ColocationConstraint) -> str:
                  f" {_render_member(constraint.with_resource or '', constraint.with_resource_role)}")  # noqa: E501
     if constraint.node_attribute != "#uname":
         head += f" {render_pair('node-attribute', constraint.node_attribute)}"
-    if constraint.influence is not None:
-        head += f" influence={'true' if constraint.influence else 'false'}"
+    head += _render_flag("influence", constraint.influence)
     return head
+
+
+def _flag(name: str, value: bool) -> str:
+    return f"{name}={'true' if value else 'false'}"
+
+
+def _render_flag(name: str, value: bool | None) -> str:
+    """` NAME=true|false`, or nothing for an unset flag."""
+    return "" if value is None else f" {_flag(name, value)}"
 
 
 def _render_order(constraint: OrderConstraint) -> str:
@@ -1962,10 +1945,8 @@ def _render_order(constraint: OrderConstraint) -> str:
     else:
         head += (f" {_render_member(constraint.first, constraint.first_action)}"
                  f" {_render_member(constraint.then or '', constraint.then_action)}")
-    if constraint.symmetrical is not None:
-        head += f" symmetrical={'true' if constraint.symmetrical else 'false'}"
-    if constraint.require_all is not None:
-        head += f" require-all={'true' if constraint.require_all else 'false'}"
+    head += _render_flag("symmetrical", constraint.symmetrical)
+    head += _render_flag("require-all", constraint.require_all)
     return head
 
 
