@@ -8,6 +8,8 @@ can vanish on power loss. This module adds the missing syncs:
   (MS_SYNC: data reaches the disk). The hardened transport holds a follower's success replies
   until `sync()` ran (once per tick), and the tick loop calls it before every tick, so the
   leader never counts its own unsynced entries.
+- The commit index (a hint the library keeps in the meta file and rewrites at most once a
+  second) is only marked for storing when it changed.
 - `DurableMetaStorer` writes the meta file to a temporary file, fsyncs it, renames it and
   fsyncs the directory; a corrupt meta file stops the node instead of silently resetting
   its term and vote.
@@ -257,6 +259,13 @@ class DurableFileJournal(pysyncobj_journal.FileJournal):
             with open(self._snapshot_path, "rb") as snapshot_file:
                 os.fsync(snapshot_file.fileno())
         fsync_directory(self._directory)
+
+    def setRaftCommitIndex(self, raftCommitIndex: int) -> None:  # noqa: N802, N803
+        """The library marks the meta file for rewriting (three fsyncs, once a second) on
+        every call, even when the index did not move: an idle follower then rewrote it every
+        second for nothing. Only a change is stored."""
+        if raftCommitIndex != self.getRaftCommitIndex():
+            super().setRaftCommitIndex(raftCommitIndex)
 
     def deleteEntriesFrom(self, entryFrom: int) -> None:  # noqa: N802, N803
         super().deleteEntriesFrom(entryFrom)

@@ -7,6 +7,8 @@
   read-only clients and the admin ("utility") commands.
 - `ReplicatedLogNode` has exactly one replicated method, `apply_entry(bytes)`, whose body
   calls a wrapper that never raises, and returns the entry's log index to the proposer.
+- `install_durable_append` syncs the leader's new entries while the followers write theirs;
+  `tick_wait_seconds` lets the tick thread sleep until a heartbeat or election is due.
 - `install_peer_ping` keeps follower-to-follower links alive: pysyncobj drops a link on which
   nothing was read for connectionTimeout, and followers never talk to each other, so without
   it the first RequestVote after a leader crash tears the link down and the election fails.
@@ -33,6 +35,12 @@ from raftha.raft.library import (
 )
 
 TICK_WAIT_SECONDS = 0.05
+# The tick thread sleeps until the next thing that is due (a heartbeat to send, an election
+# deadline), at most this long: connection retries, timeouts and compaction run on ticks.
+MAX_TICK_WAIT_SECONDS = 0.1
+# Poll timeouts round to whole milliseconds: wake just after the due time, not just before.
+TICK_DUE_MARGIN_SECONDS = 0.001
+LEADER_STATE = 2
 CONNECTION_RETRY_SECONDS = 0.5
 MAX_ENTRY_BYTES = 512 * 1024
 APPEND_ENTRIES_BATCH_BYTES = 1024 * 1024
@@ -298,6 +306,37 @@ def prune_abandoned_callbacks(node: SyncObj, now: float) -> int:
 def _abandoned(callback: Any, now: float) -> bool:
     deadline = getattr(callback, "abandon_after", None)
     return deadline is not None and deadline < now
+
+
+def tick_wait_seconds(node: SyncObj) -> float:
+    """How long the next tick may wait for network events before it must run anyway.
+
+    A leader must send its next heartbeat on time; a follower or candidate must notice its
+    election deadline. Anything else wakes the poll itself: a message, or a proposal (the
+    library's pipe notifier). A fixed short wait woke an idle node about twice per
+    heartbeat for nothing. A due time already past (a follower that reaches no peer cannot
+    start an election) falls back to the plain period so the loop never spins.
+    """
+    if node._SyncObj__raftState == LEADER_STATE:
+        due = node._SyncObj__newAppendEntriesTime
+    else:
+        due = node._SyncObj__raftElectionDeadline
+    remaining = due - pysyncobj_syncobj.monotonicTime()  # the library's clock, not ours
+    if remaining <= 0:
+        return TICK_WAIT_SECONDS
+    return min(remaining + TICK_DUE_MARGIN_SECONDS, MAX_TICK_WAIT_SECONDS)
+
+
+def install_durable_append(node: ReplicatedLogNode) -> None:
+    """Sync the leader's journal right after a tick appended and sent new entries.
+
+    The leader sends an entry to its followers in the same tick it appends it; syncing before
+    the tick waits for their acknowledgements lets its own write reach the disk while the
+    followers write theirs (parallel, not one after the other). It still counts itself only
+    for entries synced before the tick that computes the commit index (the tick loop syncs
+    before every tick as well, so nothing appended elsewhere is counted unsynced).
+    """
+    node.addOnTickCallback(lambda: node.journal.sync())
 
 
 def install_peer_ping(node: ReplicatedLogNode, period_ms: int) -> None:

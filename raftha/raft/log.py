@@ -46,11 +46,12 @@ from raftha.raft.contract import (
 from raftha.raft.durability import CorruptMetaError, SyncStats
 from raftha.raft.engine import (
     MAX_ENTRY_BYTES,
-    TICK_WAIT_SECONDS,
     ReplicatedLogNode,
     build_conf,
+    install_durable_append,
     install_peer_ping,
     prune_abandoned_callbacks,
+    tick_wait_seconds,
 )
 from raftha.raft.keys import frame_sealer, install_frame_sealer
 from raftha.raft.library import SyncObj
@@ -127,6 +128,7 @@ class RaftLog:
                 raise RuntimeError(f"cannot start raft node on {self._settings.self_address}: "
                                    f"{error!r} (port in use?)") from None
             install_peer_ping(node, self._settings.peer_ping_period_ms)
+            install_durable_append(node)
             self._node = node
             self._stopping.clear()
             self._tick_thread = threading.Thread(target=self._tick_loop, args=(node,),
@@ -158,7 +160,7 @@ class RaftLog:
                     install_frame_sealer(node, sealer)
                 # Durable before the leader counts its own entries in this tick.
                 node.journal.sync()
-                node.doTick(TICK_WAIT_SECONDS)
+                node.doTick(tick_wait_seconds(node))
                 # Durable before a follower acknowledges what it received in this tick.
                 node.transport.flush_acknowledgements()
                 self._status = self._read_status(node)

@@ -10,6 +10,7 @@ import socket
 import threading
 import time
 import types
+import zlib
 
 import pytest
 
@@ -17,9 +18,12 @@ from raftha.raft import library
 from raftha.raft.contract import ProposeOutcome, RaftSettings
 from raftha.raft.durability import CorruptMetaError, DurableFileJournal, SyncStats
 from raftha.raft.engine import (
+    MAX_TICK_WAIT_SECONDS,
+    TICK_WAIT_SECONDS,
     HardenedTransport,
     prune_abandoned_callbacks,
     skip_entries_already_held,
+    tick_wait_seconds,
 )
 from raftha.raft.log import RaftLog
 from raftha.raft.outcome import PendingProposal, classify, guarded
@@ -261,6 +265,92 @@ def test_a_single_member_commits_alone_and_restarts_with_its_log(tmp_path):
         log.stop()
     assert applied == [(result.index, b"alone")]
     assert log.metrics()["journal_syncs"] >= 1
+
+
+def test_the_leader_applies_only_entries_its_journal_synced(tmp_path, monkeypatch):
+    """The leader syncs its new entries while its followers write theirs, yet counts itself
+    (and so commits and applies) only for entries already on disk."""
+    synced_up_to = [0]
+    unsynced_applies: list[int] = []
+    sync = DurableFileJournal.sync
+
+    def recording_sync(journal: DurableFileJournal) -> None:
+        sync(journal)
+        if len(journal):
+            synced_up_to[0] = journal[len(journal) - 1][1]
+
+    monkeypatch.setattr(DurableFileJournal, "sync", recording_sync)
+
+    class Machine(_NullMachine):
+        def apply_entry(self, index: int, entry: bytes) -> None:
+            if index > synced_up_to[0]:
+                unsynced_applies.append(index)
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{probe.getsockname()[1]}"
+    log = RaftLog(settings(self_address=address, peer_addresses=(), data_dir=tmp_path),
+                  Machine())
+    log.start()
+    try:
+        committed = 0
+        deadline = time.monotonic() + 30
+        while committed < 20 and time.monotonic() < deadline:
+            if log.propose(b"entry", 1000).outcome is ProposeOutcome.COMMITTED:
+                committed += 1
+            else:
+                time.sleep(0.05)
+    finally:
+        log.stop()
+    assert committed == 20
+    assert synced_up_to[0] >= 20
+    assert unsynced_applies == []
+
+
+def _node_in_state(state: int, due: float) -> types.SimpleNamespace:
+    return types.SimpleNamespace(_SyncObj__raftState=state, _SyncObj__newAppendEntriesTime=due,
+                                 _SyncObj__raftElectionDeadline=due)
+
+
+@pytest.mark.parametrize("state", [0, 1, 2], ids=["follower", "candidate", "leader"])
+def test_the_tick_sleeps_until_the_next_heartbeat_or_election_is_due(state):
+    now = library.pysyncobj_syncobj.monotonicTime()
+    soon = tick_wait_seconds(_node_in_state(state, now + 0.03))
+    assert 0.02 < soon <= 0.035
+    assert tick_wait_seconds(_node_in_state(state, now + 60)) == MAX_TICK_WAIT_SECONDS
+    # Already due and still not done (a follower that reaches nobody): no busy loop.
+    assert tick_wait_seconds(_node_in_state(state, now - 1)) == TICK_WAIT_SECONDS
+
+
+@pytest.mark.parametrize("size", [0, 300, 70_000])
+def test_frames_stay_zlib_streams_and_only_large_ones_are_deflated(size):
+    payload = (b"raftha entry " * (size // 13 + 1))[:size]
+    packed = library.pack_frame(payload)
+    assert zlib.decompress(packed) == payload
+    if size >= library.COMPRESS_FROM_BYTES:
+        assert len(packed) < size // 10
+    else:
+        assert len(packed) >= size  # stored: no time spent deflating
+
+
+def test_an_unchanged_commit_index_does_not_rewrite_the_meta_file(tmp_path):
+    stats = SyncStats()
+    path = str(tmp_path / "raft.journal")
+    journal = DurableFileJournal(path, stats, path + ".snapshot")
+    journal.setRaftCommitIndex(7)
+    journal.onOneSecondTimer()
+    assert stats.as_dict()["meta_syncs"] == 1
+    for _ in range(3):
+        journal.setRaftCommitIndex(7)
+        journal.onOneSecondTimer()
+    assert stats.as_dict()["meta_syncs"] == 1
+    journal.setRaftCommitIndex(8)
+    journal.onOneSecondTimer()
+    assert stats.as_dict()["meta_syncs"] == 2
+    journal._destroy()
+    reopened = DurableFileJournal(path, SyncStats(), path + ".snapshot")
+    assert reopened.getRaftCommitIndex() == 8
+    reopened._destroy()
 
 
 def test_the_version_pin_refuses_another_pysyncobj(monkeypatch):
