@@ -413,12 +413,31 @@ def handovers(intervals: Sequence[Interval]) -> list[tuple[Interval, Interval]]:
     return pairs
 
 
+NODE_KILLING_FAMILIES = frozenset({"kill-node", "restart-all", "truncate"})
+
+
+def node_restarts(history: Sequence[dict]) -> dict[str, list[int]]:
+    """When the harness restarted each node's daemon: heal completions naming the node in
+    "restarted" (kill, kill-node, restart-all and truncate heals)."""
+    restarts: dict[str, list[int]] = defaultdict(list)
+    for op in _nemesis_completions(history):
+        value = op["value"]
+        if value.get("phase") == "heal":
+            for node in value.get("restarted", []):
+                restarts[str(node)].append(int(op["time_ms"]))
+    return dict(restarts)
+
+
 def check_fenced_recovery(run: RunData) -> dict:
     """Recovery of a faulted node's resource elsewhere happens only after a confirmed fence of
     that node or after the watchdog wait W counted from the start of the fault.
 
     A handover is "faulted" when the previous holder's last tick fell inside a fault window
     that affected its node; handovers from healthy nodes are clean moves and are not judged.
+    A third proof: the fault killed every process of the node (kill-node, restart-all,
+    truncate) and the harness restarted the node before the recovery. Its resources were
+    gone, and the node came back as a fresh daemon that reports them itself: no fence is
+    needed (the record carries "rejoined_ms").
     """
     if not run.ledger:
         return {"valid": UNKNOWN, "reason": "no ledger ticks recorded"}
@@ -427,6 +446,7 @@ def check_fenced_recovery(run: RunData) -> dict:
     wait_ms = run.param("watchdog_wait_ms")
     windows = fault_windows(run.history, end_ms)
     fences = _fences_ok(run.fence_history)
+    restarts = node_restarts(run.history)
     grouped = intervals_by_resource(activity_intervals(run.ledger, gap_ms))
     judged: list[dict] = []
     violations: list[dict] = []
@@ -445,8 +465,13 @@ def check_fenced_recovery(run: RunData) -> dict:
                       "recovered_ms": current.start_ms,
                       "faults": [window.family for window in faults],
                       "fenced_ms": min(fenced_at) if fenced_at else None}
+            if not fenced_at and all(window.family in NODE_KILLING_FAMILIES
+                                     for window in faults):
+                rejoined = [stamp for stamp in restarts.get(previous.node, [])
+                            if fault_start <= stamp <= current.start_ms]
+                record["rejoined_ms"] = min(rejoined) if rejoined else None
             judged.append(record)
-            if fenced_at:
+            if fenced_at or record.get("rejoined_ms"):
                 continue
             if wait_ms is None:
                 undecidable += 1

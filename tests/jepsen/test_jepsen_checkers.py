@@ -396,3 +396,29 @@ def test_register_unread_indeterminate_writes_leave_the_search():
     assert result["valid"] is False and result["indeterminate_writes_read"] == 1
     early = register_run(write_op("c1", "a", 0, 10), read_op("c2", "lost3", 20, 30), *unread)
     assert checkers.check_linearizable_register(early)["valid"] is False
+
+
+def restart_heal(heal_id: int, time_ms: int, heals: list[int], restarted: list[str]):
+    value = {"id": heal_id, "family": "restart-all", "phase": "heal", "heals": heals,
+             "restarted": restarted}
+    return [nemesis(time_ms, "invoke", value), nemesis(time_ms + 5, "info", value)]
+
+
+def test_fenced_recovery_accepts_a_killed_node_that_came_back_before_the_recovery():
+    ledger = tuple(ticks("n1", "r1", 0, 1000) + ticks("n2", "r1", 6000, 8000))
+    rejoined = RunData(history=tuple(fault(1, 1000, ["n1", "n2"], "restart-all")
+                                     + restart_heal(2, 4000, [1], ["n1", "n2"])),
+                       ledger=ledger, params={"watchdog_wait_ms": 8000})
+    result = checkers.check_fenced_recovery(rejoined)
+    assert result["valid"] is True, result
+    assert result["handovers"][0]["rejoined_ms"] == 4005
+    # Restarted only after the resource was already recovered elsewhere: not a proof.
+    late = RunData(history=tuple(fault(1, 1000, ["n1", "n2"], "restart-all")
+                                 + restart_heal(2, 7000, [1], ["n1", "n2"])),
+                   ledger=ledger, params={"watchdog_wait_ms": 8000})
+    assert checkers.check_fenced_recovery(late)["valid"] is False
+    # A daemon-only kill leaves the resource running: a restart proves nothing.
+    daemon_only = RunData(history=tuple(fault(1, 1000, ["n1"], "kill")
+                                        + restart_heal(2, 4000, [1], ["n1"])),
+                          ledger=ledger, params={"watchdog_wait_ms": 8000})
+    assert checkers.check_fenced_recovery(daemon_only)["valid"] is False
