@@ -13,6 +13,8 @@ Contract (research/ocf-fence-cli.md section 2; fence-agents' FenceAgentAPI):
 - Exit codes: 0 success; 1 failure; for `status` 0 = on, 2 = off, 1 = unknown. `metadata`
   prints XML that validates against fence-agents' metadata.rng.
 - `reboot` is off then on; its success is decided by off (the on result is reported).
+- No options at all (empty stdin, no arguments) is a failure, never the default action:
+  the fencer starts agents ahead of need, and one whose fencer died sees stdin close empty.
 
 Invariants: an agent never raises out of `run_agent`: every problem is one "Failed: ..."
 line on stderr and exit 1.
@@ -149,6 +151,10 @@ def parse_argv(argv: Sequence[str], known: set[str]) -> dict[str, str]:
 def read_options(argv: Sequence[str], known: set[str], stdin_reader: Callable[[], str]
                  ) -> dict[str, str]:
     options = parse_argv(argv, known) if argv else parse_stdin(stdin_reader())
+    if not options:
+        # A fencer may start an agent ahead of need; if it dies, stdin closes empty: that
+        # is no request at all, never a default action.
+        raise AgentFailure("no options given (stdin was empty)")
     for name in options:
         if name not in known:
             sys.stderr.write(f"Parse error: Ignoring unknown option '{name}'\n")

@@ -130,6 +130,26 @@ def run_process(
     except OSError as error:
         return ProcessOutcome(None, b"", b"", "", False, _elapsed_ms(started), 0,
                               f"cannot execute {argv[0]}: {error.strerror or error}", False)
+    return supervise_process(process, started, timeout_ms=timeout_ms,
+                             kill_grace_ms=kill_grace_ms, drain_ms=drain_ms,
+                             stdout_limit_bytes=stdout_limit_bytes,
+                             stderr_limit_bytes=stderr_limit_bytes)
+
+
+def supervise_process(
+    process: subprocess.Popen[bytes],
+    started: float,
+    *,
+    timeout_ms: int,
+    kill_grace_ms: int = 2000,
+    drain_ms: int = 200,
+    stdout_limit_bytes: int = 1024 * 1024,
+    stderr_limit_bytes: int = 64 * 1024,
+) -> ProcessOutcome:
+    """Collect the output of a process already started in its own session (stdout and
+    stderr piped; stdin already written and closed, or not piped), enforcing the deadline
+    `started + timeout_ms` as run_process does. A process started ahead of need (a fence
+    agent waiting on its stdin) is supervised from the moment it is given its input."""
     stdout = _StreamCollector(stdout_limit_bytes, keep_head=True, scan_exit_reason=False)
     stderr = _StreamCollector(stderr_limit_bytes, keep_head=False, scan_exit_reason=True)
     timed_out = False

@@ -235,6 +235,9 @@ class Executor:
         self.tick_pending = False
         self.no_quorum_since: float | None = None
         self.backoff_until: dict[str, float] = {}
+        # Set by the fencing duties: False while watchdog recovery is configured and this
+        # node's lease is not valid (a start then could outlive the majority's wait).
+        self.lease_allows_start: Any = None
 
     # -- life cycle ----------------------------------------------------------------------
 
@@ -398,6 +401,8 @@ class Executor:
         for action in view.own():
             if action.verb == "monitor" or not view.ready(action):
                 continue
+            if action.verb in ("start", "promote") and not self.starts_allowed():
+                continue
             call = view.call_for(action)
             if call is None or self.resource_busy(call.history_id, view):
                 continue
@@ -409,6 +414,10 @@ class Executor:
                 self.counts["actions"] += 1
             LOG.info("executor on %s: %s", self.node, action.key)
             self.pool.submit(self.run_and_record, call)
+
+    def starts_allowed(self) -> bool:
+        """Starts and promotes need this node's lease in watchdog mode (DESIGN section 7)."""
+        return self.lease_allows_start is None or bool(self.lease_allows_start())
 
     def run_and_record(self, call: AgentCall) -> bool:
         """Runs one action and proposes its result; True once the result is committed.

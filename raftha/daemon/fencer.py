@@ -23,6 +23,12 @@ Invariants:
 - The random part of pcmk_delay_max and the sleeping are injected, so tests are deterministic.
 - Parameter values containing a newline are refused (they would forge stdin keys).
 
+Agents started ahead of need: `FenceRunner.prepare(agents)` (called on every configuration
+change) reads the agents' meta-data and, through `WaitingAgents`, keeps one process of each
+configured agent blocked on its stdin; a request is written to that process (a fence agent
+reads its options after its imports), so the interpreter start is paid before the node is
+lost. A waiting process serves one request and is replaced; see WaitingAgents.
+
 Entry points for the daemon: `fence_node(config, target, runner)` (one request configured
 from the cluster configuration), `FenceRequests` (runs requests in the background, one per
 target at a time, and hands each FenceOutcome to a callback), `Lease` and `LeaseGuard` (the
@@ -55,7 +61,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from raftha.agents.environment import plain_environment
-from raftha.agents.process import run_process
+from raftha.agents.process import kill_process_group, run_process, supervise_process
 from raftha.daemon import clock
 from raftha.model.config import Configuration, FencingLevel
 from raftha.model.fencing import (
@@ -374,6 +380,137 @@ def default_agent_directories() -> tuple[Path, ...]:
     return (*extra, *DEFAULT_AGENT_DIRECTORIES)
 
 
+# ---------------------------------------------------------------- agents started ahead of need
+
+MAX_PIPED_INPUT_BYTES = 32 * 1024      # well inside a pipe buffer: the write never blocks
+MAX_WAITING_AGENTS = 8
+DISCARD_WAIT_S = 5.0
+
+
+def agent_file_key(path: Path) -> tuple[str, int, int] | None:
+    """What identifies one version of an agent file: (path, mtime_ns, size)."""
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return (str(path), status.st_mtime_ns, status.st_size)
+
+
+def discard_process(process: subprocess.Popen[bytes]) -> None:
+    """Kill a process started in its own session (its whole group) and reap it."""
+    kill_process_group(process.pid, signal.SIGKILL)
+    for stream in (process.stdin, process.stdout, process.stderr):
+        if stream is not None:
+            try:
+                stream.close()
+            except OSError:
+                pass
+    try:
+        process.wait(DISCARD_WAIT_S)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+@dataclass
+class WaitingAgent:
+    key: tuple[str, int, int] | None     # the agent file version the process runs
+    process: subprocess.Popen[bytes]
+
+
+class WaitingAgents:
+    """Fence agent processes started ahead of need, one per agent file, each blocked on its
+    stdin. Agents read their `key=value` options only after their imports, so a request
+    given to a waiting process skips the interpreter start and the imports (0.2-1 s on a
+    loaded machine), which is most of a sandbox or IPMI agent's run time.
+
+    Invariants:
+    - a process serves one request at most: `take` removes it, and `replenish` starts a
+      fresh one for the next request;
+    - a process is handed out only while it runs and its agent file is the one it started
+      from; any other is killed;
+    - at most MAX_WAITING_AGENTS wait at once, only for the agents last `replace_all`ed;
+    - a waiting process gets no input but its request: when the daemon dies its stdin
+      closes empty and the agent exits without acting (no options, no target);
+    - `close` kills every waiting process; nothing is started after it.
+    """
+
+    def __init__(self, environment: Callable[[], dict[str, str]]) -> None:
+        self._environment = environment
+        self._lock = threading.Lock()
+        self._waiting: dict[str, WaitingAgent] = {}
+        self._wanted: tuple[Path, ...] = ()
+        self._closed = False
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self._waiting)
+
+    def pids(self) -> list[int]:
+        with self._lock:
+            return [item.process.pid for item in self._waiting.values()]
+
+    def take(self, path: Path) -> subprocess.Popen[bytes] | None:
+        """The process waiting for `path`, removed from the pool; None when there is none
+        that is alive and runs the current version of the file."""
+        with self._lock:
+            waiting = self._waiting.pop(str(path), None)
+        if waiting is None:
+            return None
+        if waiting.process.poll() is not None or agent_file_key(path) != waiting.key:
+            discard_process(waiting.process)
+            return None
+        return waiting.process
+
+    def replace_all(self, paths: Iterable[Path]) -> None:
+        """Wait with a fresh process for each of `paths` (the first MAX_WAITING_AGENTS);
+        every process waiting so far is stopped."""
+        wanted = tuple(dict.fromkeys(paths))[:MAX_WAITING_AGENTS]
+        with self._lock:
+            if self._closed:
+                return
+            old = list(self._waiting.values())
+            self._waiting = {}
+            self._wanted = wanted
+        for item in old:
+            discard_process(item.process)
+        for path in wanted:
+            self.replenish(path)
+
+    def replenish(self, path: Path) -> None:
+        """Start a process for `path` if it is wanted and none waits for it."""
+        with self._lock:
+            if self._closed or path not in self._wanted or str(path) in self._waiting:
+                return
+        started = self._start(path)
+        if started is None:
+            return
+        with self._lock:
+            keep = not self._closed and path in self._wanted and str(path) not in self._waiting
+            if keep:
+                self._waiting[str(path)] = started
+        if not keep:
+            discard_process(started.process)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            old = list(self._waiting.values())
+            self._waiting = {}
+        for item in old:
+            discard_process(item.process)
+
+    def _start(self, path: Path) -> WaitingAgent | None:
+        key = agent_file_key(path)
+        try:
+            process = subprocess.Popen(
+                [str(path)], env=self._environment(), stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                close_fds=True, cwd="/")
+        except OSError:
+            return None
+        return WaitingAgent(key, process)
+
+
 @dataclass(frozen=True)
 class FenceRunnerSettings:
     agent_directories: tuple[Path, ...] = field(default_factory=default_agent_directories)
@@ -383,6 +520,8 @@ class FenceRunnerSettings:
     metadata_timeout_ms: int = METADATA_TIMEOUT_MS
     list_cache_ms: int = LIST_CACHE_MS
     retry_pause_ms: int = 500
+    # Agents of the configured devices are started ahead of need (WaitingAgents).
+    start_ahead: bool = True
 
 
 class FenceRunner:
@@ -400,6 +539,32 @@ class FenceRunner:
         self._device_locks: dict[str, threading.Lock] = {}
         self._metadata_cache: dict[tuple[str, int, int], FenceAgentMetadata] = {}
         self._list_cache: dict[str, tuple[float, int, str]] = {}
+        self.waiting = WaitingAgents(self.environment)
+
+    def environment(self) -> dict[str, str]:
+        return plain_environment(self.settings.path, dict(self.settings.environment_extra))
+
+    def prepare(self, agents: Iterable[str]) -> None:
+        """Ready the runner for requests that will use `agents`: their meta-data is read
+        now (cached), and with `start_ahead` one process of each waits on its stdin. Called
+        on every configuration change: waiting processes of agents no longer configured
+        are stopped, the others replaced. Blocks for the meta-data runs (bounded)."""
+        paths = []
+        for agent in sorted(set(agents)):
+            path = self.agent_path(agent)
+            if path is None:
+                continue
+            try:
+                self.metadata(agent)
+            except FenceMetadataError:
+                continue
+            paths.append(path)
+        if self.settings.start_ahead:
+            self.waiting.replace_all(paths)
+
+    def close(self) -> None:
+        """Stop every waiting agent process (daemon shutdown)."""
+        self.waiting.close()
 
     # -- injected effects ------------------------------------------------------------------
 
@@ -469,23 +634,54 @@ class FenceRunner:
 
     def _run(self, path: Path, stdin_text: str, agent: str, action: str,
              timeout_ms: int) -> AgentCall:
-        """Run the agent with `stdin_text` on its stdin. The text goes through a private
-        0600 file that a shell redirects (run_process gives agents no stdin pipe); the shell
-        execs the agent, so the agent leads its own process group."""
+        """Run the agent with `stdin_text` on its stdin: in the process that waits for it
+        when there is one (its interpreter start is already paid), else in a new one."""
+        process = self.waiting.take(path) if len(stdin_text) <= MAX_PIPED_INPUT_BYTES else None
+        if process is not None:
+            outcome = self._run_waiting(process, stdin_text, timeout_ms)
+            # The next request gets a fresh process; starting it must not delay this answer.
+            threading.Thread(target=self.waiting.replenish, args=(path,),
+                             name="fence-agent-ahead", daemon=True).start()
+            if outcome is not None:
+                return self._agent_call(agent, action, outcome)
+        return self._run_new(path, stdin_text, agent, action, timeout_ms)
+
+    def _run_waiting(self, process: subprocess.Popen[bytes], stdin_text: str,
+                     timeout_ms: int) -> Any:
+        """Give a waiting agent its input and supervise it; None when it is gone already."""
+        started = time.monotonic()   # the deadline counts from the request, as for a new one
+        try:
+            assert process.stdin is not None
+            process.stdin.write(stdin_text.encode("utf-8"))
+            process.stdin.close()
+        except (OSError, ValueError):
+            discard_process(process)
+            return None
+        return supervise_process(process, started, timeout_ms=max(timeout_ms, 1),
+                                 kill_grace_ms=self.settings.kill_grace_ms,
+                                 stdout_limit_bytes=MAX_METADATA_BYTES)
+
+    def _run_new(self, path: Path, stdin_text: str, agent: str, action: str,
+                 timeout_ms: int) -> AgentCall:
+        """A new agent process. The text goes through a private 0600 file that a shell
+        redirects (run_process gives agents no stdin pipe); the shell execs the agent, so
+        the agent leads its own process group."""
         directory = tempfile.mkdtemp(prefix="raftha-fence-")
         try:
             input_path = os.path.join(directory, "input")
             descriptor = os.open(input_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(descriptor, "w") as handle:
                 handle.write(stdin_text)
-            environment = plain_environment(self.settings.path,
-                                            dict(self.settings.environment_extra))
             outcome = run_process(
                 ["/bin/sh", "-c", 'exec "$0" < "$1"', str(path), input_path],
-                environment=environment, timeout_ms=max(timeout_ms, 1),
+                environment=self.environment(), timeout_ms=max(timeout_ms, 1),
                 kill_grace_ms=self.settings.kill_grace_ms, stdout_limit_bytes=MAX_METADATA_BYTES)
         finally:
             shutil.rmtree(directory, ignore_errors=True)
+        return self._agent_call(agent, action, outcome)
+
+    @staticmethod
+    def _agent_call(agent: str, action: str, outcome: Any) -> AgentCall:
         stderr = outcome.stderr_tail.decode("utf-8", "replace")[-OUTPUT_TAIL_CHARS:]
         rc = None if outcome.timed_out else outcome.returncode
         return AgentCall(agent, action, rc, outcome.timed_out,

@@ -33,10 +33,18 @@ from typing import Any
 from raftha.daemon import clock
 from raftha.daemon.fencer import FenceOutcome, FenceRequests, FenceRunner, FenceRunnerLike
 from raftha.daemon.proposer import ProposalError, ProposalRejected
-from raftha.model.fencing import FencingConfigError, fencing_settings
+from raftha.model.fencing import (
+    FencingConfigError,
+    devices_from_config,
+    fencing_settings,
+    node_priorities,
+    resource_priorities,
+)
 from raftha.model.fencing_events import (
     FENCE_ACTIONS,
+    MAX_FENCE_DURATION_MS,
     WATCHDOG_DEVICE,
+    PendingFence,
     fencing_readiness,
     fencing_state,
     fencing_status,
@@ -45,7 +53,7 @@ from raftha.model.fencing_events import (
     needs_fencing,
 )
 from raftha.model.reducer import stored_configuration
-from raftha.model.state import ClusterState
+from raftha.model.state import EXPECTED_MEMBER, NODE_OFFLINE, ClusterState
 
 LOG = logging.getLogger(__name__)
 PROPOSE_TIMEOUT_MS = 3000
@@ -77,6 +85,11 @@ class FencingDuties:
         self.leading = False
         self.requested_at: dict[str, float] = {}
         self.stopping = threading.Event()
+        self.wakeup = threading.Event()         # a fence result waits to be committed
+        self.prepared_index = -1                # configuration index the runner is ready for
+        self.preparing: threading.Thread | None = None
+        self.fencing_seen = b""
+        self.lost_seen: frozenset[str] = frozenset()
         self.thread = threading.Thread(target=self.loop, name="fencing-duties", daemon=True)
         self.lease = LeaseDuty(config, machine, proposer, monotonic=monotonic)
 
@@ -86,8 +99,11 @@ class FencingDuties:
 
     @executor.setter
     def executor(self, executor: Any) -> None:
-        """The node's executor: the lease applies no-quorum-policy through it."""
+        """The node's executor: the lease applies no-quorum-policy through it, and the
+        executor starts or promotes nothing while the lease says no."""
         self.lease.executor = executor
+        if executor is not None:
+            executor.lease_allows_start = self.lease.allows_start
 
     # -- life cycle ------------------------------------------------------------------------
 
@@ -97,22 +113,63 @@ class FencingDuties:
 
     def stop(self) -> None:
         self.stopping.set()
+        self.wakeup.set()
         if self.thread.is_alive():
             self.thread.join(5)
         self.lease.stop()
+        close = getattr(self.requests.runner, "close", None)
+        if close is not None:
+            close()
 
     def loop(self) -> None:
         period_s = max(0.02, self.config.timing.leader_duty_period_ms / 1000)
-        while not self.stopping.wait(period_s):
+        while not self.stopping.is_set():
+            self.wait_for_work(period_s)
+            if self.stopping.is_set():
+                return
             try:
                 self.step()
             except Exception:
                 LOG.exception("fencing duty failed; retrying next period")
 
+    def wait_for_work(self, period_s: float) -> None:
+        """Sleep one period, or less: a fence result to commit, a member just lost or a
+        change of the fencing state wakes the duty at once (failover waits on each)."""
+        changed = getattr(self.machine, "changed", None)
+        deadline = clock.monotonic() + period_s
+        index = self.machine.state.last_index
+        while not self.stopping.is_set() and not self.wakeup.is_set():
+            remaining = deadline - clock.monotonic()
+            if remaining <= 0:
+                break
+            if changed is None:
+                self.wakeup.wait(min(remaining, 0.05))
+                continue
+            with changed:
+                if self.machine.state.last_index == index:
+                    changed.wait(min(remaining, 0.05))
+            state = self.machine.state
+            if state.last_index != index:
+                if self.fencing_may_act(state):
+                    break
+                index = state.last_index
+        self.wakeup.clear()
+
+    def fencing_may_act(self, state: ClusterState) -> bool:
+        """Cheap test: a member newly lost (offline while expected up), or a new fencing
+        state. Steady states (a node that stays lost) wait for the period."""
+        lost = frozenset(node.name for node in state.nodes
+                         if node.state == NODE_OFFLINE and node.expected == EXPECTED_MEMBER)
+        if state.fencing_bytes == self.fencing_seen and lost == self.lost_seen:
+            return False
+        self.fencing_seen, self.lost_seen = state.fencing_bytes, lost
+        return True
+
     def step(self) -> None:
         state = self.machine.state
         if not state.created:
             return
+        self.prepare_runner(state)
         self.execute_requests(state)
         self.commit_results(state)
         status = self.raft.status()
@@ -123,6 +180,31 @@ class FencingDuties:
             self.request_fencing(state)
         else:
             self.leading = False
+
+    def prepare_runner(self, state: ClusterState) -> None:
+        """On a configuration change, ready the fence runner in the background: meta-data
+        read and one process of each configured agent waiting on its stdin, so a request
+        does not pay for the agent's start (`FenceRunner.prepare`)."""
+        prepare = getattr(self.requests.runner, "prepare", None)
+        if prepare is None or state.configuration_index == self.prepared_index:
+            return
+        if self.preparing is not None and self.preparing.is_alive():
+            return   # the next step prepares for the newest configuration
+        self.prepared_index = state.configuration_index
+        try:
+            agents = sorted({device.agent for device in devices_from_config(
+                stored_configuration(state)) if device.enabled})
+        except FencingConfigError:
+            agents = []
+        self.preparing = threading.Thread(target=self.run_prepare, args=(prepare, agents),
+                                          name="fence-prepare", daemon=True)
+        self.preparing.start()
+
+    def run_prepare(self, prepare: Callable[[list[str]], None], agents: list[str]) -> None:
+        try:
+            prepare(agents)
+        except Exception:
+            LOG.exception("readying the fence agents failed; requests start them afresh")
 
     # -- leader part -----------------------------------------------------------------------
 
@@ -170,28 +252,54 @@ class FencingDuties:
                 if index in self.started:
                     continue
             if readiness.devices == 0 and readiness.watchdog_wait_ms > 0:
-                self.confirm_by_watchdog(pending.target, pending.action, index,
-                                         readiness.watchdog_wait_ms)
+                self.confirm_by_watchdog(pending, readiness.watchdog_wait_ms)
                 continue
             configuration = stored_configuration(state)
             with self.lock:
                 self.started.add(index)
                 self.request_of_target[pending.target] = index
-            if not self.requests.submit(configuration, pending.target, pending.action):
+            priorities = self.node_priorities(state, configuration)
+            if not self.requests.submit(configuration, pending.target, pending.action,
+                                        node_priorities=priorities):
                 with self.lock:  # an older request for the target still runs: later
                     self.started.discard(index)
                 continue
             LOG.info("fencing %s (%s) for request %s", pending.target, pending.action, index)
 
-    def confirm_by_watchdog(self, target: str, action: str, index: int, wait_ms: int) -> None:
-        first_seen = self.watchdog_seen.setdefault(index, self.monotonic())
-        if (self.monotonic() - first_seen) * 1000 < wait_ms:
+    @staticmethod
+    def node_priorities(state: ClusterState, configuration: Any) -> dict[str, int] | None:
+        """Total resource priority per node for priority-fencing-delay, from what the
+        committed state shows active where; None while the delay is not configured (the
+        plan it needs is not computed then)."""
+        try:
+            if fencing_settings(configuration).priority_delay_ms <= 0:
+                return None
+        except FencingConfigError:
+            return None
+        from raftha.model.scheduler_inputs import scheduler_inputs
+        from raftha.scheduler import plan as make_plan
+        inputs, status = scheduler_inputs(state, True)
+        placements = make_plan(inputs, status).placements
+        active = [(placement.primitive, node, placement.current_role)
+                  for placement in placements for node in placement.current_nodes]
+        return node_priorities([node.name for node in state.nodes], active,
+                               resource_priorities(configuration))
+
+    def confirm_by_watchdog(self, pending: PendingFence, wait_ms: int) -> None:
+        """Confirm `pending` fenced by the watchdog once W has passed on this node's clock
+        since it saw the request committed, or since it saw the target's last lease renewal
+        committed after the request (the target held a lease then: W starts again)."""
+        index = pending.request_index
+        key = (index, pending.lease_renewed_index)
+        first_seen = self.watchdog_seen.setdefault(key, self.monotonic())
+        waited_ms = int((self.monotonic() - first_seen) * 1000)
+        if waited_ms < wait_ms:
             return
         with self.lock:
             self.started.add(index)
-            self.results[index] = ("NodeFenced", {"target": target, "action": action,
-                                                  "request_index": index,
-                                                  "device": WATCHDOG_DEVICE, "level": 0})
+            self.results[index] = ("NodeFenced", {
+                "target": pending.target, "action": pending.action, "request_index": index,
+                "device": WATCHDOG_DEVICE, "level": 0, "duration_ms": waited_ms})
 
     def fencing_done(self, outcome: FenceOutcome) -> None:
         """Called from a fencer worker thread: queue the result; the duty thread commits it."""
@@ -203,14 +311,16 @@ class FencingDuties:
                 self.results[index] = ("NodeFenced", {
                     "target": outcome.target, "action": outcome.action,
                     "request_index": index, "device": (outcome.device or "")[:200],
-                    "level": outcome.level or 0})
+                    "level": outcome.level or 0,
+                    "duration_ms": min(max(outcome.duration_ms, 0), MAX_FENCE_DURATION_MS)})
             else:
                 reason = (outcome.explanation[-1] if outcome.explanation else "failed")
                 self.results[index] = ("FenceFailed", {
                     "target": outcome.target, "action": outcome.action,
                     "request_index": index, "reason": reason[:400]})
-        LOG.info("fencing %s: %s (%s)", outcome.target, outcome.result,
-                 "; ".join(outcome.explanation)[:300])
+        self.wakeup.set()   # commit the result now, not a period later
+        LOG.info("fencing %s: %s in %d ms (%s)", outcome.target, outcome.result,
+                 outcome.duration_ms, "; ".join(outcome.explanation)[:300])
 
     def commit_results(self, state: ClusterState) -> None:
         fencing = fencing_state(state)
@@ -384,6 +494,22 @@ class LeaseDuty:
     def valid(self) -> bool:
         """True when the watchdog mode is off, or the lease is valid."""
         return self.lease is None or self.lease.valid()
+
+    def allows_start(self) -> bool:
+        """May this node start or promote a resource now? Always, unless the committed
+        configuration asks for watchdog recovery (stonith-watchdog-timeout W > 0): then
+        only while this node's lease is valid, since the majority recovers a lost node's
+        resources W after asking, trusting the node to have stopped by then. Read from
+        the committed state, so a lease not yet set up (W just committed) says no."""
+        from raftha.model.fencing_events import timing_settings
+        try:
+            wait_ms = timing_settings(self.machine.state.properties).recovery_wait_ms
+        except FencingConfigError:
+            return False   # the reducer refuses such properties; never start on doubt
+        if wait_ms <= 0:
+            return True
+        lease = self.lease
+        return lease is not None and lease.valid()
 
     # -- configuration ---------------------------------------------------------------------
 

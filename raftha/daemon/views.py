@@ -12,7 +12,7 @@ import logging
 from typing import Any
 
 from raftha.daemon.executor_views import add_operation_views
-from raftha.model.fencing_events import fencing_status
+from raftha.model.fencing_events import WITNESS_ATTRIBUTE, fencing_status
 from raftha.model.lifetimes import lifetime_end_s
 from raftha.model.properties import boolean_value
 from raftha.model.reducer import stored_configuration
@@ -132,9 +132,11 @@ def node_state_name(membership_state: str, expected: str, attributes: dict[str, 
                     fencing: bool) -> str:
     """crm_mon's words: an online node in standby or maintenance shows that instead; a
     node lost while expected a member is unclean when fencing is enabled (it must be
-    fenced before its resources may run elsewhere), plain offline otherwise."""
+    fenced before its resources may run elsewhere), plain offline otherwise. A witness
+    (attribute witness=true) runs no resources and is never fenced: lost, it is offline."""
     if membership_state != "online":
-        if membership_state == "offline" and expected == "member" and fencing:
+        witness = boolean_value(attributes.get(WITNESS_ATTRIBUTE, "false"))
+        if membership_state == "offline" and expected == "member" and fencing and not witness:
             return "unclean"
         return membership_state
     if boolean_value(attributes.get("maintenance", "false")):

@@ -36,7 +36,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from raftha.model.config import Configuration, FencingLevel, Pairs, Primitive, pairs_get
+from raftha.model.config import (
+    Clone,
+    Configuration,
+    FencingLevel,
+    Group,
+    Pairs,
+    Primitive,
+    pairs_get,
+)
 
 STONITH_CLASS = "stonith"
 HOST_CHECK_METHODS = ("static-list", "dynamic-list", "status", "none")
@@ -380,6 +388,53 @@ def priority_fencing_delay_ms(target: str, node_priorities: Mapping[str, int],
     if top == lowest or node_priorities[target] < top:
         return 0
     return configured_delay_ms
+
+
+def resource_priorities(configuration: Configuration) -> dict[str, int]:
+    """primitive id -> its `priority` meta attribute as Pacemaker resolves it: the
+    primitive's own, else its group's, else its clone's, else an unconditional rsc_defaults
+    value; 0 when none is set or the value is not an integer."""
+    defaults: dict[str, str] = {}
+    for attribute_set in configuration.rsc_defaults:
+        if attribute_set.rule is None:
+            for name, value in attribute_set.values:
+                defaults.setdefault(name, value)
+
+    def first_priority(*metas: tuple[tuple[str, str], ...]) -> int:
+        for meta in (*metas, tuple(defaults.items())):
+            text = pairs_get(meta, "priority")
+            if text is not None:
+                try:
+                    return int(text.strip())
+                except ValueError:
+                    return 0
+        return 0
+
+    priorities: dict[str, int] = {}
+    for resource in configuration.resources:
+        clone_meta = resource.meta if isinstance(resource, Clone) else ()
+        inner = resource.child if isinstance(resource, Clone) else resource
+        if isinstance(inner, Group):
+            for member in inner.members:
+                priorities[member.id] = first_priority(member.meta, inner.meta, clone_meta)
+        elif isinstance(inner, Primitive):
+            priorities[inner.id] = first_priority(inner.meta, clone_meta)
+    return priorities
+
+
+def node_priorities(nodes: Iterable[str],
+                    active: Iterable[tuple[str, str, str]],
+                    priorities: Mapping[str, int]) -> dict[str, int]:
+    """Total resource priority per node for priority-fencing-delay (Pacemaker 2.1): the sum
+    of the priorities of the resources active on it (`active`: (primitive id, node, role)),
+    a promoted instance counting one more. Every node in `nodes` has an entry."""
+    totals = {node: 0 for node in nodes}
+    for primitive, node, role in active:
+        if node not in totals:
+            continue
+        priority = priorities.get(primitive, 0)
+        totals[node] += priority + (1 if role == "Promoted" and priority > 0 else 0)
+    return totals
 
 
 # ---------------------------------------------------------------- topology

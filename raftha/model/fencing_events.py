@@ -4,7 +4,7 @@ Role: pure. A fence request and its result are committed events, so every node a
 who is being fenced, by whom, and whether it worked:
 
     FenceRequested {target, action, reason}        someone (the leader, an operator) asks
-    NodeFenced     {target, action, request_index, device, level}   the executor succeeded
+    NodeFenced     {target, action, request_index, device, level, duration_ms?}   success
     FenceFailed    {target, action, request_index, reason}          every level failed
 
 Invariants:
@@ -59,6 +59,7 @@ if TYPE_CHECKING:
 
 HISTORY_WINDOW = 64
 MAX_REASON_CHARS = 400
+MAX_FENCE_DURATION_MS = 24 * 3600 * 1000
 FENCE_ACTIONS = ("reboot", "off", "on")
 RESULT_SUCCESS = "success"
 RESULT_FAILED = "failed"
@@ -90,6 +91,9 @@ class PendingFence:
     origin: str
     ts_ms: int
     reason: str
+    # Index of the target's last LeaseRenewed committed while the request is pending: the
+    # target still held its lease then, so a watchdog recovery wait restarts from it.
+    lease_renewed_index: int = 0
 
 
 @dataclass(frozen=True)
@@ -151,11 +155,18 @@ def fencing_state(state: ClusterState) -> FencingState:
     )
 
 
+def pending_record(item: PendingFence) -> list[Any]:
+    """The stored form of a pending request. lease_renewed_index is written only once set,
+    so states without a renewal encode (and hash) exactly as before the field existed."""
+    values = list(item.__dict__.values())
+    return values if item.lease_renewed_index else values[:-1]
+
+
 def with_fencing(state: ClusterState, fencing: FencingState) -> ClusterState:
     if fencing == EMPTY_FENCING:
         return evolve(state, fencing_bytes=b"")
     plain = {
-        "pending": [list(item.__dict__.values()) for item in
+        "pending": [pending_record(item) for item in
                     sorted(fencing.pending, key=lambda item: item.target)],
         "history": [list(item.__dict__.values()) for item in fencing.history[-HISTORY_WINDOW:]],
         "failures": [[name, count] for name, count in sorted(fencing.failures) if count > 0],
@@ -191,7 +202,8 @@ def validate_fence_requested(body: Mapping[str, Any]) -> None:
 
 def validate_node_fenced(body: Mapping[str, Any]) -> None:
     from raftha.model import events as event_model
-    event_model.require_keys(body, ("target", "action", "request_index", "device", "level"))
+    event_model.require_keys(body, ("target", "action", "request_index", "device", "level"),
+                             ("duration_ms",))
     event_model.require_node_name(body["target"], "target")
     _require_action(body["action"])
     _require_index(body["request_index"], "request_index")
@@ -199,6 +211,10 @@ def validate_node_fenced(body: Mapping[str, Any]) -> None:
     level = body["level"]
     if not isinstance(level, int) or isinstance(level, bool) or not 0 <= level <= 9:
         raise _event_error("level must be an integer from 0 to 9")
+    duration_ms = body.get("duration_ms", 0)
+    if (not isinstance(duration_ms, int) or isinstance(duration_ms, bool)
+            or not 0 <= duration_ms <= MAX_FENCE_DURATION_MS):
+        raise _event_error(f"duration_ms must be an integer from 0 to {MAX_FENCE_DURATION_MS}")
 
 
 def validate_fence_failed(body: Mapping[str, Any]) -> None:
@@ -234,8 +250,10 @@ def summarize(kind: str, body: Mapping[str, Any]) -> str | None:
     if kind == "FenceRequested":
         return f"fence {body['target']} ({body['action']}) requested: {body['reason']}"
     if kind == "NodeFenced":
+        # The time the executor spent fencing (agents, delays) shows where failover goes.
+        took = f" in {body['duration_ms']} ms" if "duration_ms" in body else ""
         return (f"node {body['target']} fenced ({body['action']}) by {body['device']}"
-                f" at level {body['level']}")
+                f" at level {body['level']}{took}")
     if kind == "FenceFailed":
         return f"fencing {body['target']} ({body['action']}) failed: {body['reason']}"
     if kind == "LeaseRenewed":
@@ -361,11 +379,20 @@ def on_fence_failed(state: ClusterState, index: int, event: Event) -> ClusterSta
 
 
 def on_lease_renewed(state: ClusterState, index: int, event: Event) -> ClusterState:
-    """A node's lease heartbeat: its commit is the proof; the state does not change."""
-    _require_member(state, event.body["name"])
-    if event.origin != event.body["name"]:
+    """A node's lease heartbeat: its commit is the proof. The state changes only while a
+    fence request for the node is pending: the request notes the renewal, so the watchdog
+    recovery wait (which must outlast the node's lease) starts again from it."""
+    name = event.body["name"]
+    _require_member(state, name)
+    if event.origin != name:
         raise _refuse(f"a lease is renewed by its own node, not by {event.origin}")
-    return state
+    fencing = fencing_state(state)
+    pending = fencing.pending_for(name)
+    if pending is None:
+        return state
+    renewed = replace(pending, lease_renewed_index=index)
+    others = tuple(item for item in fencing.pending if item.target != name)
+    return with_fencing(state, replace(fencing, pending=(*others, renewed)))
 
 
 HANDLERS: dict[str, Callable[[ClusterState, int, Event], ClusterState]] = {

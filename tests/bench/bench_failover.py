@@ -12,6 +12,13 @@ for overlap (two nodes ticking at once). Prints p50/p99 beside the Pacemaker 2.1
 Corosync 3 numbers measured in network namespaces (research/pacemaker-netns-anchor.md), with
 the ratio. Everything started is stopped before exit.
 
+Each run also prints where the time went, read from the committed history (each event's
+proposal time, in ms after the kill): lost (the leader proposes NodeLost), fence requested,
+agent started / agent done (the executor's fence request; its duration is in the NodeFenced
+event), start claimed (the new owner claims the start: the fence result is committed and
+the start planned), start done, first tick. The load average is printed beside each run:
+numbers from a busy machine are not comparable with those of an idle one.
+
 The helpers (ledger reading, overlap check, one failover) are shared with the real-process
 tests in tests/fencing_integration.
 """
@@ -21,6 +28,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import shutil
 import signal
 import sys
@@ -35,6 +43,7 @@ if str(REPOSITORY) not in sys.path:
 
 from jepsen.checkers import activity_intervals, parse_ledger_lines  # noqa: E402
 from raftha.daemon.client import ApiError  # noqa: E402
+from raftha.daemon.config import NodeTiming  # noqa: E402
 from raftha.sandbox import Sandbox, SandboxError  # noqa: E402
 
 TICK_MS = 100
@@ -114,15 +123,85 @@ def first_tick_elsewhere(ledger: Path, victim: str, after_ms: int,
     return None
 
 
+@dataclass(frozen=True)
+class Failover:
+    victim: str
+    owner: str
+    seconds: float
+    killed_ms: int
+    tick_ms: int
+    victim_led: bool          # the victim was the Raft leader (an election comes first)
+
+
 def kill_and_measure(sandbox: Sandbox, ledger: Path, timeout_s: float = WAIT_S
                      ) -> tuple[str, str, float]:
     """kill -9 the node running the Ledger; (victim, new owner, seconds to its first tick)."""
+    failover = kill_and_follow(sandbox, ledger, timeout_s)
+    return failover.victim, failover.owner, failover.seconds
+
+
+def kill_and_follow(sandbox: Sandbox, ledger: Path, timeout_s: float = WAIT_S) -> Failover:
+    """kill -9 the node running the Ledger and wait for the first tick from another node."""
     victim = wait_ticking(ledger)
+    leader = sandbox.leader()
     killed_ms = time.time_ns() // 1_000_000
     sandbox.kill(victim)
     tick = wait_until(lambda: first_tick_elsewhere(ledger, victim, killed_ms), timeout_s,
                       f"the Ledger ticking on a node other than {victim}")
-    return victim, tick.node, (tick.wall_ms - killed_ms) / 1000
+    return Failover(victim, tick.node, (tick.wall_ms - killed_ms) / 1000, killed_ms,
+                    tick.wall_ms, leader == victim)
+
+
+# The steps of one failover, each read from the committed history (the proposer's wall
+# clock when it proposed; every node shares the host clock): (label, event kind, summary
+# pattern). {victim}, {owner} and {resource} are filled in per run.
+STEPS = (
+    ("lost", "NodeLost", r"^node {victim} offline"),
+    ("fence requested", "FenceRequested", r"^fence {victim} "),
+    ("agent started", "NodeFenced", r"^node {victim} fenced"),       # result - duration
+    ("agent done", "NodeFenced", r"^node {victim} fenced"),
+    ("start claimed", "OperationsPending", r"^{resource} start on {owner}"),
+    ("start done", "OperationCompleted", r"^{resource} start on {owner}: rc=0"),
+)
+FENCE_DURATION = re.compile(r" in (\d+) ms$")
+HISTORY_LIMIT = 400
+
+
+def breakdown(sandbox: Sandbox, failover: Failover, resource: str = "led1"
+              ) -> list[tuple[str, int | None]]:
+    """Milliseconds after the kill at which each step of the failover happened (None when
+    the history does not show it), the first tick last."""
+    events = sandbox.call(failover.owner, "history", limit=HISTORY_LIMIT)["events"]
+    recent = [event for event in events if event["ts_ms"] >= failover.killed_ms]
+    steps: list[tuple[str, int | None]] = []
+    for label, kind, pattern in STEPS:
+        matcher = re.compile(pattern.format(victim=re.escape(failover.victim),
+                                            owner=re.escape(failover.owner),
+                                            resource=re.escape(resource)))
+        found = next((event for event in recent
+                      if event["kind"] == kind and matcher.search(event["summary"])), None)
+        at_ms = None if found is None else found["ts_ms"] - failover.killed_ms
+        if label == "agent started" and found is not None:
+            duration = FENCE_DURATION.search(found["summary"])
+            at_ms = None if duration is None else at_ms - int(duration.group(1))
+        steps.append((label, at_ms))
+    steps.append(("first tick", failover.tick_ms - failover.killed_ms))
+    return steps
+
+
+def step_increments(steps: list[tuple[str, int | None]]) -> list[tuple[str, int | None]]:
+    """Time spent in each step: its time minus the previous known step's."""
+    increments, previous = [], 0
+    for label, at_ms in steps:
+        increments.append((label, None if at_ms is None else at_ms - previous))
+        if at_ms is not None:
+            previous = at_ms
+    return increments
+
+
+def load_average() -> str:
+    one, five, _fifteen = os.getloadavg()
+    return f"load {one:.1f}/{five:.1f}"
 
 
 def kill_leftovers(directory: Path) -> None:
@@ -166,6 +245,11 @@ def restart(sandbox: Sandbox, name: str) -> None:
     sandbox.load()
 
 
+def median_of(values: list[int | None]) -> str:
+    known = sorted(value for value in values if value is not None)
+    return "?" if not known else str(known[(len(known) - 1) // 2])
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[max(0, min(len(ordered), math.ceil(fraction * len(ordered))) - 1)]
@@ -178,28 +262,39 @@ def main() -> int:
                         help="Use this directory and keep it (default: a temporary one).")
     parser.add_argument("--node-lost-timeout-ms", type=int, default=None,
                         help="Node timing: how long a node's link is down before it is lost "
-                             "(default: the node default, 1000).")
+                             "(default: the node default).")
     arguments = parser.parse_args()
     timing = ({"node_lost_timeout_ms": arguments.node_lost_timeout_ms}
               if arguments.node_lost_timeout_ms else None)
     workdir = arguments.keep or Path(tempfile.mkdtemp(prefix="raftha-failover-"))
     directory, ledger = workdir / "sandbox", workdir / "ledger.log"
     times: list[float] = []
+    spends: list[list[tuple[str, int | None]]] = []
     problems: list[str] = []
+    print(f"start: {load_average()}", flush=True)
     try:
         sandbox = start_fenced_cluster(directory, ledger, timing)
         for run in range(1, arguments.runs + 1):
             try:
-                victim, owner, seconds = kill_and_measure(sandbox, ledger)
+                failover = kill_and_follow(sandbox, ledger)
             except (TimeoutError, ApiError) as error:
                 problems.append(f"run {run}: {error}")
                 print(f"run {run}: FAILED {error}", flush=True)
                 break
-            times.append(seconds)
-            print(f"run {run}: kill -9 {victim} -> ticking on {owner} after {seconds:.3f} s",
+            times.append(failover.seconds)
+            role = " (leader)" if failover.victim_led else ""
+            print(f"run {run}: kill -9 {failover.victim}{role} -> ticking on "
+                  f"{failover.owner} after {failover.seconds:.3f} s ({load_average()})",
                   flush=True)
             try:
-                restart(sandbox, victim)
+                steps = breakdown(sandbox, failover)
+                spends.append(step_increments(steps))
+                print("    " + ", ".join(f"{label} +{'?' if at_ms is None else at_ms}"
+                                         for label, at_ms in steps) + " ms", flush=True)
+            except ApiError as error:
+                print(f"    no breakdown: {error}", flush=True)
+            try:
+                restart(sandbox, failover.victim)
             except (SandboxError, TimeoutError, ApiError) as error:
                 problems.append(f"restart after run {run}: {error}")
                 break
@@ -212,7 +307,7 @@ def main() -> int:
         print("no failover measured", file=sys.stderr)
         return 1
     p50, p99 = percentile(times, 0.5), percentile(times, 0.99)
-    lost_ms = arguments.node_lost_timeout_ms or 1000
+    lost_ms = arguments.node_lost_timeout_ms or NodeTiming().node_lost_timeout_ms
     print(f"\nnode_lost_timeout_ms={lost_ms}; failover with fencing, kill -9 -> Ledger "
           f"ticking elsewhere ({len(times)} runs): "
           f"p50 {p50:.2f} s, p99 {p99:.2f} s, min {min(times):.2f} s, max {max(times):.2f} s "
@@ -221,6 +316,11 @@ def main() -> int:
           f"with default timeouts -> raftha is {PACEMAKER_DEFAULT_MEDIAN_S / p50:.1f}x faster; "
           f"median {PACEMAKER_FAST_TOKEN_MEDIAN_S} s with a 1 s token -> "
           f"{PACEMAKER_FAST_TOKEN_MEDIAN_S / p50:.1f}x")
+    if spends:
+        print("median time per step (ms): " + ", ".join(
+            f"{label} {median_of([dict(spend)[label] for spend in spends])}"
+            for label, _ in spends[0]))
+    print(f"end: {load_average()}")
     print(f"ledger overlaps: {len(overlap)}" + "".join(f"\n  {item}" for item in overlap))
     for problem in problems:
         print(problem, file=sys.stderr)

@@ -258,3 +258,37 @@ def test_an_online_node_rebooted_on_request_stays_a_member_reset():
     record = log.state.node("n2")
     assert (record.state, record.expected) == ("online", EXPECTED_MEMBER)
     assert log.state.histories_of("n2") == ()
+
+
+def test_a_lost_witness_shows_offline_not_unclean():
+    from raftha.daemon.views import status_view
+    log = cluster_with_lost_node()
+    log.add("ClusterPropertySet", {"name": "stonith-enabled", "value": "true"})
+    assert status_view(log.state, None, "n1", {})["nodes"]["n3"]["state"] == "unclean"
+    assert log.add("NodeAttributeSet", {"node": "n3", "name": "witness",
+                                        "value": "true"}).status == APPLIED
+    assert status_view(log.state, None, "n1", {})["nodes"]["n3"]["state"] == "offline"
+
+
+def test_a_lease_renewal_is_noted_on_the_pending_request_and_survives_a_snapshot():
+    log = cluster_with_lost_node()
+    fence = request(log)
+    before = log.state.fencing_bytes
+    assert log.add("LeaseRenewed", {"name": "n3"}, origin="n3").status == APPLIED
+    pending = fencing_state(log.state).pending_for("n3")
+    assert pending.request_index == fence.index and pending.lease_renewed_index == log.index
+    assert decode_snapshot(encode_snapshot(log.state)) == log.state
+    assert log.state.fencing_bytes != before
+
+
+def test_node_fenced_duration_is_optional_bounded_and_summarized():
+    log = cluster_with_lost_node()
+    fence = request(log)
+    with pytest.raises(EventError, match="duration_ms"):
+        entry("NodeFenced", {"target": "n3", "action": "reboot", "request_index": fence.index,
+                             "device": "d", "level": 1, "duration_ms": -5})
+    body = {"target": "n3", "action": "reboot", "request_index": fence.index, "device": "d",
+            "level": 1, "duration_ms": 320}
+    assert summarize(make_event(b"2" * 16, "NodeFenced", "n1", "", 1, body)).endswith(
+        "at level 1 in 320 ms")
+    assert log.add("NodeFenced", body).status == APPLIED
