@@ -20,6 +20,8 @@ Rules (DESIGN section 6):
   promotable clone never has two Promoted instances on the way.
 - Anonymous clone instances run and are recorded under the primitive id (OCF_RESOURCE_INSTANCE
   without ":N"), as Pacemaker does; unique clone instances keep their ":N".
+- An orphan (a resource removed from the configuration while active) is stopped with the agent
+  and parameters its history on this node recorded (stop-orphan-resources=true).
 
 Invariants: no I/O, no clock; every function returns plain values.
 """
@@ -48,6 +50,7 @@ OWN_VERBS = ("probe", "start", "stop", "promote", "demote", "monitor", "reload")
 ONE_SHOT_VERBS = ("probe", "start", "stop", "promote", "demote", "reload")
 DEFAULT_OPERATION_TIMEOUT_MS = 20_000
 IMPLIED_STOP_REASONS = ("implied by fencing", "node is down")
+ORPHAN_PREFIX = "#orphan:"  # the scheduler's primitive name for a resource no longer configured
 
 
 @dataclass(frozen=True)
@@ -154,21 +157,40 @@ class PlanView:
         return own_actions(self.plan, self.node)
 
     def call_for(self, action: Action) -> AgentCall | None:
-        """How to run `action`, or None when its resource is not a configured primitive."""
+        """How to run `action`, or None when its resource is neither a configured primitive
+        nor an orphan this node has a history of."""
         instance = action.resource or ""
         placement = self.placements.get(instance)
-        if placement is None or placement.primitive.startswith("#orphan:"):
+        if placement is None:
             return None
-        found = self.configuration.find_resource(placement.primitive)
+        if placement.primitive.startswith(ORPHAN_PREFIX):
+            found = self.orphan_primitive(placement, action)
+        else:
+            found = self.configuration.find_resource(placement.primitive)
         if not isinstance(found, Primitive):
             return None
         return build_call(self.configuration, found, placement, action)
+
+    def orphan_primitive(self, placement: InstancePlacement,
+                         action: Action) -> Primitive | None:
+        """A resource removed from the configuration while active, as its history on this
+        node recorded it (agent, last configured parameters): enough to stop or demote it.
+        Nothing else is ever run for an orphan."""
+        if action.verb not in ("stop", "demote") or action.node != self.node:
+            return None
+        history = next((item for item in self.state.histories_of(self.node)
+                        if item.resource == placement.resource), None)
+        if history is None or not history.agent_class or not history.agent_type:
+            return None
+        return Primitive(id=placement.resource, agent_class=history.agent_class,
+                         agent_type=history.agent_type, provider=history.provider,
+                         params=history.parameters)
 
     def probe_calls(self) -> list[AgentCall]:
         """One probe per history id of every configured resource (start-up re-probe)."""
         calls: dict[str, AgentCall] = {}
         for placement in self.plan.placements:
-            if placement.primitive.startswith("#orphan:"):
+            if placement.primitive.startswith(ORPHAN_PREFIX):
                 continue
             found = self.configuration.find_resource(placement.primitive)
             if not isinstance(found, Primitive) or found.agent_class == "stonith":

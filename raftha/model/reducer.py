@@ -248,8 +248,51 @@ def on_configuration_loaded(state: ClusterState, index: int, event: Event) -> Cl
     problem = timing_problem(properties.items())
     if problem is not None:
         raise Refused(problem)
+    state = with_orphans_marked(state, stored_configuration(state), configuration)
     return with_configuration(evolve(state, properties=tuple(sorted(properties.items()))),
                               index, configuration)
+
+
+def with_orphans_marked(state: ClusterState, old: Configuration,
+                        new: Configuration) -> ClusterState:
+    """Histories of resources the new configuration drops become orphans that keep the
+    parameters last configured (so an active one can still be stopped with them, as
+    Pacemaker's stop-orphan-resources does); an inactive one is forgotten at once with its
+    fail counts. A resource configured again is no orphan."""
+    if not state.operation_histories:
+        return state
+    configured = {primitive.id for primitive in new.all_primitives()}
+    previous = {primitive.id: primitive for primitive in old.all_primitives()}
+    for node, histories in state.operation_histories:
+        kept = []
+        for history in histories:
+            configured_id = history.resource.split(":")[0]
+            if configured_id in configured and history.orphaned:
+                history = replace(history, orphaned=False, parameters=())
+            elif configured_id not in configured and history_inactive(history):
+                state = without_failures(state, node, history.resource)
+                continue
+            elif configured_id not in configured and not history.orphaned:
+                old_primitive = previous.get(configured_id)
+                parameters = old_primitive.params if old_primitive is not None else ()
+                history = replace(history, orphaned=True, parameters=parameters)
+            kept.append(history)
+        if tuple(kept) != histories:
+            state = with_histories(state, node, tuple(kept))
+    return state
+
+
+def history_inactive(history: ResourceHistory) -> bool:
+    """Whether the last one-shot result says the resource is not running on the node: a
+    probe that found it stopped (or not installed there) or a completed stop, with nothing
+    claimed since."""
+    one_shot = [record for record in history.operations if record.interval_ms == 0]
+    if not one_shot or any(record.op_status == -1 for record in history.operations):
+        return False
+    last = max(one_shot, key=lambda record: record.call_id)
+    if last.operation == "monitor":
+        return last.op_status == 7 or (last.op_status == 0 and last.rc in (7, 2, 5))
+    return last.operation == "stop" and last.op_status == 0 and last.rc == 0
 
 
 def with_configuration(state: ClusterState, index: int,
@@ -381,6 +424,12 @@ def on_operation_completed(state: ClusterState, index: int, event: Event) -> Clu
     if failed:
         records[f"{resource}_last_failure_0"] = replace(record,
                                                         id=f"{resource}_last_failure_0")
+    if operation == "stop" and not failed and not pending and history.orphaned:
+        # An orphan, once stopped, is forgotten with its failures (nothing configures it).
+        state = evolve(state, next_call_id=state.next_call_id + 1)
+        state = with_histories(state, node, tuple(item for item in histories
+                                                  if item.resource != resource))
+        return without_failures(state, node, resource)
     if operation == "stop" and not failed:
         # A stop cancels the recurring operations; the last failure stays until cleanup.
         records = {key: item for key, item in records.items()
@@ -391,7 +440,9 @@ def on_operation_completed(state: ClusterState, index: int, event: Event) -> Clu
     state = evolve(state, next_call_id=state.next_call_id + 1)
     state = with_histories(state, node, replace_in(histories, resource, history,
                                                    lambda item: item.resource))
-    if failed:
+    if failed and not (operation == "monitor" and interval_ms == 0):
+        # A failed probe counts no failure (Pacemaker's controller counts recurring
+        # operations, start, stop, promote and demote); the scheduler reads its record.
         state = with_failure(state, node, resource, operation, interval_ms, seconds)
     return state
 
@@ -419,17 +470,22 @@ def on_resource_cleaned_up(state: ClusterState, index: int, event: Event) -> Clu
     resource, only_node = event.body["resource"], event.body["node"]
     if only_node is not None:
         require_node(state, only_node)
-    prefixes = (f"fail-count-{resource}#", f"last-failure-{resource}#")
     for record in state.nodes:
         if only_node is not None and record.name != only_node:
             continue
         histories = state.histories_of(record.name)
         state = with_histories(state, record.name, tuple(
             item for item in histories if item.resource != resource))
-        state = with_transient(state, record.name, tuple(
-            (key, value) for key, value in state.transient_of(record.name)
-            if not key.startswith(prefixes)))
+        state = without_failures(state, record.name, resource)
     return state
+
+
+def without_failures(state: ClusterState, node: str, resource: str) -> ClusterState:
+    """The node's transient attributes without the resource's fail counts."""
+    prefixes = (f"fail-count-{resource}#", f"last-failure-{resource}#")
+    return with_transient(state, node, tuple(
+        (key, value) for key, value in state.transient_of(node)
+        if not key.startswith(prefixes)))
 
 
 def forget_node_runtime(state: ClusterState, node: str) -> ClusterState:

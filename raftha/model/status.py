@@ -65,6 +65,10 @@ class ResourceHistory:
     # When set (seconds since the epoch), the resource was stopped by a clean shutdown of
     # this node and stays locked to it (cluster option shutdown-lock).
     shutdown_lock: int | None = None
+    # The resource was removed from the configuration (an orphan): its instance parameters
+    # as last configured, so it can still be stopped with them.
+    orphaned: bool = False
+    parameters: Pairs = ()
 
 
 @register_plain_class

@@ -43,6 +43,10 @@ from raftha.scheduler.scores import (
     parse_score,
 )
 
+# Probe results Pacemaker reads as "not running" plus a ban (not installed, invalid parameter).
+MASKED_PROBE_RCS = (2, 5)
+# on-fail values a completed stop (or start) does not clear (Pacemaker's unpack).
+LASTING_ON_FAIL = ("stop", "standby")
 ROLE_ORDER = {"Unknown": 0, "Stopped": 1, "Started": 2, "Unpromoted": 3, "Promoted": 4}
 UNUSABLE_SENTINEL = -100 * INFINITY
 UNIQUE_INCAPABLE_CLASSES = ("lsb", "systemd", "service", "upstart", "nagios")
@@ -593,6 +597,9 @@ class Scheduler:
         failed = False
         failure_ignored = False
         on_fail_actions: list[tuple[str, str]] = []
+        # Failures whose on-fail outlives a completed stop (Pacemaker keeps on-fail=stop and
+        # on-fail=standby in force until the failure is cleaned up or expires).
+        lasting_on_fail: list[tuple[str, str]] = []
         last_failure_op = None
         stop_failed = False
         hard_error = None
@@ -651,7 +658,8 @@ class Scheduler:
             if (op.op_status == 0 and task != "stop" and rc in (2, 4, 5, 6) and not success
                     and self.op_on_fail(primitive_config, task, op.interval_ms) != "ignore"):
                 hard_error = rc
-                if rc == 5 and is_probe:
+                if rc in MASKED_PROBE_RCS and is_probe:
+                    # Probe masking: not installed or invalid here means not running here.
                     role = "Stopped"
                     continue
             if success:
@@ -690,6 +698,8 @@ class Scheduler:
             failed = True
             last_failure_op = op
             on_fail_actions.append((task, on_fail))
+            if on_fail in LASTING_ON_FAIL and not self.failure_expired(found, op):
+                lasting_on_fail.append((task, on_fail))
             if task == "stop":
                 stop_failed = True
                 if role == "Stopped":
@@ -712,7 +722,14 @@ class Scheduler:
         return {"role": role, "failed": failed, "on_fail": on_fail_actions,
                 "stop_failed": stop_failed, "hard_error": hard_error,
                 "last_failure": last_failure_op, "migrate_target": migrate_target,
-                "failure_ignored": failure_ignored}
+                "failure_ignored": failure_ignored, "lasting_on_fail": lasting_on_fail}
+
+    def failure_expired(self, resource: Resource | None, op: OperationRecord) -> bool:
+        """Whether the resource's failure-timeout has passed since this failure."""
+        if resource is None or self.now is None or op.last_rc_change is None:
+            return False
+        failure_timeout = parse_interval_ms(resource.meta.get("failure-timeout")) // 1000
+        return failure_timeout > 0 and self.now > op.last_rc_change + failure_timeout
 
     def op_on_fail(self, primitive: Primitive | None, task: str, interval_ms: int,
                    filler: bool = False) -> str:
@@ -759,11 +776,16 @@ class Scheduler:
         if state.get("failure_ignored"):
             resource.failure_ignored = True
         if state["hard_error"] in (2, 4, 5) and resource.managed:
-            self.hard_bans.append((resource, info.name))
+            # Pacemaker bans the resource's top parent: no instance of a clone runs there.
+            self.hard_bans.append((resource.clone_parent() or resource, info.name))
         if state["hard_error"] == 6:
             self.fatal_bans.append(resource)
         role = state["role"]
+        lasting = state.get("lasting_on_fail", ())
         if role == "Stopped":
+            # A completed stop clears a failure, but not its on-fail=stop or standby.
+            for task, on_fail in lasting:
+                self.apply_on_fail(resource, info, task, on_fail)
             return
         if state["failed"] and state["on_fail"] and all(
                 on_fail == "restart-container" for _task, on_fail in state["on_fail"]):
@@ -786,6 +808,9 @@ class Scheduler:
             for task, on_fail in state["on_fail"]:
                 if on_fail != "restart-container":
                     self.apply_on_fail(resource, info, task, on_fail)
+        else:
+            for task, on_fail in lasting:
+                self.apply_on_fail(resource, info, task, on_fail)
         if state["stop_failed"] and not all(
                 on_fail == "restart-container" for _task, on_fail in state["on_fail"]):
             resource.stop_failed_on.add(info.name)
