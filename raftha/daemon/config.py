@@ -15,7 +15,7 @@
     initial_nodes = ["node1=127.0.0.1:7001", "node2=...", "node3=..."]   # empty after join
 
     [timing]                              # all optional
-    node_lost_timeout_ms = 1000
+    node_lost_timeout_ms = 600            # at least 550 (see MIN_NODE_LOST_TIMEOUT_MS)
     node_return_timeout_ms = 200
     propose_timeout_ms = 5000
     election_timeout_min_ms = 300 ...     # passed to the Raft layer, as are the other
@@ -52,9 +52,18 @@ class ConfigError(ValueError):
     """A configuration problem; the message is a one-line reason."""
 
 
+# A link that drops is retried every 500 ms (raftha.raft.engine CONNECTION_RETRY_SECONDS):
+# a node must stay unreachable for longer than one retry (plus a margin for the handshake)
+# before it is called lost, or a single dropped connection would get a live node fenced.
+# The timeout is not part of the lease/watchdog timing rule W >= (1+p)*((L+WD)/(1-p)+K):
+# the recovery wait W counts from the committed fence request, which only follows the
+# committed NodeLost, so a shorter loss timeout never shortens W.
+MIN_NODE_LOST_TIMEOUT_MS = 550
+
+
 @dataclass(frozen=True)
 class NodeTiming:
-    node_lost_timeout_ms: int = 1000
+    node_lost_timeout_ms: int = 600
     node_return_timeout_ms: int = 200
     propose_timeout_ms: int = 5000
     leader_duty_period_ms: int = 100
@@ -207,7 +216,12 @@ def timing_from_table(table: dict) -> NodeTiming:
             raft.append((key, value))
         else:
             raise ConfigError(f"[timing] unknown setting {key!r}")
-    return NodeTiming(**values, raft=tuple(sorted(raft)))
+    timing = NodeTiming(**values, raft=tuple(sorted(raft)))
+    if timing.node_lost_timeout_ms < MIN_NODE_LOST_TIMEOUT_MS:
+        raise ConfigError(f"[timing] node_lost_timeout_ms must be at least "
+                          f"{MIN_NODE_LOST_TIMEOUT_MS} (a dropped link is retried every "
+                          f"500 ms), not {timing.node_lost_timeout_ms}")
+    return timing
 
 
 def read_authkey(path: pathlib.Path) -> bytes:

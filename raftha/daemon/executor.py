@@ -166,6 +166,10 @@ def operation_body(node: str, call: AgentCall, result: AgentResult,
     if call.digest_parameters:
         body.update(record_digests(dict(call.digest_parameters), call.interval_ms,
                                    non_reloadable).to_body())
+    if call.verb == "notify":
+        meta = dict(call.meta)
+        body["notify_type"] = meta.get("notify_type", "")
+        body["notify_operation"] = meta.get("notify_operation", "")
     return body
 
 
@@ -426,7 +430,8 @@ class Executor:
         with self.lock:
             self.busy.setdefault(call.history_id, call.action_key)
         try:
-            if call.verb != "probe" and not self.claim(call):
+            # Probes and notifications change nothing the scheduler reads: no claim.
+            if call.verb not in ("probe", "notify") and not self.claim(call):
                 return False
             result = self.run_agent(call)
             return self.record(call, result)
@@ -456,12 +461,21 @@ class Executor:
         if result.status is ExecStatus.TIMED_OUT:
             LOG.warning("executor on %s: %s timed out after %d ms (process group killed)",
                         self.node, call.action_key, result.duration_ms)
+        if call.verb == "notify" and not result.ok:
+            # Pacemaker logs a failed notification and carries on; so do we.
+            LOG.warning("executor on %s: %s failed (rc=%d): ignored", self.node,
+                        call.action_key, result.rc)
         if (self.registry is not None and call.verb in ("start", "promote") and result.ok
                 and result.pid > 1):
-            try:
+            try:   # what the agent left in its group dies with the watchdog
                 self.registry.add(result.pid, call.history_id)
             except OSError:
                 LOG.warning("could not register process group %d", result.pid)
+        if self.registry is not None and call.verb == "stop" and result.ok:
+            try:
+                self.registry.remove_label(call.history_id)
+            except OSError:
+                LOG.warning("could not unregister the process groups of %s", call.history_id)
         return result
 
     def non_reloadable(self, call: AgentCall) -> list[str] | None:

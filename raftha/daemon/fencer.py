@@ -61,7 +61,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from raftha.agents.environment import plain_environment
-from raftha.agents.process import kill_process_group, run_process, supervise_process
+from raftha.agents.process import (
+    kill_process_group,
+    process_group_exists,
+    run_process,
+    supervise_process,
+)
 from raftha.daemon import clock
 from raftha.model.config import Configuration, FencingLevel
 from raftha.model.fencing import (
@@ -1078,6 +1083,8 @@ WATCHDOG_FIRED_NAME = "fired"
 WATCHDOG_LOG_NAME = "watchdog.log"
 WATCHDOG_START_TIMEOUT_MS = 10_000
 WATCHDOG_DIRECTORY_NAME = "watchdog"
+# The registered start time of a group whose leader had exited when it was registered.
+LEADERLESS = "leaderless"
 
 
 def watchdog_directory(data_dir: str | os.PathLike[str]) -> Path:
@@ -1118,13 +1125,26 @@ class ProcessGroupRegistry:
         return read_process_group_registry(self.path)
 
     def add(self, pgid: int, label: str) -> bool:
-        """Register a running group (its leader must be alive now); False if it is gone."""
-        start = process_start_time(pgid)
-        if start is None or pgid <= 1:
+        """Register a resource's process group; False if nothing of it runs any more.
+
+        The executor registers the group its agent led once the start returns: by then the
+        agent (the leader) has usually exited and only what it started is left. Such a
+        group is registered with LEADERLESS as the leader's start time: Linux never hands
+        out a number still in use as a process group id, so while the group has members no
+        process can have that pid, and a process that has it later (the number reused once
+        the group is empty) never matches LEADERLESS, so it is never killed. Groups with no
+        member left are dropped from the registry on the way."""
+        if pgid <= 1:
             return False
+        start = process_start_time(pgid)
+        if start is None:
+            if not process_group_exists(pgid):
+                return False
+            start = LEADERLESS
         label = re.sub(r"\s+", "_", label) or "-"
         with self._lock:
-            kept = [entry for entry in self.entries() if entry.pgid != pgid]
+            kept = [entry for entry in self.entries()
+                    if entry.pgid != pgid and process_group_exists(entry.pgid)]
             kept.append(RegisteredGroup(pgid, start, label))
             self._write(kept)
         return True
@@ -1132,6 +1152,12 @@ class ProcessGroupRegistry:
     def remove(self, pgid: int) -> None:
         with self._lock:
             self._write([entry for entry in self.entries() if entry.pgid != pgid])
+
+    def remove_label(self, label: str) -> None:
+        """Forget every group of one resource (it was stopped)."""
+        label = re.sub(r"\s+", "_", label) or "-"
+        with self._lock:
+            self._write([entry for entry in self.entries() if entry.label != label])
 
     def _write(self, entries: list[RegisteredGroup]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -442,6 +442,8 @@ class LeaseDuty:
 
     - Every L/3 the node proposes `LeaseRenewed`, noting the send time first; once it is
       committed the lease runs until send time + L (never from the commit notification).
+      It stops renewing once a fence request for itself is committed.
+    - The executor starts and promotes nothing while the lease is not valid.
     - The guard thread pets raftha-watchdog only while the lease is valid. When the lease
       lapses it applies no-quorum-policy once: stop and demote stop every local resource
       through the executor within WD - K; freeze and ignore leave them (the watchdog kills
@@ -471,6 +473,7 @@ class LeaseDuty:
         self.watchdog: Any = None
         self.settings: Any = None
         self.expiry_handled = True
+        self.fence_pending_logged = False
         self.policy_log: list[str] = []
         self.stopping = threading.Event()
         self.threads = [threading.Thread(target=self.heartbeat_loop, name="lease-heartbeat",
@@ -551,18 +554,32 @@ class LeaseDuty:
                     self.stopping.wait(0.5)
                     continue
                 period_s = self.settings.lease_ms / 3000
-                lease = self.lease
-                sent = lease.heartbeat_sent()
-                try:
-                    self.proposer.propose("LeaseRenewed", {"name": self.config.node_name},
-                                          user="", timeout_ms=int(period_s * 1000))
-                    lease.heartbeat_committed(sent)
-                except ProposalError as error:
-                    LOG.info("lease not renewed: %s", error)
+                sent = self.renew_once(period_s)
                 self.stopping.wait(max(0.0, sent + period_s - self.monotonic()))
             except Exception:
                 LOG.exception("lease heartbeat failed; retrying")
                 self.stopping.wait(0.5)
+
+    def renew_once(self, period_s: float) -> float:
+        """Propose one renewal (noting the send time first); returns the send time. No
+        renewal while a committed fence request targets this node: the majority waits W
+        for its lease to run out, so it must run out (a renewal committed after the
+        request restarts W; refusing to send one lets the fencing finish)."""
+        lease = self.lease
+        sent = lease.heartbeat_sent()
+        if fencing_state(self.machine.state).pending_for(self.config.node_name) is not None:
+            if not self.fence_pending_logged:
+                LOG.warning("a fence request for this node is committed: lease not renewed")
+            self.fence_pending_logged = True
+            return sent
+        self.fence_pending_logged = False
+        try:
+            self.proposer.propose("LeaseRenewed", {"name": self.config.node_name},
+                                  user="", timeout_ms=int(period_s * 1000))
+            lease.heartbeat_committed(sent)
+        except ProposalError as error:
+            LOG.info("lease not renewed: %s", error)
+        return sent
 
     def guard_loop(self) -> None:
         while not self.stopping.is_set():

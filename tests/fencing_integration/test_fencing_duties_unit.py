@@ -192,3 +192,23 @@ def test_a_lease_renewal_without_a_pending_request_leaves_the_state_alone():
     before = log.state.fencing_bytes
     log.add("LeaseRenewed", {"name": "n2"}, origin="n2")
     assert log.state.fencing_bytes == before
+
+
+def test_a_node_with_a_fence_request_against_it_stops_renewing_its_lease():
+    from raftha.daemon.fencer import Lease
+    from raftha.daemon.fencing_duties import LeaseDuty
+    log = cluster(WATCHDOG_MODE)
+    clock = FakeClock()
+    proposer = LogProposer(log)
+    config = SimpleNamespace(node_name="n2", data_dir="/nonexistent")
+    duty = LeaseDuty(config, LiveMachine(log), proposer, monotonic=clock)
+    duty.lease = Lease(2000, clock)
+    proposer.log = SimpleNamespace(add=lambda kind, body: log.add(kind, body, origin="n2"))
+    duty.renew_once(0.6)
+    assert duty.lease.valid()
+    log.add("FenceRequested", {"target": "n2", "action": "off", "reason": "operator"})
+    clock.now += 1.0
+    duty.renew_once(0.6)
+    clock.now += 1.1                          # 2.1 s after the last committed renewal
+    assert not duty.lease.valid()
+    assert [kind for kind, _body in proposer.proposed] == ["LeaseRenewed"]
