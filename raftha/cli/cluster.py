@@ -112,36 +112,72 @@ def unset_node_attribute(socket_path: str, node: str, name: str) -> None:
     click.echo(f"node {node}: {name} removed (committed at index {result['index']})")
 
 
+STANDBY_LIFETIMES = ("reboot", "forever")
+
+
 @node_group.command("standby")
 @socket_option
 @click.argument("node")
-def node_standby(socket_path: str, node: str) -> None:
-    """Put NODE in standby: it may run no resources (node attribute standby=on)."""
-    set_node_attribute(socket_path, node, "standby", "on")
+@click.argument("lifetime_word", required=False, metavar="[reboot|forever]",
+                type=click.Choice(STANDBY_LIFETIMES))
+@click.option("--lifetime", type=click.Choice(STANDBY_LIFETIMES), default=None,
+              help="forever (default): until `node online`; reboot: until `node online` "
+                   "or until NODE rejoins the cluster.")
+def node_standby(socket_path: str, node: str, lifetime_word: str | None,
+                 lifetime: str | None) -> None:
+    """Put NODE in standby: it may run no resources (node attribute standby=on).
+
+    Lifetime as in crm node standby: forever sets the permanent node attribute; reboot a
+    transient one (crm_attribute -l reboot), forgotten when NODE rejoins the cluster.
+
+    \b
+    Examples:
+      raftha node standby node2
+      raftha node standby node2 reboot      # or: --lifetime reboot
+    """
+    if (lifetime or lifetime_word or "forever") == "forever":
+        set_node_attribute(socket_path, node, "standby", "on")
+        return
+    result = call(socket_path, "attribute_update", node=node, name="standby", value="on",
+                  lifetime="reboot")
+    click.echo(f"node {node}: standby=on until it rejoins the cluster "
+               f"({committed_words(result['index'])})")
 
 
 @node_group.command("online")
 @socket_option
 @click.argument("node")
 def node_online(socket_path: str, node: str) -> None:
-    """Take NODE out of standby."""
+    """Take NODE out of standby, whatever its lifetime."""
     set_node_attribute(socket_path, node, "standby", "off")
+    result = call(socket_path, "attribute_update", node=node, name="standby", value=None,
+                  lifetime="reboot")
+    if result["index"] is not None:
+        click.echo(f"node {node}: standby until reboot removed "
+                   f"({committed_words(result['index'])})")
 
 
-@node_group.command("maintenance")
-@socket_option
-@click.argument("node")
-def node_maintenance(socket_path: str, node: str) -> None:
-    """Put NODE in maintenance: its resources are left alone (maintenance=true)."""
-    set_node_attribute(socket_path, node, "maintenance", "true")
+def committed_words(index: int | None) -> str:
+    return "already so" if index is None else f"committed at index {index}"
 
 
-@node_group.command("ready")
-@socket_option
-@click.argument("node")
-def node_ready(socket_path: str, node: str) -> None:
-    """Take NODE out of maintenance."""
-    set_node_attribute(socket_path, node, "maintenance", "false")
+def node_attribute_command(name: str, attribute: str, value: str,
+                           help_text: str) -> click.Command:
+    @click.command(name, help=help_text)
+    @socket_option
+    @click.argument("node")
+    def command(socket_path: str, node: str) -> None:
+        set_node_attribute(socket_path, node, attribute, value)
+    return command
+
+
+for command_name, attribute_name, attribute_value, text in (
+    ("maintenance", "maintenance", "true",
+     "Put NODE in maintenance: its resources are left alone (maintenance=true)."),
+    ("ready", "maintenance", "false", "Take NODE out of maintenance."),
+):
+    node_group.add_command(node_attribute_command(command_name, attribute_name,
+                                                  attribute_value, text))
 
 
 @node_group.command("attribute")

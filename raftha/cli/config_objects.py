@@ -1,7 +1,11 @@
-"""Single objects of a configuration: `configure show ID...` and `configure delete ID...`.
+"""Single objects of a configuration: `configure show|edit|delete ID...`.
 
     show_objects(configuration, ids)   crm text of just those objects (resources, constraints,
                                        tags), in configuration order
+    edit_objects(configuration, ids, edited_text)
+                                       the configuration after that text was edited: objects
+                                       in it replace or join the configuration, shown objects
+                                       taken out of it are deleted
     delete_objects(configuration, ids, force)
                                        the configuration without them; a resource still named
                                        by a constraint is refused unless force, which also
@@ -15,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from raftha.crmsh import render_configuration
+from raftha.crmsh import merge_update, parse_configuration, render_configuration
 from raftha.model.config import (
     Clone,
     Configuration,
@@ -42,17 +46,39 @@ def require_known(configuration: Configuration, ids: tuple[str, ...]) -> None:
         raise ObjectError(f"no object {unknown[0]!r} in the configuration")
 
 
-def show_objects(configuration: Configuration, ids: tuple[str, ...]) -> str:
+def selected_objects(configuration: Configuration, ids: tuple[str, ...]) -> Configuration:
+    """Just the named objects; a nested resource brings the group or clone holding it."""
     require_known(configuration, ids)
     wanted = set(ids)
-    selected = replace(
+    return replace(
         Configuration(),
         resources=tuple(resource for resource in configuration.resources
                         if wanted & {item.id for item in walk_resource(resource)}),
         constraints=tuple(item for item in configuration.constraints if item.id in wanted),
         tags=tuple(tag for tag in configuration.tags if tag.id in wanted),
     )
-    return render_configuration(selected)
+
+
+def show_objects(configuration: Configuration, ids: tuple[str, ...]) -> str:
+    return render_configuration(selected_objects(configuration, ids))
+
+
+def edit_objects(configuration: Configuration, ids: tuple[str, ...],
+                 edited_text: str) -> tuple[Configuration, frozenset[str]]:
+    """`configure edit ID...`: the configuration after the edited text of the objects
+    `show_objects` printed, and the ids of the shown objects the text no longer defines.
+    Objects in the text replace those with the same id (new ones are added, as with
+    `load update`); shown objects left out of the text are deleted (refused while a
+    constraint still names them). Raises CrmSyntaxError or ObjectError."""
+    shown = known_ids(selected_objects(configuration, ids))
+    edited = parse_configuration(edited_text, base=configuration)
+    gone = frozenset(shown - known_ids(edited))
+    merged = merge_update(configuration, edited)
+    # A member left out of its edited group is gone already; delete what is still there.
+    remaining = tuple(sorted(gone & known_ids(merged)))
+    if remaining:
+        merged = delete_objects(merged, remaining, force=False)
+    return merged, gone
 
 
 def without_resources(resources: tuple, gone: set[str]) -> tuple:

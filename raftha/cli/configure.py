@@ -5,7 +5,8 @@ configuration in crm configure syntax.
 objects replace those with the same id, new ones are added; "replace": the text is the
 whole configuration), verified, and committed as one event, or refused with one line.
 `edit` opens the text in $EDITOR and commits it the same way (nothing when unchanged), and
-refuses if someone else changed the configuration meanwhile. `begin` opens a staged batch
+refuses if someone else changed the configuration meanwhile; `edit ID...` does the same with
+just those objects. `begin` opens a staged batch
 (crm's shadow CIB, kept client-side in a file): `load` and `edit` then change the staged
 text only, and `commit` applies all of it as one change, or nothing.
 """
@@ -18,8 +19,8 @@ import click
 
 from raftha.cli import staging
 from raftha.cli.common import call, fail, output_option, print_json, socket_option
-from raftha.cli.config_objects import ObjectError, delete_objects, show_objects
-from raftha.crmsh import parse_configuration, render_configuration
+from raftha.cli.config_objects import ObjectError, delete_objects, edit_objects, show_objects
+from raftha.crmsh import CrmSyntaxError, parse_configuration, render_configuration
 from raftha.model.config import Configuration
 
 MAX_CONFIGURATION_BYTES = 512 * 1024
@@ -153,35 +154,62 @@ def configure_verify(socket_path: str, path: str | None, mode: str) -> None:
 
 @configure_group.command("edit")
 @socket_option
-def configure_edit(socket_path: str) -> None:
-    """Edit the configuration in $EDITOR; commit it as one change when saved.
+@click.argument("object_ids", nargs=-1, metavar="[ID]...")
+def configure_edit(socket_path: str, object_ids: tuple[str, ...]) -> None:
+    """Edit the configuration in $EDITOR; commit it as one change when saved. With IDs,
+    edit only those resources, constraints and tags (crm configure edit ID).
 
     Unchanged text commits nothing. A syntax error names line and column, and the edited
-    text is kept in a file so the work is not lost. While a batch is staged, edits the
-    staged text instead.
+    text is kept in a file so the work is not lost. With IDs, objects in the saved text
+    replace those with the same id (new ones are added) and a shown object taken out of
+    the text is deleted. While a batch is staged, edits the staged text instead.
 
     \b
     Examples:
       EDITOR=vim raftha configure edit
       EDITOR="sed -i s/interval=30s/interval=10s/" raftha configure edit
+      raftha configure edit WebSite
     """
     stage = staging.current(socket_path)
     if stage is not None:
-        staging.stage_edit(socket_path, stage)
+        staging.stage_edit(socket_path, stage, object_ids)
         return
     shown = call(socket_path, "configure_show")
-    edited = staging.edit_text(shown["text"])
-    if edited is None:
+    if object_ids:
+        text, mode = edited_objects_text(
+            Configuration.from_dict(shown["configuration"]), object_ids)
+    else:
+        text, mode = staging.edit_text(shown["text"]), "replace"
+    if text is None:
         click.echo("no change; nothing committed")
         return
-    problems = call(socket_path, "configure_verify", text=edited, mode="replace")["problems"]
+    problems = call(socket_path, "configure_verify", text=text, mode=mode)["problems"]
     if problems:
-        kept = staging.keep_rejected(edited)
+        kept = staging.keep_rejected(text)
         fail(f"{problems[0]}; nothing committed (your text is in {kept})")
-    result = call(socket_path, "configure_load", text=edited, mode="replace",
+    result = call(socket_path, "configure_load", text=text, mode=mode,
                   base_index=shown["index"])
     click.echo(f"configuration committed at index {result['index']}: "
                f"{result['resources']} resources")
+
+
+def edited_objects_text(configuration: Configuration,
+                        object_ids: tuple[str, ...]) -> tuple[str | None, str]:
+    """(text, load mode) of an edit of just `object_ids`, or (None, ...) when unchanged.
+    The edited objects load as an update, so nothing else is re-rendered; deleting one
+    needs the whole configuration (a replace)."""
+    shown_text = objects_text(configuration, object_ids)
+    edited = staging.edit_text(shown_text)
+    if edited is None:
+        return None, "update"
+    try:
+        result, gone = edit_objects(configuration, object_ids, edited)
+    except (CrmSyntaxError, ObjectError) as error:
+        kept = staging.keep_rejected(edited)
+        fail(f"{error}; nothing committed (your text is in {kept})")
+    if gone:
+        return render_configuration(result), "replace"
+    return edited, "update"
 
 
 @configure_group.command("begin")

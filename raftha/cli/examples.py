@@ -40,7 +40,6 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "cluster members": ("raftha cluster members", "raftha cluster members --output json"),
     "node": ("raftha node standby node2", "raftha node online node2",
              "raftha node attribute node2 set rack r2", "raftha node fence node3"),
-    "node standby": ("raftha node standby node2     # its resources move away",),
     "node online": ("raftha node online node2",),
     "node maintenance": ("raftha node maintenance node2   # monitors pause, nothing moves",),
     "node ready": ("raftha node ready node2",),

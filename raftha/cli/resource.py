@@ -3,7 +3,8 @@ resources, with the constraint ids and meta attributes crmsh and pcs use.
 
 move/ban add `cli-prefer-RSC` / `cli-ban-RSC-on-NODE` location constraints that stay until
 `raftha resource clear RSC` (crmsh's behaviour), or until their `--lifetime` ends (the
-cluster then removes them by itself); start/stop set meta target-role; manage/unmanage set
+cluster then removes them by itself); without a node, move and ban ban RSC from the one node
+it runs on, with crm_resource's warning; start/stop set meta target-role; manage/unmanage set
 meta is-managed; maintenance sets meta maintenance. Each is one committed configuration
 change. pcs and old crm names are aliases: migrate (move), unmigrate/unban (clear),
 enable/disable (start/stop).
@@ -11,9 +12,12 @@ enable/disable (start/stop).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import click
 
 from raftha.cli.common import call, fail, socket_option
+from raftha.model.config_edits import ban_id
 
 
 @click.group("resource")
@@ -25,20 +29,54 @@ def report(result: dict, what: str) -> None:
     click.echo(f"{what} (committed at index {result['index']})")
 
 
-lifetime_option = click.option(
-    "--lifetime", default=None, metavar="DURATION",
-    help="The constraint expires by itself after this long (PT1H, 90s, 10m, 2h, 1d).")
+def location_arguments(function: Callable) -> Callable:
+    """RESOURCE [NODE] [LIFETIME] and --lifetime of move and ban."""
+    for decorator in reversed((
+        socket_option,
+        click.argument("resource"),
+        click.argument("node", required=False),
+        click.argument("lifetime_word", required=False, metavar="[LIFETIME]"),
+        click.option("--lifetime", default=None, metavar="DURATION",
+                     help="The constraint expires by itself after this long (PT1H, 90s, 10m, "
+                          "2h, 1d)."),
+    )):
+        function = decorator(function)
+    return function
+
+
+def lifetime_arguments(lifetime_word: str | None, lifetime: str | None) -> dict[str, str]:
+    """The lifetime argument of a move or ban: --lifetime, or crm's trailing word."""
+    lifetime = lifetime or lifetime_word
+    return {"lifetime": lifetime} if lifetime else {}
+
+
+def ban_warning(resource: str, node: str) -> str:
+    """What crm_resource prints when it bans a resource from the node it runs on."""
+    return (f"WARNING: Creating rsc_location constraint '{ban_id(resource, node)}' with a "
+            f"score of -INFINITY for resource {resource} on {node}.\n"
+            f"\tThis will prevent {resource} from running on {node} until the constraint is "
+            f"removed using the clear option or by editing the CIB with an appropriate tool\n"
+            f"\tThis will be the case even if {node} is the last node in the cluster")
+
+
+def ban_from_current_node(socket_path: str, operation: str, resource: str,
+                          arguments: dict[str, str]) -> None:
+    result = call(socket_path, operation, resource=resource, **arguments)
+    node = result["banned_node"]
+    click.echo(ban_warning(resource, node))
+    until = f" for {arguments['lifetime']}" if arguments else ""
+    report(result, f"{resource} banned from {node}{until}")
 
 
 @resource_group.command("move")
-@socket_option
-@click.argument("resource")
-@click.argument("node")
-@click.argument("lifetime_word", required=False, metavar="[LIFETIME]")
-@lifetime_option
-def resource_move(socket_path: str, resource: str, node: str, lifetime_word: str | None,
+@location_arguments
+def resource_move(socket_path: str, resource: str, node: str | None, lifetime_word: str | None,
                   lifetime: str | None) -> None:
     """Make RESOURCE prefer NODE (location cli-prefer-RESOURCE, INFINITY).
+
+    Without NODE, move RESOURCE away from the node it runs on: ban it there (location
+    cli-ban-RESOURCE-on-NODE, -INFINITY), as crm_resource --move does; refused when it
+    runs on no node or on several.
 
     The constraint stays until `resource clear`, or until its lifetime ends. Alias: migrate.
 
@@ -46,39 +84,39 @@ def resource_move(socket_path: str, resource: str, node: str, lifetime_word: str
     Examples:
       raftha resource move WebSite node2
       raftha resource move WebSite node2 --lifetime 30m    # or: ... node2 PT30M (crm)
+      raftha resource move WebSite                         # away from where it runs
     """
-    lifetime = lifetime or lifetime_word
-    arguments = {"resource": resource, "node": node}
-    if lifetime:
-        arguments["lifetime"] = lifetime
-    until = f" for {lifetime} (then the constraint goes away by itself)" if lifetime else (
-        f"; 'raftha resource clear {resource}' removes the constraint")
-    report(call(socket_path, "resource_move", **arguments), f"{resource} moves to {node}{until}")
+    arguments = lifetime_arguments(lifetime_word, lifetime)
+    if node is None:
+        ban_from_current_node(socket_path, "resource_move", resource, arguments)
+        return
+    until = f" for {arguments['lifetime']} (then the constraint goes away by itself)" if (
+        arguments) else f"; 'raftha resource clear {resource}' removes the constraint"
+    report(call(socket_path, "resource_move", resource=resource, node=node, **arguments),
+           f"{resource} moves to {node}{until}")
 
 
 @resource_group.command("ban")
-@socket_option
-@click.argument("resource")
-@click.argument("node")
-@click.argument("lifetime_word", required=False, metavar="[LIFETIME]")
-@lifetime_option
-def resource_ban(socket_path: str, resource: str, node: str, lifetime_word: str | None,
+@location_arguments
+def resource_ban(socket_path: str, resource: str, node: str | None, lifetime_word: str | None,
                  lifetime: str | None) -> None:
     """Keep RESOURCE off NODE (location cli-ban-RESOURCE-on-NODE, -INFINITY).
 
-    The ban holds even if NODE is the last node left. Lifetime as for move.
+    The ban holds even if NODE is the last node left. Without NODE, the node RESOURCE runs
+    on (crm_resource --ban). Lifetime as for move.
 
     \b
     Examples:
       raftha resource ban WebSite node1
       raftha resource ban WebSite node1 --lifetime 1h
     """
-    lifetime = lifetime or lifetime_word
-    arguments = {"resource": resource, "node": node}
-    if lifetime:
-        arguments["lifetime"] = lifetime
-    report(call(socket_path, "resource_ban", **arguments),
-           f"{resource} banned from {node}" + (f" for {lifetime}" if lifetime else ""))
+    arguments = lifetime_arguments(lifetime_word, lifetime)
+    if node is None:
+        ban_from_current_node(socket_path, "resource_ban", resource, arguments)
+        return
+    until = f" for {arguments['lifetime']}" if arguments else ""
+    report(call(socket_path, "resource_ban", resource=resource, node=node, **arguments),
+           f"{resource} banned from {node}{until}")
 
 
 @resource_group.command("clear")

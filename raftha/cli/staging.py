@@ -20,6 +20,7 @@ from typing import Any
 import click
 
 from raftha.cli.common import fail
+from raftha.cli.config_objects import ObjectError, edit_objects, show_objects
 from raftha.crmsh import (
     CrmSyntaxError,
     load_configuration,
@@ -120,14 +121,26 @@ def keep_rejected(text: str) -> Path:
     return Path(name)
 
 
-def stage_edit(socket_path: str, stage: dict[str, Any]) -> None:
-    edited = edit_text(stage["text"])
+def stage_edit(socket_path: str, stage: dict[str, Any], object_ids: tuple[str, ...] = ()
+               ) -> None:
+    """`configure edit [ID...]` while a batch is staged: the staged text (or just those
+    objects of it, as `edit_objects` takes them back) in $EDITOR."""
+    configuration = parse_configuration(stage["text"]) if object_ids else None
+    try:
+        shown = stage["text"] if configuration is None else show_objects(configuration,
+                                                                         object_ids)
+    except ObjectError as error:
+        fail(f"{error}; the staged batch is unchanged")
+    edited = edit_text(shown)
     if edited is None:
         click.echo("no change to the staged batch")
         return
     try:
-        new_text = render_configuration(parse_configuration(edited))
-    except CrmSyntaxError as error:
+        if configuration is None:
+            new_text = render_configuration(parse_configuration(edited))
+        else:
+            new_text = render_configuration(edit_objects(configuration, object_ids, edited)[0])
+    except (CrmSyntaxError, ObjectError) as error:
         kept = keep_rejected(edited)
         fail(f"{error}; the staged batch is unchanged (your text is in {kept})")
     save(socket_path, {**stage, "text": new_text})

@@ -3,7 +3,8 @@
 `status --output json` prints exactly the daemon's status document (DESIGN section 8);
 `status --at INDEX|TIME` shows the state rebuilt from the node's history at that log index
 (or at the last entry committed by that time); `--watch` redraws until Ctrl-C. `history`
-filters by resource, node, user, kind and time.
+filters by resource (the events naming it and the configuration loads that changed it), node,
+user, kind and time.
 """
 
 from __future__ import annotations
@@ -223,11 +224,14 @@ def mentions(text: str, word: str) -> bool:
 
 def filter_events(events: list[dict[str, Any]], *, resource: str | None = None,
                   node: str | None = None, user: str | None = None, kind: str | None = None,
-                  since_ms: int | None = None, until_ms: int | None = None
-                  ) -> list[dict[str, Any]]:
+                  since_ms: int | None = None, until_ms: int | None = None,
+                  resource_changes: frozenset[int] = frozenset()) -> list[dict[str, Any]]:
+    """The events every given filter keeps. An event is about `resource` when its summary
+    names it or its index is among `resource_changes` (loads that changed the resource)."""
     kept = []
     for event in events:
-        if resource is not None and not mentions(event["summary"], resource):
+        if resource is not None and event["index"] not in resource_changes and not mentions(
+                event["summary"], resource):
             continue
         if node is not None and event["origin"] != node and not mentions(event["summary"], node):
             continue
@@ -250,7 +254,9 @@ def filter_events(events: list[dict[str, Any]], *, resource: str | None = None,
               help="Show at most this many of the latest events.")
 @click.option("--all", "show_all", is_flag=True,
               help="Also show clock ticks (bookkeeping events).")
-@click.option("--resource", "resource", default=None, help="Only events naming this resource.")
+@click.option("--resource", "resource", default=None,
+              help="Only events naming this resource, and configuration loads that changed "
+                   "it (its definition, its group or clone, or a constraint naming it).")
 @click.option("--node", "node", default=None,
               help="Only events about this node or proposed from it.")
 @click.option("--user", "user", default=None, help="Only events caused by this OS user.")
@@ -274,11 +280,13 @@ def history_command(socket_path: str, output_format: str, limit: int, show_all: 
       raftha history --user alice --kind ConfigurationLoaded --output json
     """
     filtering = any(value is not None for value in (resource, node, user, kind, since, until))
-    result = call(socket_path, "history", limit=100_000 if filtering else limit)
+    arguments = {"resource": resource} if resource is not None else {}
+    result = call(socket_path, "history", limit=100_000 if filtering else limit, **arguments)
     events = filter_events(result["events"], resource=resource, node=node, user=user,
                            kind=kind,
                            since_ms=parse_moment_ms(since) if since else None,
-                           until_ms=parse_moment_ms(until) if until else None)[-limit:]
+                           until_ms=parse_moment_ms(until) if until else None,
+                           resource_changes=frozenset(result.get("changed", ())))[-limit:]
     if output_format == "json":
         print_json(events)
         return

@@ -23,8 +23,12 @@ Operations (args -> result):
                                                (consistent by default: a committed read
                                                barrier first, "no quorum" without one;
                                                consistent=false reads the local view)
-    history          {"limit"?, "since"?}   -> {"events": [{index, time, ts_ms, origin, user,
-                                               kind, summary, status, reason}], "earliest"}
+    history          {"limit"?, "since"?, "resource"?} -> {"events": [{index, time, ts_ms,
+                                               origin, user, kind, summary, status, reason}],
+                                               "earliest"}; with "resource", also "changed":
+                                               the indexes of the kept configuration loads
+                                               that changed it (its definition, its group or
+                                               clone, or a constraint naming it)
     rejections       {}                     -> {"rejections": [...]} (recent, from the state)
     metrics          {}                     -> {"apply_count", "apply_mean_us", "raft": {...}}
     configure_load   {"text", "mode"?, "base_index"?} -> {"index", "resources"}  (crm
@@ -34,10 +38,15 @@ Operations (args -> result):
                                                refused if the configuration changed since)
     configure_show   {"consistent"?}        -> {"text", "configuration", "index"}
                                                (consistent by default, as property_show)
-    resource_move    {"resource", "node", "lifetime"?} -> {"index"}  (location
+    resource_move    {"resource", "node"?, "lifetime"?} -> {"index"}  (location
                                                cli-prefer-RSC; a lifetime ("PT1H", "10m")
-                                               makes it expire by itself)
-    resource_ban     {"resource", "node", "lifetime"?} -> {"index"}  (cli-ban-RSC-on-NODE)
+                                               makes it expire by itself). Without a node:
+                                               cli-ban-RSC-on-NODE for the one node RSC is
+                                               active on, and "banned_node" (crm_resource
+                                               --move without --node); refused when it is
+                                               active on no node or on several
+    resource_ban     {"resource", "node"?, "lifetime"?} -> {"index"}  (cli-ban-RSC-on-NODE;
+                                               without a node as resource_move)
     resource_clear   {"resource"}           -> {"index"}  (removes both kinds)
     resource_meta    {"resource", "name", "value"|null} -> {"index"}  (target-role,
                                                is-managed ...; null removes it)
@@ -80,21 +89,29 @@ from raftha.daemon.acl import acl_operations, denial, peer_caller
 from raftha.daemon.config import NodeConfig
 from raftha.daemon.executor_api import executor_operations
 from raftha.daemon.fencing_duties import fencing_operations
-from raftha.daemon.history import HistoryError, HistoryJournal
+from raftha.daemon.history import (
+    RESTORED,
+    SNAPSHOTS,
+    HistoryError,
+    HistoryJournal,
+    Record,
+)
 from raftha.daemon.key_rotation import key_operations
 from raftha.daemon.machine import ReducerStateMachine
 from raftha.daemon.operator_api import operator_operations
 from raftha.daemon.proposer import ProposalError, ProposalRejected, Proposer
-from raftha.daemon.views import rejections_view, status_view
+from raftha.daemon.views import rejections_view, resources_view, status_view
 from raftha.model import config_edits, lifetimes
+from raftha.model.config import ConfigError, Configuration, resource_footprint
 from raftha.model.config_edits import EditError
+from raftha.model.events import Event, EventError, decode_event
 from raftha.model.properties import (
     READ_ONLY_PROPERTIES,
     validate_property,
     validate_property_name,
 )
-from raftha.model.reducer import stored_configuration
-from raftha.model.state import STATE_FORMAT, state_hash
+from raftha.model.reducer import APPLIED, stored_configuration
+from raftha.model.state import STATE_FORMAT, decode_snapshot, state_hash
 
 LOG = logging.getLogger(__name__)
 MAX_REQUEST_BYTES = 1024 * 1024
@@ -270,13 +287,17 @@ class ControlApi:
         return {"properties": dict(state.properties), "index": state.last_index}
 
     def op_history(self, args: dict, user: str) -> dict:
-        allow(args, "limit", "since")
+        allow(args, "limit", "since", "resource")
         limit = integer_arg(args, "limit", minimum=1, default=DEFAULT_HISTORY_LIMIT,
                             maximum=MAX_HISTORY_LIMIT)
         since = integer_arg(args, "since", minimum=0, default=0)
         self.require_history()
         rows, earliest = self.history.rows(limit, since)
-        return {"events": [row.to_dict() for row in rows], "earliest": earliest}
+        answer = {"events": [row.to_dict() for row in rows], "earliest": earliest}
+        if args.get("resource") is not None:
+            answer["changed"] = loads_changing(self.history.records(),
+                                               string_arg(args, "resource"))
+        return answer
 
     def op_rejections(self, args: dict, user: str) -> dict:
         allow(args)
@@ -349,31 +370,51 @@ class ControlApi:
             raise RequestError(str(error)) from None
         return clock.wall_s() + seconds
 
-    def op_resource_move(self, args: dict, user: str) -> dict:
-        allow(args, "resource", "node", "lifetime")
-        resource, node = string_arg(args, "resource"), string_arg(args, "node")
+    def location_edit(self, args: dict, user: str, kind: str, resource: str,
+                      node: str) -> dict:
+        """Commits the move (cli-prefer) or ban (cli-ban) location constraint `kind` of
+        `resource` for `node`, expiring at the end of args' lifetime if it has one."""
+        permanent_edit, lasting_edit, words = LOCATION_EDITS[kind]
         self.require_member(node)
         end_s = self.lifetime_end_s(args)
+        description = f"resource {resource} {words} {node}"
         if end_s is None:
             return self.edit_configuration(
-                lambda config: config_edits.move(config, resource, node),
-                f"resource {resource} moved to {node}", user)
+                lambda config: permanent_edit(config, resource, node), description, user)
         return self.edit_configuration(
-            lambda config: lifetimes.move_until(config, resource, node, end_s),
-            f"resource {resource} moved to {node} until {lifetimes.iso_utc(end_s)}", user)
+            lambda config: lasting_edit(config, resource, node, end_s),
+            f"{description} until {lifetimes.iso_utc(end_s)}", user)
+
+    def ban_from_current_node(self, args: dict, user: str, resource: str) -> dict:
+        """crm_resource --move/--ban without a node: ban the resource from the one node it
+        is active on, refused (crm_resource's words) when that is not exactly one node."""
+        state = self.machine.state
+        try:
+            config_edits.require_resource(stored_configuration(state), resource)
+        except EditError as error:
+            raise RequestError(str(error)) from None
+        nodes = active_nodes(resources_view(state), resource)
+        if len(nodes) != 1:
+            raise RequestError(
+                f"Resource '{resource}' not moved: active in {len(nodes)} locations. "
+                f"To prevent '{resource}' from running on a specific location, specify a node.")
+        result = self.location_edit(args, user, "ban", resource, nodes[0])
+        return {**result, "banned_node": nodes[0]}
+
+    def location_request(self, args: dict, user: str, kind: str) -> dict:
+        """resource_move (kind "move") and resource_ban ("ban"); both ban from the current
+        node when no node is given."""
+        allow(args, "resource", "node", "lifetime")
+        resource = string_arg(args, "resource")
+        if args.get("node") is None:
+            return self.ban_from_current_node(args, user, resource)
+        return self.location_edit(args, user, kind, resource, string_arg(args, "node"))
+
+    def op_resource_move(self, args: dict, user: str) -> dict:
+        return self.location_request(args, user, "move")
 
     def op_resource_ban(self, args: dict, user: str) -> dict:
-        allow(args, "resource", "node", "lifetime")
-        resource, node = string_arg(args, "resource"), string_arg(args, "node")
-        self.require_member(node)
-        end_s = self.lifetime_end_s(args)
-        if end_s is None:
-            return self.edit_configuration(
-                lambda config: config_edits.ban(config, resource, node),
-                f"resource {resource} banned from {node}", user)
-        return self.edit_configuration(
-            lambda config: lifetimes.ban_until(config, resource, node, end_s),
-            f"resource {resource} banned from {node} until {lifetimes.iso_utc(end_s)}", user)
+        return self.location_request(args, user, "ban")
 
     def op_resource_clear(self, args: dict, user: str) -> dict:
         allow(args, "resource")
@@ -489,6 +530,65 @@ def verified(configuration):
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise RequestError(f"configuration refused: {problems[0]}{more}")
     return configuration
+
+
+# A location edit of `resource move|ban`: (without a lifetime, with one, history words).
+LOCATION_EDITS = {
+    "move": (config_edits.move, lifetimes.move_until, "moved to"),
+    "ban": (config_edits.ban, lifetimes.ban_until, "banned from"),
+}
+
+
+def loads_changing(records: list[Record], resource: str) -> list[int]:
+    """Indexes of the applied configuration loads among `records` (the history journal, in
+    order) that changed what the configuration says about `resource`. A load carries the
+    whole configuration; the one before the first load comes from the latest snapshot."""
+    changed: list[int] = []
+    before = None  # the resource's footprint before the next load; None: not read yet
+    snapshot: Record | None = None
+    for record in records:
+        if record.record_type in SNAPSHOTS:
+            snapshot = record
+            if record.record_type == RESTORED:
+                before = None  # entries before it were never seen: start from it
+            continue
+        event = applied_configuration_load(record)
+        if event is None:
+            continue
+        if before is None:
+            configuration = (Configuration() if snapshot is None
+                             else stored_configuration(decode_snapshot(snapshot.payload)))
+            before = resource_footprint(configuration, resource)
+        try:
+            after = resource_footprint(Configuration.from_dict(event.body["configuration"]),
+                                       resource)
+        except ConfigError:
+            continue  # the reducer refused it too: nothing changed
+        if after != before:
+            changed.append(record.index)
+        before = after
+    return changed
+
+
+def applied_configuration_load(record: Record) -> Event | None:
+    if record.status not in (APPLIED, ""):
+        return None
+    try:
+        event = decode_event(record.payload)
+    except EventError:
+        return None
+    return event if event.kind == "ConfigurationLoaded" else None
+
+
+def active_nodes(resources: dict[str, dict[str, Any]], resource: str) -> list[str]:
+    """The nodes where `resource` (a primitive, group or clone, or one instance) is active,
+    from a resources view."""
+    found: set[str] = set()
+    for instance_id, instance in resources.items():
+        if resource in (instance_id, instance.get("primitive"), instance.get("group"),
+                        instance.get("clone")):
+            found.update(instance.get("nodes") or ())
+    return sorted(found)
 
 
 def allow(args: dict, *names: str) -> None:

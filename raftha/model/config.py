@@ -407,6 +407,27 @@ def primitives_of(resource: Resource) -> list[Primitive]:
     return [item for item in walk_resource(resource) if isinstance(item, Primitive)]
 
 
+def parent_of(configuration: Configuration, resource_id: str) -> str | None:
+    """The id of the group or clone that holds `resource_id` directly, or None."""
+    for resource in configuration.resources:
+        for item in walk_resource(resource):
+            children = (item.child,) if isinstance(item, Clone) else (
+                item.members if isinstance(item, Group) else ())
+            if any(child.id == resource_id for child in children):
+                return item.id
+    return None
+
+
+def resource_footprint(configuration: Configuration, resource_id: str) -> tuple[Any, ...]:
+    """What a configuration says about one resource: its definition (with everything nested
+    in it), the group or clone holding it, and the constraints naming it. A change of the
+    configuration touched the resource exactly when the footprints before and after differ."""
+    constraints = tuple(constraint for constraint in configuration.constraints
+                        if resource_id in constraint_resources(constraint))
+    return (configuration.find_resource(resource_id), parent_of(configuration, resource_id),
+            constraints)
+
+
 # ---------------------------------------------------------------- plain-data codec
 
 _CLASSES: dict[str, type] = {

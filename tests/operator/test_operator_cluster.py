@@ -50,8 +50,6 @@ location prefer-D1 D1 100: node1
 """
 
 
-
-
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory):
     instance = Sandbox(tmp_path_factory.mktemp("operator") / "sandbox")
@@ -372,6 +370,10 @@ def test_status_agrees_with_the_real_crm_mon_on_groups_and_clones(cli, tmp_path)
 
 def test_cluster_stop_and_start_a_sandbox_node(cli, sandbox):
     directory = str(sandbox.directory)
+    # Standby until reboot: the transient attribute goes when the node rejoins.
+    standby = cli("node", "standby", "node3", "reboot")
+    assert standby.stdout.startswith("node node3: standby=on until it rejoins the cluster")
+    assert transient_attributes(cli, "node3").get("standby") == "on"
     stopped = cli("cluster", "stop", "--sandbox", directory, "node3")
     assert stopped.stdout == "node3: stopped\n"
     wait_until(lambda: cli.api("status")["nodes"]["node3"]["state"] == "offline", 90,
@@ -380,3 +382,102 @@ def test_cluster_stop_and_start_a_sandbox_node(cli, sandbox):
     cli("cluster", "start", "--sandbox", directory, "node3")
     wait_until(lambda: cli.api("status")["nodes"]["node3"]["state"] == "online", 120,
                "node3 online again")
+    assert "standby" not in transient_attributes(cli, "node3")
+
+
+def transient_attributes(cli, node: str) -> dict[str, str]:
+    return cli.api("status")["nodes"][node]["transient_attributes"]
+
+
+def permanent_attributes(cli, node: str) -> dict[str, str]:
+    return cli.api("status")["nodes"][node]["attributes"]
+
+
+def test_move_without_a_node_bans_the_resource_from_where_it_runs(cli):
+    cli("configure", "load", "replace", "-", input_text=DUMMIES)
+    wait_until(lambda: placement(cli, "D1") == "node1", 90, "D1 started on node1")
+    moved = cli("resource", "move", "D1")
+    lines = moved.stdout.splitlines()
+    assert lines[0] == ("WARNING: Creating rsc_location constraint 'cli-ban-D1-on-node1' "
+                        "with a score of -INFINITY for resource D1 on node1.")
+    assert lines[2] == "\tThis will be the case even if node1 is the last node in the cluster"
+    assert lines[3].startswith("D1 banned from node1 (committed at index ")
+    assert "location cli-ban-D1-on-node1 D1 role=Started -inf: node1" in cli(
+        "configure", "show").stdout
+    wait_until(lambda: placement(cli, "D1") not in ("node1", "", None), 90,
+               "D1 moved away from node1")
+    cli("resource", "clear", "D1")
+    cli("resource", "stop", "D2")
+    wait_until(lambda: placement(cli, "D2") == "", 90, "D2 stopped")
+    refused = cli("resource", "move", "D2", check=False)
+    assert refused.returncode == 1
+    assert refused.stderr == ("raftha: Resource 'D2' not moved: active in 0 locations. To "
+                              "prevent 'D2' from running on a specific location, specify a "
+                              "node.\n")
+    assert "cli-ban-D2" not in cli("configure", "show").stdout
+
+
+def test_standby_for_a_lifetime_and_online_clears_either(cli):
+    cli("configure", "load", "replace", "-", input_text=DUMMIES)
+    wait_until(lambda: placement(cli, "D1") == "node1", 90, "D1 started on node1")
+    cli("node", "standby", "node1", "--lifetime", "reboot")
+    assert transient_attributes(cli, "node1")["standby"] == "on"
+    assert permanent_attributes(cli, "node1").get("standby") != "on"
+    wait_until(lambda: placement(cli, "D1") not in ("node1", "", None), 90,
+               "D1 left node1 in standby until reboot")
+    online = cli("node", "online", "node1")
+    assert "node node1: standby until reboot removed (committed at index " in online.stdout
+    assert "standby" not in transient_attributes(cli, "node1")
+    wait_until(lambda: placement(cli, "D1") == "node1", 90, "D1 back on node1")
+    cli("node", "standby", "node1", "forever")
+    assert permanent_attributes(cli, "node1")["standby"] == "on"
+    assert "standby" not in transient_attributes(cli, "node1")
+    again = cli("node", "online", "node1")
+    assert "until reboot" not in again.stdout
+    assert permanent_attributes(cli, "node1")["standby"] == "off"
+
+
+def test_edit_of_one_object_commits_only_that_object(cli, tmp_path):
+    cli("configure", "load", "replace", "-", input_text=DUMMIES)
+    before = len(configuration_loads(cli))
+    seen = tmp_path / "seen.crm"
+    editor = tmp_path / "editor"
+    editor.write_text(f'#!/bin/sh\ncp "$1" {seen}\nsed -i s/interval=10s/interval=20s/ "$1"\n')
+    editor.chmod(0o755)
+    cli("configure", "edit", "D2", editor=str(editor))
+    assert seen.read_text().startswith("primitive D2 ") and "D1" not in seen.read_text()
+    configuration = shown(cli)
+    intervals = {primitive.id: primitive.operations[0].interval
+                 for primitive in configuration.all_primitives()}
+    assert intervals == {"D1": "10s", "D2": "20s"}
+    loads = configuration_loads(cli)
+    assert len(loads) == before + 1 and "(update)" in loads[-1]["summary"]
+    # A constraint taken out of the text is deleted; an unknown id or bad text commits
+    # nothing.
+    cli("configure", "edit", "prefer-D1", editor="truncate -s 0")
+    assert [item.id for item in shown(cli).constraints] == []
+    unknown = cli("configure", "edit", "nope", editor="true", check=False)
+    assert unknown.returncode == 1 and unknown.stderr == (
+        "raftha: no object 'nope' in the configuration\n")
+    broken = cli("configure", "edit", "D1", editor="sed -i s/^primitive/primitiv/",
+                 check=False)
+    assert broken.returncode == 1 and "unknown statement 'primitiv'" in broken.stderr
+    assert "nothing committed (your text is in " in broken.stderr
+    assert len(configuration_loads(cli)) == before + 2
+
+
+def test_history_of_a_resource_lists_the_bulk_loads_that_changed_it(cli, tmp_path):
+    cli("configure", "load", "replace", "-", input_text=DUMMIES)
+
+    def load(text: str) -> int:
+        loaded = cli("configure", "load", "update", "-", input_text=text)
+        return int(loaded.stdout.split(" at index ")[1].split(":")[0])
+    changed = load("primitive D1 ocf:heartbeat:Dummy op monitor interval=15s\n")
+    unrelated = load("primitive D9 ocf:heartbeat:Dummy meta target-role=Stopped\n")
+    constrained = load("location avoid-D1 D1 -50: node3\n")
+    events = json.loads(cli("history", "--resource", "D1", "--output", "json").stdout)
+    indexes = [event["index"] for event in events]
+    assert changed in indexes and constrained in indexes and unrelated not in indexes
+    d9 = [event["index"] for event in json.loads(
+        cli("history", "--resource", "D9", "--output", "json").stdout)]
+    assert unrelated in d9 and changed not in d9

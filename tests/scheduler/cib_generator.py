@@ -748,25 +748,34 @@ def _locations(draw, profile: GeneratorProfile, resources, nodes) -> tuple[Locat
     return tuple(locations)
 
 
+def _acyclic_pairs(draw, resources, max_count: int, make) -> tuple:
+    """Up to `max_count` specs between two distinct top-level resources, each made by
+    `make(later, earlier)` (ids in document order: pairs only point back, so no cycle can
+    form); a pair drawn twice is kept once."""
+    count = draw(st.integers(0, max_count))
+    seen = set()
+    specs = []
+    for _ in range(count):
+        later_index = draw(st.integers(1, len(resources) - 1))
+        earlier_index = draw(st.integers(0, later_index - 1))
+        pair = (resources[later_index].resource_id, resources[earlier_index].resource_id)
+        if pair in seen:
+            continue
+        seen.add(pair)
+        specs.append(make(*pair))
+    return tuple(specs)
+
+
 @st.composite
 def _colocations(draw, profile: GeneratorProfile, resources) -> tuple[ColocationSpec, ...]:
     """Colocations between distinct top-level resources, acyclic (later with earlier)."""
     if not profile.colocations or len(resources) < 2:
         return ()
-    count = draw(st.integers(0, profile.max_colocations))
-    seen = set()
-    colocations = []
-    for _ in range(count):
-        dependent_index = draw(st.integers(1, len(resources) - 1))
-        primary_index = draw(st.integers(0, dependent_index - 1))
-        dependent = resources[dependent_index].resource_id
-        primary = resources[primary_index].resource_id
-        if (dependent, primary) in seen:
-            continue
-        seen.add((dependent, primary))
-        colocations.append(ColocationSpec(f"colocation-{dependent}-with-{primary}", dependent,
-                                          primary, draw(_score(profile))))
-    return tuple(colocations)
+
+    def colocation(dependent: str, primary: str) -> ColocationSpec:
+        return ColocationSpec(f"colocation-{dependent}-with-{primary}", dependent, primary,
+                              draw(_score(profile)))
+    return _acyclic_pairs(draw, resources, profile.max_colocations, colocation)
 
 
 @st.composite
@@ -774,22 +783,13 @@ def _orders(draw, profile: GeneratorProfile, resources) -> tuple[OrderSpec, ...]
     """Orderings between distinct top-level resources, acyclic (earlier before later)."""
     if not profile.orders or len(resources) < 2:
         return ()
-    count = draw(st.integers(0, profile.max_orders))
-    seen = set()
-    orders = []
-    for _ in range(count):
-        then_index = draw(st.integers(1, len(resources) - 1))
-        first_index = draw(st.integers(0, then_index - 1))
-        first = resources[first_index].resource_id
-        then = resources[then_index].resource_id
-        if (first, then) in seen:
-            continue
-        seen.add((first, then))
+
+    def order(then: str, first: str) -> OrderSpec:
         # no Serialize: crm_simulate 2.1.5 builds transitions it cannot complete with it
         kind = draw(st.sampled_from(("Mandatory", "Mandatory", "Optional")))
         symmetrical = draw(st.sampled_from((None, None, False)))
-        orders.append(OrderSpec(f"order-{first}-then-{then}", first, then, kind, symmetrical))
-    return tuple(orders)
+        return OrderSpec(f"order-{first}-then-{then}", first, then, kind, symmetrical)
+    return _acyclic_pairs(draw, resources, profile.max_orders, order)
 
 
 @st.composite
