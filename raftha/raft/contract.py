@@ -99,7 +99,7 @@ class RaftSettings:
     authkey: bytes
     election_timeout_min_ms: int = 300
     election_timeout_max_ms: int = 600
-    heartbeat_period_ms: int = 50
+    heartbeat_period_ms: int = 90
     leader_fallback_timeout_ms: int = 1000
     connection_timeout_ms: int = 1500
     peer_ping_period_ms: int = 500

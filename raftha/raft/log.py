@@ -101,6 +101,7 @@ class RaftLog:
         self._outcome_counts = {outcome.name: 0 for outcome in ProposeOutcome}
         self._counts_lock = threading.Lock()
         self._status = self._empty_status()
+        self._status_inputs: tuple = ()
         self._pending_frame_sealer: Any = None  # installed by the tick thread
 
     # ----------------------------------------------------------------- lifecycle
@@ -148,6 +149,7 @@ class RaftLog:
             self._node = None
             self._tick_thread = None
             self._status = self._empty_status()
+            self._status_inputs = ()
 
     # ----------------------------------------------------------------- the tick thread
 
@@ -191,6 +193,19 @@ class RaftLog:
                     _STATE_NAMES.get(new_state, new_state))
 
     def _read_status(self, node: SyncObj) -> RaftStatus:
+        """The status after a tick; the previous value when none of its inputs changed (it
+        is read after every tick, and building it costs more than comparing its inputs)."""
+        peers = node._SyncObj__otherNodes
+        inputs = (node._SyncObj__raftState, node._SyncObj__raftLeader,
+                  node._SyncObj__raftCurrentTerm, node._SyncObj__raftCommitIndex,
+                  node._SyncObj__raftLastApplied, frozenset(peers),
+                  frozenset(peers & node._SyncObj__connectedNodes))
+        if inputs == self._status_inputs:
+            return self._status
+        self._status_inputs = inputs
+        return self._build_status(node)
+
+    def _build_status(self, node: SyncObj) -> RaftStatus:
         peers = node.otherNodes
         leader = node._getLeader()
         return RaftStatus(

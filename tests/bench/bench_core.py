@@ -9,6 +9,13 @@ Measures, through the daemons' Control API over their Unix sockets:
 - throughput: committed writes per second with several concurrent clients on the leader;
 - failover: kill -9 of the leader until a survivor reports a new leader (median of N);
 - idle CPU: per-node CPU time over an idle period, as a percentage of one core.
+- the floor under a commit: what one durable journal write (append + sync) costs on the
+  disk holding the data directory, beside plain fsync and fdatasync of a small append;
+  a commit waits for one follower's journal sync on its critical path (the leader syncs
+  its own copy while the entry travels), so this is the least a durable commit can take;
+- the same commit latencies with the data directories on tmpfs (`--tmpfs-dir`), labelled
+  as not durable: what the software costs without the disk.
+Every number is printed with the 1-minute load average (the machine is shared).
 Targets (design): commit p50 <= 2 ms, failover median <= 0.5 s, idle CPU <= 1 % per node.
 """
 
@@ -28,9 +35,66 @@ import time
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]))
 
 from raftha.daemon.client import ApiError  # noqa: E402
+from raftha.raft.durability import DurableFileJournal, SyncStats  # noqa: E402
 from raftha.sandbox import Sandbox  # noqa: E402
 
 CLOCK_TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
+FLOOR_WRITE_BYTES = 300  # about one property_set event in the journal
+
+
+def load() -> str:
+    return f"load {os.getloadavg()[0]:.2f}"
+
+
+def durable_write_floor(directory: str, count: int) -> dict[str, dict[str, float]]:
+    """p50/p99 in ms of one small durable append, three ways, in `directory`."""
+    payload = os.urandom(FLOOR_WRITE_BYTES)
+    results = {}
+    for mode in ("fsync", "fdatasync"):
+        path = os.path.join(directory, f"floor-{mode}")
+        sync = os.fsync if mode == "fsync" else os.fdatasync
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            timings = []
+            for _ in range(count):
+                os.write(descriptor, payload)
+                started = time.perf_counter()
+                sync(descriptor)
+                timings.append(time.perf_counter() - started)
+        finally:
+            os.close(descriptor)
+            os.unlink(path)
+        results[mode] = timings
+    path = os.path.join(directory, "floor.journal")
+    journal = DurableFileJournal(path, SyncStats(), path + ".snapshot")
+    try:
+        timings = []
+        for index in range(count):
+            started = time.perf_counter()
+            journal.add(payload, index + 1, 1)
+            journal.sync()
+            timings.append(time.perf_counter() - started)
+    finally:
+        journal._destroy()
+        for leftover in (path, path + ".meta"):
+            if os.path.exists(leftover):
+                os.unlink(leftover)
+    results["raft journal append+sync"] = timings
+    return {mode: {"p50": round(percentile(values, 0.5) * 1000, 3),
+                   "p99": round(percentile(values, 0.99) * 1000, 3)}
+            for mode, values in results.items()}
+
+
+def filesystem_of(directory: str) -> str:
+    """The mount (type and device) holding `directory`, from /proc/mounts."""
+    best = ("", "?", "?")
+    resolved = os.path.realpath(directory)
+    for line in pathlib.Path("/proc/mounts").read_text().splitlines():
+        device, mount_point, kind = line.split()[:3]
+        if (resolved == mount_point or resolved.startswith(mount_point.rstrip("/") + "/")) \
+                and len(mount_point) >= len(best[0]):
+            best = (mount_point, kind, device)
+    return f"{best[1]} on {best[2]}"
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -127,6 +191,47 @@ def idle_cpu_percent(sandbox: Sandbox, seconds: float) -> dict[str, float]:
     return {name: 100 * (after[name] - before[name]) / seconds for name in before}
 
 
+def measure_commits(sandbox: Sandbox, count: int, label: str,
+                    results: dict[str, object], key_suffix: str = "") -> str:
+    """Commit latency via the leader and via a follower; returns the leader's name."""
+    leader = raft_leader(sandbox, list(sandbox.nodes))
+    follower = next(name for name in sandbox.nodes if name != leader)
+    for role, name in (("leader", leader), ("follower", follower)):
+        latencies = commit_latencies(sandbox, name, count)
+        p50, p99 = percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000
+        results[f"commit_{role}{key_suffix}_ms"] = {"p50": round(p50, 3), "p99": round(p99, 3),
+                                                    "n": len(latencies)}
+        print(f"commit latency via {role} ({name}){label}: p50 {p50:.2f} ms, p99 {p99:.2f} ms "
+              f"(n={len(latencies)}, {load()})", flush=True)
+    return leader
+
+
+def time_goes(sandbox: Sandbox, leader: str, results: dict[str, object]) -> None:
+    metrics = sandbox.call(leader, "metrics")
+    raft_metrics = metrics["raft"]
+    syncs = raft_metrics.get("journal_syncs") or 0
+    sync_ms = 1000 * raft_metrics.get("journal_sync_seconds", 0.0) / syncs if syncs else 0.0
+    results["leader_apply_mean_us"] = metrics["apply_mean_us"]
+    results["leader_journal_sync_mean_ms"] = round(sync_ms, 3)
+    print(f"where the time goes on the leader: apply (reducer + history) "
+          f"{metrics['apply_mean_us']:.0f} us per entry, Raft journal sync "
+          f"{sync_ms:.2f} ms per sync ({syncs} syncs; in parallel with the followers' syncs, "
+          f"{load()})", flush=True)
+
+
+def tmpfs_commits(tmpfs_directory: str, count: int, results: dict[str, object]) -> None:
+    """Commit latency with every data directory on tmpfs: the software's share."""
+    directory = tempfile.mkdtemp(prefix="raftha-bench-", dir=tmpfs_directory)
+    sandbox = Sandbox(directory)
+    try:
+        sandbox.up(3, timeout_s=60)
+        measure_commits(sandbox, count, f", data on tmpfs {tmpfs_directory} (NOT durable: "
+                        "software overhead only)", results, "_tmpfs")
+    finally:
+        sandbox.down()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--commits", type=int, default=1000)
@@ -134,56 +239,55 @@ def main() -> int:
     parser.add_argument("--idle-seconds", type=float, default=10.0)
     parser.add_argument("--throughput-seconds", type=float, default=5.0)
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--floor-writes", type=int, default=300,
+                        help="durable appends timed for the disk floor")
+    parser.add_argument("--tmpfs-dir", default="/dev/shm",
+                        help="tmpfs for the not-durable comparison ('' skips it)")
     arguments = parser.parse_args()
 
     directory = tempfile.mkdtemp(prefix="raftha-bench-")
     sandbox = Sandbox(directory)
-    results: dict[str, object] = {}
+    results: dict[str, object] = {"load_average_start": os.getloadavg()[0]}
     try:
+        floor = durable_write_floor(directory, arguments.floor_writes)
+        results["durable_write_floor_ms"] = floor
+        print(f"durable write floor in {directory} ({filesystem_of(directory)}), "
+              f"{FLOOR_WRITE_BYTES}-byte appends: " + ", ".join(
+                  f"{mode} p50 {value['p50']:.3f} ms p99 {value['p99']:.3f} ms"
+                  for mode, value in floor.items()) + f" ({load()})", flush=True)
+
         results["first_leader_s"] = round(time_to_first_leader(sandbox), 3)
-        print(f"time to first leader: {results['first_leader_s']:.3f} s", flush=True)
+        print(f"time to first leader: {results['first_leader_s']:.3f} s ({load()})", flush=True)
 
-        leader = raft_leader(sandbox, list(sandbox.nodes))
-        follower = next(name for name in sandbox.nodes if name != leader)
-        for role, name in (("leader", leader), ("follower", follower)):
-            latencies = commit_latencies(sandbox, name, arguments.commits)
-            p50, p99 = percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000
-            results[f"commit_{role}_ms"] = {"p50": round(p50, 3), "p99": round(p99, 3),
-                                            "n": len(latencies)}
-            print(f"commit latency via {role} ({name}): p50 {p50:.2f} ms, p99 {p99:.2f} ms "
-                  f"(n={len(latencies)})", flush=True)
-
-        metrics = sandbox.call(leader, "metrics")
-        raft_metrics = metrics["raft"]
-        syncs = raft_metrics.get("journal_syncs") or 0
-        sync_ms = 1000 * raft_metrics.get("journal_sync_seconds", 0.0) / syncs if syncs else 0.0
-        results["leader_apply_mean_us"] = metrics["apply_mean_us"]
-        results["leader_journal_sync_mean_ms"] = round(sync_ms, 3)
-        print(f"where the time goes on the leader: apply (reducer + history) "
-              f"{metrics['apply_mean_us']:.0f} us per entry, Raft journal fsync "
-              f"{sync_ms:.2f} ms per sync ({syncs} syncs)", flush=True)
+        leader = measure_commits(sandbox, arguments.commits, "", results)
+        time_goes(sandbox, leader, results)
 
         rate = throughput(sandbox, leader, arguments.clients, arguments.throughput_seconds)
         results["throughput_per_s"] = round(rate, 1)
-        print(f"throughput: {rate:.0f} commits/s ({arguments.clients} clients on the leader)",
-              flush=True)
+        print(f"throughput: {rate:.0f} commits/s ({arguments.clients} clients on the leader, "
+              f"{load()})", flush=True)
 
         idle = idle_cpu_percent(sandbox, arguments.idle_seconds)
         results["idle_cpu_percent"] = {name: round(value, 2) for name, value in idle.items()}
         print("idle CPU per node: " + ", ".join(f"{name} {value:.2f} %"
-                                                for name, value in idle.items()), flush=True)
+                                                for name, value in idle.items())
+              + f" of one core over {arguments.idle_seconds:g} s ({load()})", flush=True)
 
         failovers = []
         for attempt in range(arguments.failovers):
             failovers.append(failover_once(sandbox))
-            print(f"failover {attempt + 1}: {failovers[-1]:.3f} s", flush=True)
-        results["failover_s"] = {"median": round(statistics.median(failovers), 3),
-                                 "max": round(max(failovers), 3), "n": len(failovers)}
-        print(f"failover after kill -9: median {statistics.median(failovers):.3f} s, "
-              f"max {max(failovers):.3f} s (n={len(failovers)})", flush=True)
+            print(f"failover {attempt + 1}: {failovers[-1]:.3f} s ({load()})", flush=True)
+        if failovers:
+            results["failover_s"] = {"median": round(statistics.median(failovers), 3),
+                                     "max": round(max(failovers), 3), "n": len(failovers)}
+            print(f"failover after kill -9: median {statistics.median(failovers):.3f} s, "
+                  f"max {max(failovers):.3f} s (n={len(failovers)}, {load()})", flush=True)
     finally:
         sandbox.down()
         shutil.rmtree(directory, ignore_errors=True)
+    if arguments.tmpfs_dir:
+        tmpfs_commits(arguments.tmpfs_dir, arguments.commits, results)
+    results["load_average_end"] = os.getloadavg()[0]
     print(json.dumps(results))
     return 0
 
