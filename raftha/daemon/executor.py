@@ -170,6 +170,8 @@ def operation_body(node: str, call: AgentCall, result: AgentResult,
         meta = dict(call.meta)
         body["notify_type"] = meta.get("notify_type", "")
         body["notify_operation"] = meta.get("notify_operation", "")
+        if call.notify_through_call_id is not None:
+            body["notify_through_call_id"] = call.notify_through_call_id
     return body
 
 

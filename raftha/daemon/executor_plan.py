@@ -28,7 +28,7 @@ Invariants: no I/O, no clock; every function returns plain values.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from raftha.model.config import (
     Clone,
@@ -46,8 +46,8 @@ from raftha.scheduler import Action, InstancePlacement, Plan
 from raftha.scheduler.digests import configured_parameters
 from raftha.scheduler.rules import parse_interval_ms
 
-OWN_VERBS = ("probe", "start", "stop", "promote", "demote", "monitor", "reload")
-ONE_SHOT_VERBS = ("probe", "start", "stop", "promote", "demote", "reload")
+OWN_VERBS = ("probe", "start", "stop", "promote", "demote", "monitor", "reload", "notify")
+ONE_SHOT_VERBS = ("probe", "start", "stop", "promote", "demote", "reload", "notify")
 DEFAULT_OPERATION_TIMEOUT_MS = 20_000
 IMPLIED_STOP_REASONS = ("implied by fencing", "node is down")
 ORPHAN_PREFIX = "#orphan:"  # the scheduler's primitive name for a resource no longer configured
@@ -73,6 +73,8 @@ class AgentCall:
     shared: bool = False       # an anonymous clone instance (one history id, many nodes)
     # The parameters its digest covers (raftha.scheduler.digests), recorded with the result.
     digest_parameters: tuple[tuple[str, str], ...] = ()
+    # A post notification: the newest recorded result it reports (call id).
+    notify_through_call_id: int | None = None
 
 
 def own_actions(plan: Plan, node: str) -> list[Action]:
@@ -126,6 +128,7 @@ class PlanView:
         self.by_key = {action.key: action for action in plan.actions}
         self.before = prerequisites(plan)
         self.placements = {item.resource: item for item in plan.placements}
+        self.notifications = {item.key: item for item in plan.notifications}
 
     def history_id(self, instance: str) -> str:
         return history_id_of(self.placements.get(instance), instance)
@@ -169,7 +172,14 @@ class PlanView:
             found = self.configuration.find_resource(placement.primitive)
         if not isinstance(found, Primitive):
             return None
-        return build_call(self.configuration, found, placement, action)
+        call = build_call(self.configuration, found, placement, action)
+        notification = self.notifications.get(action.key)
+        if notification is not None:
+            # A notification runs with the clone's notify_* variables as meta attributes.
+            meta = {**dict(call.meta), **dict(notification.variables)}
+            call = replace(call, meta=tuple(sorted(meta.items())), digest_parameters=(),
+                           notify_through_call_id=notification.through_call_id)
+        return call
 
     def orphan_primitive(self, placement: InstancePlacement,
                          action: Action) -> Primitive | None:

@@ -259,7 +259,7 @@ def validate_operation_completed(body: Mapping[str, Any]) -> None:
     for a probe)."""
     require_keys(body, ("node", "resource", "agent", "operation", "interval_ms", "rc",
                         "op_status", "target_rc", "exit_reason", "duration_ms"),
-                 DIGEST_FIELDS)
+                 DIGEST_FIELDS + NOTIFY_FIELDS + ("notify_through_call_id",))
     require_node_name(body["node"], "node")
     require_resource_id(body["resource"])
     if not isinstance(body["agent"], str) or not AGENT_PATTERN.match(body["agent"]):
@@ -274,8 +274,21 @@ def validate_operation_completed(body: Mapping[str, Any]) -> None:
     require_text(body["exit_reason"], "exit_reason", MAX_EXIT_REASON_CHARS)
     require_integer(body["duration_ms"], "duration_ms", 0, 2**40)
     validate_digests(body)
+    if body["operation"] == "notify" or any(key in body for key in NOTIFY_FIELDS):
+        if body["operation"] != "notify":
+            raise EventError("notify_type and notify_operation belong to a notify only")
+        require_keys({key: body.get(key) for key in NOTIFY_FIELDS if key in body},
+                     NOTIFY_FIELDS)
+        if body["notify_type"] not in ("pre", "post"):
+            raise EventError("notify_type must be pre or post")
+        if body["notify_operation"] not in ("start", "stop", "promote", "demote"):
+            raise EventError("notify_operation must be start, stop, promote or demote")
+        if "notify_through_call_id" in body:
+            require_integer(body["notify_through_call_id"], "notify_through_call_id", 0, 2**62)
 
 
+# A clone notification's type (pre, post) and the operation it is about.
+NOTIFY_FIELDS = ("notify_type", "notify_operation")
 # The parameters an operation ran with (see raftha.scheduler.digests), all optional.
 DIGEST_FIELDS = ("op_digest", "op_restart_digest", "op_force_restart", "parameter_digests")
 DIGEST_PATTERN = re.compile(r"^[0-9a-f]{8,64}$")

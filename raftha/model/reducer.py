@@ -395,6 +395,11 @@ def on_operation_completed(state: ClusterState, index: int, event: Event) -> Clu
     operation_key = f"{resource}_{operation}_{interval_ms}"
     pending = body["op_status"] == -1
     record_id = f"{resource}_last_0" if interval_ms == 0 else operation_key
+    if operation == "notify":
+        # A clone notification is kept apart from the resource's own results (one record
+        # per type and operation) and never fails the resource (Pacemaker ignores its rc).
+        record_id = f"{resource}_{body['notify_type']}_notify_{body['notify_operation']}_0"
+        failed = False
     if pending:
         # A claim is kept beside the last result, never over it: the executor plans with
         # claims left out, and must still see what the resource last did (a claimed stop
@@ -408,6 +413,7 @@ def on_operation_completed(state: ClusterState, index: int, event: Event) -> Clu
         op_digest=body.get("op_digest"), op_restart_digest=body.get("op_restart_digest"),
         op_force_restart=body.get("op_force_restart"),
         parameter_digests=tuple(sorted(body.get("parameter_digests", {}).items())),
+        notified_through=body.get("notify_through_call_id"),
     )
     histories = state.histories_of(node)
     history = next((item for item in histories if item.resource == resource), None)
@@ -415,7 +421,7 @@ def on_operation_completed(state: ClusterState, index: int, event: Event) -> Clu
     if history is None:
         history = ResourceHistory(resource=resource)
     records = {item.id: item for item in history.operations}
-    if not pending:
+    if not pending and operation != "notify":
         # A result ends this node's claims on the resource: one action per resource runs
         # at a time on a node, so any other claim there was abandoned.
         records = {key: item for key, item in records.items()
@@ -559,6 +565,7 @@ def refuse_stale_claims(state: ClusterState, node: str, operations: list,
                 if history.resource != item["resource"]:
                     continue
                 if any(record.call_id >= planned_call_id and record.op_status != -1
+                       and record.operation != "notify"
                        for record in history.operations):
                     raise Refused(f"{item['resource']} changed on {other} since this plan; "
                                   f"plan again")

@@ -49,6 +49,8 @@ class OperationRecord:
     op_force_restart: str | None = None
     # A short digest of each parameter's value, to name what changed (raftha's own).
     parameter_digests: Pairs = ()
+    # A post notification: the newest result (call id) it told the agent of.
+    notified_through: int | None = None
 
 
 @register_plain_class

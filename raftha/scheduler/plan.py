@@ -63,6 +63,19 @@ class Explanation:
 
 @register_plain_class
 @dataclass(frozen=True)
+class Notification:
+    """The variables of one notify action (see raftha.scheduler.notify): notify_type,
+    notify_operation and the notify_* lists, as meta attribute names and values."""
+
+    key: str
+    notify_type: str
+    operation: str
+    variables: tuple[tuple[str, str], ...]
+    through_call_id: int | None = None   # post: the newest recorded result it reports
+
+
+@register_plain_class
+@dataclass(frozen=True)
 class Plan:
     """The scheduler's decision for one (configuration, status) pair."""
 
@@ -73,6 +86,7 @@ class Plan:
     explanations: tuple[Explanation, ...]
     node_states: tuple[tuple[str, str], ...]
     warnings: tuple[str, ...] = ()
+    notifications: tuple[Notification, ...] = ()
 
     def placement(self, resource: str) -> InstancePlacement | None:
         for item in self.placements:

@@ -16,6 +16,7 @@ import itertools
 from raftha.model.config import Configuration, Primitive, normalize_role
 from raftha.model.status import ClusterStatus
 from raftha.scheduler.engine import Resource, Scheduler
+from raftha.scheduler.notify import add_notifications
 from raftha.scheduler.plan import Action, Explanation, InstancePlacement, Plan
 from raftha.scheduler.rules import parse_interval_ms
 
@@ -36,7 +37,7 @@ def plan(config: Configuration, status: ClusterStatus) -> Plan:
             actions.extend(_actions(engine, primitive, probe_nodes))
             explanations.append(_explanation(primitive))
     node_states = tuple((name, info.state_name()) for name, info in engine.sorted_nodes())
-    return Plan(
+    return add_notifications(Plan(
         placements=tuple(placements),
         actions=tuple(actions),
         orderings=tuple(_orderings(engine, actions)),
@@ -44,7 +45,7 @@ def plan(config: Configuration, status: ClusterStatus) -> Plan:
         explanations=tuple(explanations),
         node_states=node_states,
         warnings=tuple(engine.warnings),
-    )
+    ), config, status)
 
 
 def _orderings(engine: Scheduler, actions: list[Action]) -> list[tuple[str, str]]:
