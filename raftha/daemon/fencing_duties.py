@@ -18,9 +18,11 @@ Flow (DESIGN section 7, research jepsen-cts 4):
 4. Only `NodeFenced` in the log makes the node offline-clean, so the scheduler recovers its
    resources only after the confirmation is committed.
 
-Invariants: nothing here acts on an uncommitted belief; a request is executed at most once
-per node (keyed by its index); every wait and every proposal is bounded; the duty thread
-never dies of an exception (it logs and retries on the next period).
+Invariants: nothing here acts on an uncommitted belief, nor on an old committed one: a
+request this daemon did not commit itself is executed only after a read barrier shows it
+still pending (a restarted node replays requests answered long ago); a request is executed
+at most once per node (keyed by its index); every wait and every proposal is bounded; the
+duty thread never dies of an exception (it logs and retries on the next period).
 """
 
 from __future__ import annotations
@@ -79,6 +81,8 @@ class FencingDuties:
                                       max_parallel=max_parallel)
         self.lock = threading.Lock()
         self.started: set[int] = set()                 # request indexes begun here
+        # Requests this daemon committed itself: the state that shows them is current.
+        self.own_requests: set[int] = set()
         self.request_of_target: dict[str, int] = {}
         self.results: dict[int, tuple[str, dict]] = {}  # request index -> (kind, body) to commit
         self.watchdog_seen: dict[int, float] = {}     # request index -> first seen (monotonic)
@@ -226,9 +230,11 @@ class FencingDuties:
                 continue
             self.requested_at[node.name] = now
             reason = "node lost" if not failures else f"node lost; attempt {failures + 1}"
-            self.propose("FenceRequested", {"target": node.name,
-                                            "action": self.default_action(state),
-                                            "reason": reason})
+            index = self.propose("FenceRequested", {"target": node.name,
+                                                    "action": self.default_action(state),
+                                                    "reason": reason})
+            if index is not None:
+                self.own_requests.add(index)
             # The leader is usually the executor: start at once, not a period later.
             self.execute_requests(self.machine.state)
 
@@ -242,6 +248,22 @@ class FencingDuties:
     # -- executor part ---------------------------------------------------------------------
 
     def execute_requests(self, state: ClusterState) -> None:
+        with self.lock:
+            waiting = [pending for pending in fencing_state(state).pending
+                       if pending.executor == self.node_name
+                       and pending.request_index not in self.started]
+        if not waiting:
+            return
+        if any(pending.request_index not in self.own_requests for pending in waiting):
+            # The local state may be an old one (a restarted node replaying its log sees
+            # requests answered long ago): act only on what is still pending once every
+            # write committed so far is applied here.
+            try:
+                self.proposer.read_barrier(PROPOSE_TIMEOUT_MS)
+            except ProposalError as error:
+                LOG.info("fence requests wait: cannot confirm they are current: %s", error)
+                return
+            state = self.machine.state
         fencing = fencing_state(state)
         readiness = fencing_readiness(state)
         for pending in fencing.pending:
@@ -342,12 +364,15 @@ class FencingDuties:
             with self.lock:
                 self.results.pop(index, None)
 
-    def propose(self, kind: str, body: dict) -> None:
+    def propose(self, kind: str, body: dict) -> int | None:
+        """Propose and wait for the commit; the index, or None when it was not committed."""
         try:
-            self.proposer.propose(kind, body, user="", timeout_ms=PROPOSE_TIMEOUT_MS)
+            outcome = self.proposer.propose(kind, body, user="", timeout_ms=PROPOSE_TIMEOUT_MS)
             LOG.info("proposed %s for %s", kind, body.get("target"))
+            return getattr(outcome, "index", None)
         except ProposalError as error:
             LOG.info("%s for %s not committed: %s", kind, body.get("target"), error)
+            return None
 
 
 # ---------------------------------------------------------------- Control API operations

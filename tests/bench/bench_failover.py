@@ -167,12 +167,21 @@ FENCE_DURATION = re.compile(r" in (\d+) ms$")
 HISTORY_LIMIT = 400
 
 
-def breakdown(sandbox: Sandbox, failover: Failover, resource: str = "led1"
-              ) -> list[tuple[str, int | None]]:
+def breakdown(sandbox: Sandbox, failover: Failover, resource: str = "led1",
+              timeout_s: float = 10.0) -> list[tuple[str, int | None]]:
     """Milliseconds after the kill at which each step of the failover happened (None when
-    the history does not show it), the first tick last."""
-    events = sandbox.call(failover.owner, "history", limit=HISTORY_LIMIT)["events"]
-    recent = [event for event in events if event["ts_ms"] >= failover.killed_ms]
+    the history does not show it), the first tick last. The start's result may be
+    committed after the first tick: wait for it (bounded)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        events = sandbox.call(failover.owner, "history", limit=HISTORY_LIMIT)["events"]
+        recent = [event for event in events if event["ts_ms"] >= failover.killed_ms]
+        done = any(event["kind"] == "OperationCompleted"
+                   and event["summary"].startswith(f"{resource} start on {failover.owner}")
+                   for event in recent)
+        if done or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     steps: list[tuple[str, int | None]] = []
     for label, kind, pattern in STEPS:
         matcher = re.compile(pattern.format(victim=re.escape(failover.victim),

@@ -54,6 +54,10 @@ class LogProposer:
         self.proposed.append((kind, dict(body)))
         return self.log.add(kind, body)
 
+    def read_barrier(self, timeout_ms: int) -> int:
+        self.proposed.append(("ReadBarrier", {}))
+        return self.log.add("ReadBarrier", {}).index
+
 
 class FakeClock:
     def __init__(self) -> None:
@@ -212,3 +216,31 @@ def test_a_node_with_a_fence_request_against_it_stops_renewing_its_lease():
     clock.now += 1.1                          # 2.1 s after the last committed renewal
     assert not duty.lease.valid()
     assert [kind for kind, _body in proposer.proposed] == ["LeaseRenewed"]
+
+
+class ReplayingMachine:
+    """A restarted node replaying its log: it shows an old state until a read barrier has
+    been applied, then the log's current one."""
+
+    def __init__(self, old_state, log: Log) -> None:
+        self.old_state, self.log, self.caught_up = old_state, log, False
+
+    @property
+    def state(self):
+        return self.log.state if self.caught_up else self.old_state
+
+
+def test_a_request_answered_long_ago_is_not_executed_from_a_replayed_state():
+    log = cluster(DEVICE + "property stonith-enabled=true\n")
+    fence = log.add("FenceRequested", {"target": "n3", "action": "off", "reason": "lost"})
+    old_state = log.state                               # n1 is the pending executor here
+    log.add("NodeFenced", {"target": "n3", "action": "off", "request_index": fence.index,
+                           "device": "fence-n3", "level": 1})
+    runner = FakeFenceRunner()
+    duties, proposer = duties_for(log, runner=runner)
+    machine = ReplayingMachine(old_state, log)
+    duties.machine = machine
+    proposer.read_barrier = lambda timeout_ms: setattr(machine, "caught_up", True) or 0
+    duties.execute_requests(machine.state)
+    assert duties.requests.wait_idle(10)
+    assert runner.fence_calls() == []                   # answered already: nothing to do
