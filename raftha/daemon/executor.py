@@ -51,6 +51,11 @@ from raftha.scheduler.digests import record_digests
 LOG = logging.getLogger(__name__)
 RESULT_PROPOSE_TIMEOUT_MS = 5000
 SHUTDOWN_STOP_BUDGET_MS = 8000
+# While stopping, one result proposal gets this long: with a quorum a commit takes
+# milliseconds; without one, waiting longer only delays the stop of the node.
+SHUTDOWN_PROPOSE_TIMEOUT_MS = 1500
+# How long a stopping node waits for a quorum to show again before it stops recording.
+SHUTDOWN_QUORUM_WAIT_MS = 500
 MAX_EXIT_REASON_CHARS = 512
 REJECTION_BACKOFF_S = 5.0
 
@@ -241,6 +246,14 @@ class Executor:
         self.tick_pending = False
         self.no_quorum_since: float | None = None
         self.backoff_until: dict[str, float] = {}
+        # What this node's agents left active, as the agents answered (committed or not):
+        # history id -> the call that started, promoted or found it. A clean stop stops
+        # these too, so a start whose result never reached the log is not left running.
+        self.active_here: dict[str, AgentCall] = {}
+        self.stopped_here: set[str] = set()  # stopped by this node's agents since last active
+        # Set once a result could not be committed during shutdown for want of a quorum:
+        # the remaining stops still run, without waiting on the log.
+        self.shutdown_unrecorded = False
         # Set by the fencing duties: False while watchdog recovery is configured and this
         # node's lease is not valid (a start then could outlive the majority's wait).
         self.lease_allows_start: Any = None
@@ -436,11 +449,37 @@ class Executor:
             if call.verb not in ("probe", "notify") and not self.claim(call):
                 return False
             result = self.run_agent(call)
+            self.note_outcome(call, result)
             return self.record(call, result)
         finally:
             with self.lock:
                 self.busy.pop(call.history_id, None)
             self.wakeup.set()
+
+    def quorum_shows(self, wait_ms: int) -> bool:
+        """Whether this node sees a quorum now or within `wait_ms` (an election's gap)."""
+        deadline = clock.monotonic() + wait_ms / 1000
+        while True:
+            try:
+                if self.raft.status().has_quorum:
+                    return True
+            except Exception:
+                return False
+            if clock.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+
+    def note_outcome(self, call: AgentCall, result: AgentResult) -> None:
+        """Keeps `active_here` in step with what the agents answered."""
+        rc = int(result.rc) if result.status is ExecStatus.DONE else -1
+        with self.lock:
+            if (call.verb in ("start", "promote") and rc == 0) or (
+                    call.verb == "probe" and rc in (0, 8)):
+                self.active_here[call.history_id] = call
+                self.stopped_here.discard(call.history_id)
+            elif (call.verb == "probe" and rc == 7) or (call.verb == "stop" and rc == 0):
+                self.active_here.pop(call.history_id, None)
+                self.stopped_here.add(call.history_id)
 
     def run_agent(self, call: AgentCall) -> AgentResult:
         if call.agent.startswith("stonith:"):  # the fencer owns fence devices
@@ -525,10 +564,19 @@ class Executor:
         event_id = secrets.token_bytes(16)
         deadline = None if budget_ms is None else clock.monotonic() + budget_ms / 1000
         while True:
+            timeout_ms = RESULT_PROPOSE_TIMEOUT_MS
+            if self.stopping.is_set():
+                timeout_ms = SHUTDOWN_PROPOSE_TIMEOUT_MS
+            if deadline is not None:
+                timeout_ms = max(1, min(timeout_ms, int((deadline - clock.monotonic()) * 1000)))
+            if self.stopping.is_set() and not self.quorum_shows(SHUTDOWN_QUORUM_WAIT_MS):
+                LOG.info("result of %s not recorded: no quorum while stopping",
+                         call.action_key)
+                self.shutdown_unrecorded = True
+                return False
             try:
                 outcome = self.proposer.propose("OperationCompleted", body, user="",
-                                                timeout_ms=RESULT_PROPOSE_TIMEOUT_MS,
-                                                event_id=event_id)
+                                                timeout_ms=timeout_ms, event_id=event_id)
             except ProposalRejected as rejection:
                 LOG.error("result of %s rejected: %s", call.action_key, rejection)
                 with self.lock:
@@ -542,7 +590,10 @@ class Executor:
                     self.counts["proposal_failures"] += 1
                 LOG.info("result of %s not committed yet (%s); retrying", call.action_key,
                          error)
-                if self.stopping.is_set() and deadline is None:
+                if self.stopping.is_set() and (deadline is None
+                                               or str(error).startswith("no quorum")):
+                    # A stopping node does not wait for a quorum that may never return.
+                    self.shutdown_unrecorded = str(error).startswith("no quorum")
                     return False
                 if deadline is not None and clock.monotonic() > deadline:
                     return False
@@ -607,28 +658,49 @@ class Executor:
 
     def stop_local_resources(self, deadline: float) -> None:
         """Demote and stop every resource the committed state shows active here, in reverse
-        configuration order, and record the results while the budget lasts."""
+        configuration order, then whatever else this node's agents left active (a start
+        whose result was never committed); record the results while the budget lasts and
+        a quorum answers. Every stop runs, recorded or not."""
         state = self.machine.state
-        if not self.eligible(state):
-            return
         self.cancel_monitors(set())
-        if not stored_configuration(state).all_primitives():
-            return
-        view = self.current_view(state)
-        for placement in reversed(view.plan.placements):
-            if self.node not in placement.current_nodes or not placement.managed:
-                continue
-            verbs = ["demote", "stop"] if placement.current_role == "Promoted" else ["stop"]
-            for verb in verbs:
-                action = Action(key=f"{verb}:{placement.resource}:{self.node}", verb=verb,
-                                resource=placement.resource, node=self.node, runnable=True)
-                call = view.call_for(action)
-                if call is None:
+        handled: set[str] = set()  # history ids stopped above, or left alone (unmanaged)
+        if self.eligible(state) and stored_configuration(state).all_primitives():
+            view = self.current_view(state)
+            for placement in reversed(view.plan.placements):
+                if not placement.managed:  # unmanaged (or in maintenance): left as it is
+                    handled.add(view.history_id(placement.resource))
+                if self.node not in placement.current_nodes or not placement.managed:
                     continue
-                result = self.run_agent(call)
-                remaining_ms = int((deadline - clock.monotonic()) * 1000)
-                if remaining_ms > 0:
-                    self.record(call, result, budget_ms=remaining_ms)
+                verbs = ["demote", "stop"] if placement.current_role == "Promoted" else ["stop"]
+                with self.lock:
+                    if view.history_id(placement.resource) in self.stopped_here:
+                        continue  # stopped here already; its result did not reach the log
+                for verb in verbs:
+                    action = Action(key=f"{verb}:{placement.resource}:{self.node}", verb=verb,
+                                    resource=placement.resource, node=self.node,
+                                    runnable=True)
+                    call = view.call_for(action)
+                    if call is not None:
+                        self.run_at_shutdown(call, deadline)
+                        handled.add(call.history_id)
+        with self.lock:
+            leftovers = [call for history_id, call in reversed(self.active_here.items())
+                         if history_id not in handled]
+        for call in leftovers:
+            self.run_at_shutdown(stop_call_for(call, self.node), deadline)
+
+    def run_at_shutdown(self, call: AgentCall, deadline: float) -> None:
+        result = self.run_agent(call)
+        self.note_outcome(call, result)
+        remaining_ms = int((deadline - clock.monotonic()) * 1000)
+        if remaining_ms > 0 and not self.shutdown_unrecorded:
+            self.record(call, result, budget_ms=remaining_ms)
+
+
+def stop_call_for(call: AgentCall, node: str) -> AgentCall:
+    """The stop of what `call` started (same agent, parameters and meta attributes)."""
+    return replace(call, action_key=f"stop:{call.instance}:{node}", verb="stop",
+                   operation="stop", interval_ms=0, role="", target_rc=0, on_fail="")
 
 
 def build_executor(config: Any, machine: Any, proposer: Any, raft: Any) -> Executor | None:
