@@ -554,18 +554,16 @@ class FenceRunner:
         now (cached), and with `start_ahead` one process of each waits on its stdin. Called
         on every configuration change: waiting processes of agents no longer configured
         are stopped, the others replaced. Blocks for the meta-data runs (bounded)."""
-        paths = []
-        for agent in sorted(set(agents)):
-            path = self.agent_path(agent)
-            if path is None:
-                continue
+        found = [(agent, self.agent_path(agent)) for agent in sorted(set(agents))]
+        found = [(agent, path) for agent, path in found if path is not None]
+        if self.settings.start_ahead:
+            # Started first: their imports overlap with the meta-data runs below.
+            self.waiting.replace_all([path for _agent, path in found])
+        for agent, _path in found:
             try:
                 self.metadata(agent)
             except FenceMetadataError:
                 continue
-            paths.append(path)
-        if self.settings.start_ahead:
-            self.waiting.replace_all(paths)
 
     def close(self) -> None:
         """Stop every waiting agent process (daemon shutdown)."""
@@ -597,8 +595,9 @@ class FenceRunner:
             cached = self._metadata_cache.get(key)
         if cached is not None:
             return cached
-        call = self._run(path, "action=metadata\n", agent, "metadata",
-                         self.settings.metadata_timeout_ms)
+        # A process of its own: the waiting one is kept for a fence request.
+        call = self._run_new(path, "action=metadata\n", agent, "metadata",
+                             self.settings.metadata_timeout_ms)
         if call.rc != 0:
             raise FenceMetadataError(f"meta-data of {agent}: {call.reason}")
         parsed = parse_fence_metadata(call.output)
