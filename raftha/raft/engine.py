@@ -340,7 +340,9 @@ def install_durable_append(node: ReplicatedLogNode) -> None:
 
 
 def install_peer_ping(node: ReplicatedLogNode, period_ms: int) -> None:
-    """Every period, send a message of a type pysyncobj ignores to every connected peer."""
+    """Every period, send a message of a type pysyncobj ignores to every connected peer
+    except the known leader; a leader sends none. Links to and from a leader carry its
+    heartbeats and their acknowledgements, so only links between non-leaders go idle."""
     period_seconds = period_ms / 1000.0
     last_sent = [0.0]
     transport = node.transport
@@ -350,7 +352,11 @@ def install_peer_ping(node: ReplicatedLogNode, period_ms: int) -> None:
         if now - last_sent[0] < period_seconds:
             return
         last_sent[0] = now
+        if node._isLeader():
+            return
+        leader = node._getLeader()
         for peer in node.otherNodes:
-            transport.send(peer, {"type": PING_MESSAGE_TYPE})
+            if peer != leader:
+                transport.send(peer, {"type": PING_MESSAGE_TYPE})
 
     node.addOnTickCallback(ping)

@@ -142,10 +142,24 @@ def test_killing_the_leader_elects_another_and_writes_continue(raft_cluster):
     cluster.propose_committed("before-failover")
     time.sleep(2.5)  # longer than the connection timeout: links between followers are idle
     followers = [address for address in cluster.addresses if address != old_leader]
+
+    def pings_seen() -> dict[str, dict[str, int]]:
+        return {address: cluster.node(address).request("metrics")["metrics"]["pings_received"]
+                for address in cluster.addresses}
+
+    before = pings_seen()
     for follower in followers:
         other = next(address for address in followers if address != follower)
-        pings = cluster.node(follower).request("metrics")["metrics"]["pings_received"]
-        assert pings.get(other, 0) > 0, pings
+        assert before[follower].get(other, 0) > 0, before
+    time.sleep(1.5)  # three ping periods
+    after = pings_seen()
+    if cluster.node(old_leader).status()["is_leader"]:
+        # Links to and from the leader carry heartbeats: nobody pings over them.
+        assert after[old_leader] == before[old_leader], (before, after)
+        for follower in followers:
+            assert after[follower].get(old_leader) == before[follower].get(old_leader)
+            other = next(address for address in followers if address != follower)
+            assert after[follower][other] > before[follower][other]
     cluster.kill(old_leader)
     killed_at = time.monotonic()
     new_leader = cluster.wait_leader(timeout_s=10.0, among=followers)
