@@ -90,7 +90,8 @@ class FencingDuties:
         self.requested_at: dict[str, float] = {}
         self.stopping = threading.Event()
         self.wakeup = threading.Event()         # a fence result waits to be committed
-        self.prepared_index = -1                # configuration index the runner is ready for
+        # (configuration index, cluster properties) the runner was last readied for
+        self.prepared_for: tuple[int, Any] = (-1, None)
         self.preparing: threading.Thread | None = None
         self.fencing_seen = b""
         self.lost_seen: frozenset[str] = frozenset()
@@ -190,16 +191,21 @@ class FencingDuties:
         read and one process of each configured agent waiting on its stdin, so a request
         does not pay for the agent's start (`FenceRunner.prepare`)."""
         prepare = getattr(self.requests.runner, "prepare", None)
-        if prepare is None or state.configuration_index == self.prepared_index:
+        if prepare is None:
+            return
+        key = (state.configuration_index, state.properties)
+        if key == self.prepared_for:
             return
         if self.preparing is not None and self.preparing.is_alive():
             return   # the next step prepares for the newest configuration
-        self.prepared_index = state.configuration_index
-        try:
-            agents = sorted({device.agent for device in devices_from_config(
-                stored_configuration(state)) if device.enabled})
-        except FencingConfigError:
-            agents = []
+        self.prepared_for = key
+        agents: list[str] = []
+        if fencing_readiness(state).enabled:   # no process waits while fencing is off
+            try:
+                agents = sorted({device.agent for device in devices_from_config(
+                    stored_configuration(state)) if device.enabled})
+            except FencingConfigError:
+                agents = []
         self.preparing = threading.Thread(target=self.run_prepare, args=(prepare, agents),
                                           name="fence-prepare", daemon=True)
         self.preparing.start()

@@ -244,3 +244,31 @@ def test_a_request_answered_long_ago_is_not_executed_from_a_replayed_state():
     duties.execute_requests(machine.state)
     assert duties.requests.wait_idle(10)
     assert runner.fence_calls() == []                   # answered already: nothing to do
+
+
+class PreparingRunner(FakeFenceRunner):
+    """Records what the duties ask the runner to ready."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.prepared: list[list[str]] = []
+
+    def prepare(self, agents: list[str]) -> None:
+        self.prepared.append(list(agents))
+
+
+def test_the_runner_is_readied_for_the_configured_agents_only_while_fencing_is_on():
+    log = cluster(DEVICE + "property stonith-enabled=false\n")
+    runner = PreparingRunner()
+    duties, _proposer = duties_for(log, runner=runner)
+
+    def step() -> None:
+        duties.prepare_runner(log.state)
+        if duties.preparing is not None:
+            duties.preparing.join(10)
+
+    step()
+    step()                                        # nothing changed: not readied again
+    log.add("ClusterPropertySet", {"name": "stonith-enabled", "value": "true"})
+    step()
+    assert runner.prepared == [[], ["fence_scripted"]]
