@@ -171,6 +171,11 @@ def operation_body(node: str, call: AgentCall, result: AgentResult,
     if call.digest_parameters:
         body.update(record_digests(dict(call.digest_parameters), call.interval_ms,
                                    non_reloadable).to_body())
+    if call.operation in ("migrate_to", "migrate_from"):
+        meta = dict(call.meta)
+        for key in ("migrate_source", "migrate_target"):
+            if meta.get(key):
+                body[key] = meta[key]
     if call.verb == "notify":
         meta = dict(call.meta)
         body["notify_type"] = meta.get("notify_type", "")
@@ -438,6 +443,25 @@ class Executor:
         """Starts and promotes need this node's lease in watchdog mode (DESIGN section 7)."""
         return self.lease_allows_start is None or bool(self.lease_allows_start())
 
+    def migration_fallback(self, call: AgentCall) -> AgentCall:
+        """A migrate_to or migrate_from of an agent that does not advertise it runs as a
+        stop or start instead (and is recorded so): the resource moves the usual way."""
+        if call.verb not in ("migrate_to", "migrate_from"):
+            return call
+        try:
+            metadata = self.runner.metadata(AgentSpec.parse(call.agent,
+                                                            resource_id=call.history_id),
+                                            node_name=self.node)
+            supported = metadata.supports(call.verb)
+        except Exception:
+            supported = False
+        if supported:
+            return call
+        verb = "stop" if call.verb == "migrate_to" else "start"
+        LOG.info("executor on %s: %s: the agent cannot migrate; %s instead", self.node,
+                 call.action_key, verb)
+        return replace(call, verb=verb, operation=verb)
+
     def run_and_record(self, call: AgentCall) -> bool:
         """Runs one action and proposes its result; True once the result is committed.
         Everything but a probe is first claimed in the log (OperationsPending): the claim
@@ -445,6 +469,7 @@ class Executor:
         with self.lock:
             self.busy.setdefault(call.history_id, call.action_key)
         try:
+            call = self.migration_fallback(call)
             # Probes and notifications change nothing the scheduler reads: no claim.
             if call.verb not in ("probe", "notify") and not self.claim(call):
                 return False

@@ -44,10 +44,13 @@ from raftha.model.deadlines import failure_timeout_due_ms  # noqa: F401 - re-exp
 from raftha.model.state import ClusterState
 from raftha.scheduler import Action, InstancePlacement, Plan
 from raftha.scheduler.digests import configured_parameters
+from raftha.scheduler.migration import migration_meta
 from raftha.scheduler.rules import parse_interval_ms
 
-OWN_VERBS = ("probe", "start", "stop", "promote", "demote", "monitor", "reload", "notify")
-ONE_SHOT_VERBS = ("probe", "start", "stop", "promote", "demote", "reload", "notify")
+OWN_VERBS = ("probe", "start", "stop", "promote", "demote", "monitor", "reload", "notify",
+             "migrate_to", "migrate_from")
+ONE_SHOT_VERBS = ("probe", "start", "stop", "promote", "demote", "reload", "notify",
+                  "migrate_to", "migrate_from")
 DEFAULT_OPERATION_TIMEOUT_MS = 20_000
 IMPLIED_STOP_REASONS = ("implied by fencing", "node is down")
 ORPHAN_PREFIX = "#orphan:"  # the scheduler's primitive name for a resource no longer configured
@@ -247,7 +250,9 @@ def build_call(configuration: Configuration, primitive: Primitive,
         history_id=history_id_of(placement, placement.resource),
         instance=placement.resource, agent=primitive.agent,
         params=tuple(sorted(params.items())),
-        meta=tuple(sorted(agent_meta(configuration, primitive, placement).items())),
+        meta=tuple(sorted({**agent_meta(configuration, primitive, placement),
+                           **migration_meta(verb, action.node, placement.current_nodes,
+                                            placement.target_node)}.items())),
         timeout_ms=timeout_ms, interval_ms=interval_ms, role=role, target_rc=target_rc,
         on_fail=(configured.on_fail or "") if configured is not None else "",
         shared=placement.anonymous,

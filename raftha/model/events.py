@@ -259,7 +259,7 @@ def validate_operation_completed(body: Mapping[str, Any]) -> None:
     for a probe)."""
     require_keys(body, ("node", "resource", "agent", "operation", "interval_ms", "rc",
                         "op_status", "target_rc", "exit_reason", "duration_ms"),
-                 DIGEST_FIELDS + NOTIFY_FIELDS + ("notify_through_call_id",))
+                 DIGEST_FIELDS + NOTIFY_FIELDS + ("notify_through_call_id",) + MIGRATE_FIELDS)
     require_node_name(body["node"], "node")
     require_resource_id(body["resource"])
     if not isinstance(body["agent"], str) or not AGENT_PATTERN.match(body["agent"]):
@@ -274,6 +274,9 @@ def validate_operation_completed(body: Mapping[str, Any]) -> None:
     require_text(body["exit_reason"], "exit_reason", MAX_EXIT_REASON_CHARS)
     require_integer(body["duration_ms"], "duration_ms", 0, 2**40)
     validate_digests(body)
+    for key in MIGRATE_FIELDS:
+        if key in body:
+            require_node_name(body[key], key)
     if body["operation"] == "notify" or any(key in body for key in NOTIFY_FIELDS):
         if body["operation"] != "notify":
             raise EventError("notify_type and notify_operation belong to a notify only")
@@ -287,6 +290,8 @@ def validate_operation_completed(body: Mapping[str, Any]) -> None:
             require_integer(body["notify_through_call_id"], "notify_through_call_id", 0, 2**62)
 
 
+# A live migration's source and target nodes (migrate_to and migrate_from results).
+MIGRATE_FIELDS = ("migrate_source", "migrate_target")
 # A clone notification's type (pre, post) and the operation it is about.
 NOTIFY_FIELDS = ("notify_type", "notify_operation")
 # The parameters an operation ran with (see raftha.scheduler.digests), all optional.

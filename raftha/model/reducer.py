@@ -414,6 +414,7 @@ def on_operation_completed(state: ClusterState, index: int, event: Event) -> Clu
         op_force_restart=body.get("op_force_restart"),
         parameter_digests=tuple(sorted(body.get("parameter_digests", {}).items())),
         notified_through=body.get("notify_through_call_id"),
+        migrate_source=body.get("migrate_source"), migrate_target=body.get("migrate_target"),
     )
     histories = state.histories_of(node)
     history = next((item for item in histories if item.resource == resource), None)

@@ -33,6 +33,7 @@ from raftha.model.config import (
     pairs_get,
 )
 from raftha.model.status import ClusterStatus, OperationRecord
+from raftha.scheduler.migration import dangling_migrations
 from raftha.scheduler.restarts import failures_with_changed_parameters, plan_parameter_changes
 from raftha.scheduler.rules import RuleContext, evaluate_rule, parse_interval_ms
 from raftha.scheduler.scores import (
@@ -179,6 +180,8 @@ class Resource:
     parameter_restarts: dict[str, str] = field(default_factory=dict)
     parameter_reloads: dict[str, str] = field(default_factory=dict)
     parameter_reschedules: dict[str, str] = field(default_factory=dict)
+    # nodes where a completed live migration left only a stop to do (raftha.scheduler.migration)
+    dangling_on: set[str] = field(default_factory=set)
 
     @property
     def current_node(self) -> str | None:
@@ -546,7 +549,15 @@ class Scheduler:
                 return candidate
         return None
 
+    def note_dangling(self, history_id: str, node: str) -> None:
+        """The source of a completed live migration: known there, active elsewhere."""
+        resource = self.find_history_target(history_id, node)
+        if resource is not None:
+            resource.known_on.add(node)
+            resource.dangling_on.add(node)
+
     def unpack_status(self) -> None:
+        dangling = dangling_migrations(self.status)
         for node_status in self.status.nodes:
             info = self.nodes.get(node_status.name)
             if info is None:
@@ -555,6 +566,9 @@ class Scheduler:
                 # Without fencing, an offline node's history says nothing about now.
                 continue
             for history in node_status.histories:
+                if (history.resource, info.name) in dangling:
+                    self.note_dangling(history.resource, info.name)
+                    continue
                 ops = sorted((op for op in history.operations),
                              key=lambda op: (op.call_id if op.call_id >= 0 else 1 << 40))
                 state = self.replay_history(history.resource, ops)

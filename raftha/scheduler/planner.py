@@ -16,9 +16,12 @@ import itertools
 from raftha.model.config import Configuration, Primitive, normalize_role
 from raftha.model.status import ClusterStatus
 from raftha.scheduler.engine import Resource, Scheduler
+from raftha.scheduler.migration import migrate_actions
 from raftha.scheduler.notify import add_notifications
 from raftha.scheduler.plan import Action, Explanation, InstancePlacement, Plan
 from raftha.scheduler.rules import parse_interval_ms
+
+MIGRATION_VERBS = {"migrate_to": "stop", "migrate_from": "start"}
 
 
 def plan(config: Configuration, status: ClusterStatus) -> Plan:
@@ -34,7 +37,8 @@ def plan(config: Configuration, status: ClusterStatus) -> Plan:
     for resource in engine.resources:
         for primitive in resource.primitives():
             placements.append(_placement(engine, resource, primitive))
-            actions.extend(_actions(engine, primitive, probe_nodes))
+            actions.extend(migrate_actions(engine, primitive,
+                                           _actions(engine, primitive, probe_nodes)))
             explanations.append(_explanation(primitive))
     node_states = tuple((name, info.state_name()) for name, info in engine.sorted_nodes())
     return add_notifications(Plan(
@@ -55,7 +59,9 @@ def _orderings(engine: Scheduler, actions: list[Action]) -> list[tuple[str, str]
     by_resource: dict[str, dict[str, list[str]]] = {}
     for action in actions:
         if action.resource is not None:
-            by_resource.setdefault(action.resource, {}).setdefault(action.verb, []).append(
+            # A live migration stands for the stop (migrate_to) and the start (migrate_from).
+            verb = MIGRATION_VERBS.get(action.verb, action.verb)
+            by_resource.setdefault(action.resource, {}).setdefault(verb, []).append(
                 action.key)
     fence_keys = [action.key for action in actions if action.verb == "fence"]
     pairs: list[tuple[str, str]] = []
