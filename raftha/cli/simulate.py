@@ -106,10 +106,20 @@ def _transition_lines(plan_result) -> list[str]:
     lines = []
     for node in plan_result.fenced:
         lines.append(f"  * Fence (reboot) {node}")
+    # Reasons of restarts and reloads for parameter changes, and live migrations, by resource.
+    reasons = {(action.resource, action.verb): action.reason for action in plan_result.actions}
     for placement in plan_result.placements:
         before = placement.current_nodes
         after = placement.final_nodes
+        resource = placement.resource
         if before == after and placement.current_role == placement.final_role:
+            if (resource, "reload") in reasons:
+                lines.append(f"  * Reload     {resource} ( {after[0]} )  "
+                             f"{reasons[(resource, 'reload')]}")
+            elif reasons.get((resource, "stop"), "").startswith(("parameters changed",
+                                                                 "restarted after")):
+                lines.append(f"  * Restart    {resource} ( {after[0]} )  "
+                             f"{reasons[(resource, 'stop')]}")
             if placement.blocked and placement.target_node not in before:
                 lines.append(f"  * Start      {placement.resource} ( {placement.target_node} )"
                              "  blocked")
@@ -119,7 +129,8 @@ def _transition_lines(plan_result) -> list[str]:
         elif before and not after:
             lines.append(f"  * Stop       {placement.resource} ( {' '.join(before)} )")
         elif before != after:
-            lines.append(f"  * Move       {placement.resource} ( {' '.join(before)} -> "
+            verb = "Migrate" if (resource, "migrate_from") in reasons else "Move"
+            lines.append(f"  * {verb:<10} {placement.resource} ( {' '.join(before)} -> "
                          f"{' '.join(after)} )")
         else:
             verb = "Promote" if placement.final_role == "Promoted" else "Demote"

@@ -251,3 +251,13 @@ def test_event_accepts_digests_and_refuses_malformed_ones():
         validate_operation_completed(completed_body(op_restart_digest="ab" * 16))
     with pytest.raises(EventError, match="parameter"):
         validate_operation_completed(completed_body(parameter_digests={"x": 5}))
+
+
+def test_simulate_summary_names_restarts_and_reloads():
+    from raftha.cli.simulate import _transition_lines
+    restart = planned(BASE, BASE.replace("state=/run/db", "state=/run/db2"), ["state"])
+    lines = _transition_lines(restart)
+    assert "  * Restart    db ( n1 )  parameters changed: state" in lines
+    assert "  * Restart    web ( n1 )  restarted after db" in lines
+    reload = _transition_lines(planned(BASE, BASE.replace("fake=1", "fake=2"), ["state"]))
+    assert reload == ["  * Reload     db ( n1 )  parameters changed: fake"]

@@ -83,3 +83,11 @@ def test_completed_migration_is_active_on_target_and_stopped_on_source():
     # Once the stop is recorded, nothing is left to do.
     done["n1"] = [record("stop", 6)]
     assert one_shot(plan(parse_configuration(CONFIG.format(allow="true")), status(done))) == []
+
+
+def test_simulate_summary_says_migrate():
+    from raftha.cli.simulate import _transition_lines
+    migrating = plan(parse_configuration(CONFIG.format(allow="true")), status(RUNNING_ON_N1))
+    assert _transition_lines(migrating) == ["  * Migrate    m ( n1 -> n2 )"]
+    moving = plan(parse_configuration(CONFIG.format(allow="false")), status(RUNNING_ON_N1))
+    assert _transition_lines(moving) == ["  * Move       m ( n1 -> n2 )"]
