@@ -14,7 +14,14 @@ import sys
 
 import click
 
-from raftha.cli.common import call, fail, output_option, print_json, socket_option
+from raftha.cli.common import (
+    call,
+    fail,
+    node_set_delete_show_arguments,
+    output_option,
+    print_json,
+    socket_option,
+)
 from raftha.daemon.bootstrap import AUTHKEY_FILE_NAME, init_cluster, write_joining_node
 from raftha.daemon.config import ConfigError, parse_member
 
@@ -182,10 +189,7 @@ for command_name, attribute_name, attribute_value, text in (
 
 @node_group.command("attribute")
 @socket_option
-@click.argument("node")
-@click.argument("action", type=click.Choice(["set", "delete", "show"]))
-@click.argument("name", required=False)
-@click.argument("value", required=False)
+@node_set_delete_show_arguments
 def node_attribute(socket_path: str, node: str, action: str, name: str | None,
                    value: str | None) -> None:
     """Permanent node attributes: NODE set NAME VALUE | delete NAME | show [NAME]."""

@@ -41,6 +41,19 @@ def output_option(function: Callable) -> Callable:
     )(function)
 
 
+def node_set_delete_show_arguments(function: Callable) -> Callable:
+    """NODE set|delete|show [NAME] [VALUE], the shape of crm's node attribute and
+    utilization commands."""
+    for decorator in reversed((
+        click.argument("node"),
+        click.argument("action", type=click.Choice(["set", "delete", "show"])),
+        click.argument("name", required=False),
+        click.argument("value", required=False),
+    )):
+        function = decorator(function)
+    return function
+
+
 def call(socket_path: str, op: str, timeout_ms: int = DEFAULT_TIMEOUT_MS, **args: Any) -> Any:
     """One Control API call; exits with a one-line error on failure."""
     try:

@@ -19,7 +19,14 @@ import subprocess
 
 import click
 
-from raftha.cli.common import call, fail, output_option, print_json, socket_option
+from raftha.cli.common import (
+    call,
+    fail,
+    node_set_delete_show_arguments,
+    output_option,
+    print_json,
+    socket_option,
+)
 
 SYSTEMCTL_TIMEOUT_S = 120
 SYSTEMD_UNIT = "raftha.service"
@@ -27,10 +34,7 @@ SYSTEMD_UNIT = "raftha.service"
 
 @click.command("utilization")
 @socket_option
-@click.argument("node")
-@click.argument("action", type=click.Choice(["set", "delete", "show"]))
-@click.argument("name", required=False)
-@click.argument("value", required=False)
+@node_set_delete_show_arguments
 def node_utilization(socket_path: str, node: str, action: str, name: str | None,
                      value: str | None) -> None:
     """Set, delete or show a node's utilization (capacity for placement-strategy).

@@ -63,23 +63,21 @@ def sandbox_status(directory: str) -> None:
         fail(str(error))
 
 
-@sandbox_group.command("kill")
-@dir_option
-@click.argument("name")
-def sandbox_kill(directory: str, name: str) -> None:
-    """kill -9 the node's process group."""
-    try:
-        Sandbox(directory).kill(name)
-    except SandboxError as error:
-        fail(str(error))
+def sandbox_node_command(action: str, help_text: str) -> click.Command:
+    """`sandbox ACTION --dir DIR NAME`: the Sandbox method of that name on one node."""
+    @click.command(action, help=help_text)
+    @dir_option
+    @click.argument("node", metavar="NAME")
+    def command(directory: str, node: str) -> None:
+        try:
+            getattr(Sandbox(directory), action)(node)
+        except SandboxError as error:
+            fail(str(error))
+    return command
 
 
-@sandbox_group.command("start")
-@dir_option
-@click.argument("name")
-def sandbox_start(directory: str, name: str) -> None:
-    """Start a stopped or killed node again (waits until its socket answers)."""
-    try:
-        Sandbox(directory).start(name)
-    except SandboxError as error:
-        fail(str(error))
+for action_name, action_help in (
+    ("kill", "kill -9 the node's process group."),
+    ("start", "Start a stopped or killed node again (waits until its socket answers)."),
+):
+    sandbox_group.add_command(sandbox_node_command(action_name, action_help))

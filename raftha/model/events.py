@@ -18,7 +18,7 @@ Invariants:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -171,16 +171,26 @@ def require_text(value: Any, field: str, max_chars: int) -> str:
     return value
 
 
+def each_map(value: Any, field: str, max_items: int, unit: str,
+             not_a_map: str) -> Iterator[dict[str, Any]]:
+    """The items of `value`, a list of 1 to `max_items` maps, each checked as it is reached
+    (so the first bad item decides the error); `not_a_map` is the error for one that is
+    not a map."""
+    if not isinstance(value, list) or not 1 <= len(value) <= max_items:
+        raise EventError(f"{field} must be a list of 1 to {max_items} {unit}")
+    for item in value:
+        if not isinstance(item, dict):
+            raise EventError(not_a_map)
+        yield item
+
+
 def validate_cluster_created(body: Mapping[str, Any]) -> None:
     require_keys(body, ("name", "nodes"))
     if not isinstance(body["name"], str) or not CLUSTER_NAME_PATTERN.match(body["name"]):
         raise EventError(f"cluster name {body['name']!r} is not valid")
     nodes = body["nodes"]
-    if not isinstance(nodes, list) or not 1 <= len(nodes) <= MAX_INITIAL_NODES:
-        raise EventError(f"nodes must be a list of 1 to {MAX_INITIAL_NODES} nodes")
-    for node in nodes:
-        if not isinstance(node, dict):
-            raise EventError("each node must be a map with name and address")
+    for node in each_map(nodes, "nodes", MAX_INITIAL_NODES, "nodes",
+                         "each node must be a map with name and address"):
         require_keys(node, ("name", "address"))
         require_node_name(node["name"])
         require_address(node["address"])
@@ -336,12 +346,8 @@ def validate_operations_pending(body: Mapping[str, Any]) -> None:
     an anonymous clone instance, which may run on several nodes at once."""
     require_keys(body, ("node", "operations"), ("planned_call_id",))
     require_node_name(body["node"], "node")
-    operations = body["operations"]
-    if not isinstance(operations, list) or not 1 <= len(operations) <= MAX_PENDING_OPERATIONS:
-        raise EventError(f"operations must be a list of 1 to {MAX_PENDING_OPERATIONS} maps")
-    for item in operations:
-        if not isinstance(item, dict):
-            raise EventError("each pending operation must be a map")
+    for item in each_map(body["operations"], "operations", MAX_PENDING_OPERATIONS, "maps",
+                         "each pending operation must be a map"):
         require_keys(item, ("resource", "agent", "operation", "interval_ms", "shared"))
         require_resource_id(item["resource"])
         if not isinstance(item["agent"], str) or not AGENT_PATTERN.match(item["agent"]):

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from agent_test_support import (
     NODE_NAME,
+    ProcessJanitor,
     needs_pacemaker_agents,
     needs_resource_agents,
     wait_until,
@@ -100,7 +101,8 @@ def test_pacemaker_dummy_fail_start_on_this_host(runner: AgentRunner, work_dir: 
 
 
 @needs_pacemaker_agents
-def test_timeout_kills_the_whole_process_group(runner: AgentRunner, work_dir: Path) -> None:
+def test_timeout_kills_the_whole_process_group(runner: AgentRunner, work_dir: Path,
+                                               janitor: ProcessJanitor) -> None:
     # op_sleep makes the agent sleep in a child process and trap SIGTERM.
     spec = AgentSpec.parse("ocf:pacemaker:Dummy", "slow")
     params = {"state": str(work_dir / "slow.state"), "op_sleep": "60"}
@@ -108,20 +110,18 @@ def test_timeout_kills_the_whole_process_group(runner: AgentRunner, work_dir: Pa
     result = runner.run(spec, "monitor", params=params, timeout_ms=1000,
                         node_name=NODE_NAME, interval_ms=10_000)
     elapsed_s = time.monotonic() - started
-    try:
-        assert result.timed_out
-        assert result.status is ExecStatus.TIMED_OUT
-        assert result.pid > 0
-        # Generous bound: 1 s timeout + 1 s grace + drain, with slack for a loaded machine.
-        assert elapsed_s < 15
-        assert wait_until(lambda: not process_group_exists(result.pid), 5)
-    finally:
-        if process_group_exists(result.pid):
-            os.killpg(result.pid, 9)
+    assert result.pid > 0
+    janitor.groups.append(result.pid)  # killed at the end if the runner left it
+    assert result.timed_out
+    assert result.status is ExecStatus.TIMED_OUT
+    # Generous bound: 1 s timeout + 1 s grace + drain, with slack for a loaded machine.
+    assert elapsed_s < 15
+    assert wait_until(lambda: not process_group_exists(result.pid), 5)
 
 
 @needs_pacemaker_agents
-def test_sigkill_after_grace_when_agent_ignores_sigterm(work_dir: Path, tmp_path: Path) -> None:
+def test_sigkill_after_grace_when_agent_ignores_sigterm(work_dir: Path, tmp_path: Path,
+                                                        janitor: ProcessJanitor) -> None:
     agent_dir = tmp_path / "ocf" / "test"
     agent_dir.mkdir(parents=True)
     agent = agent_dir / "Stubborn"
@@ -131,13 +131,11 @@ def test_sigkill_after_grace_when_agent_ignores_sigterm(work_dir: Path, tmp_path
                                              kill_grace_ms=500, shims_dir=None))
     result = runner.run(AgentSpec.parse("ocf:test:Stubborn", "s"), "start", timeout_ms=500,
                         node_name=NODE_NAME)
-    try:
-        assert result.timed_out
-        assert 900 <= result.duration_ms < 15_000
-        assert wait_until(lambda: not process_group_exists(result.pid), 5)
-    finally:
-        if process_group_exists(result.pid):
-            os.killpg(result.pid, 9)
+    assert result.pid > 0
+    janitor.groups.append(result.pid)  # killed at the end if the runner left it
+    assert result.timed_out
+    assert 900 <= result.duration_ms < 15_000
+    assert wait_until(lambda: not process_group_exists(result.pid), 5)
 
 
 @needs_pacemaker_agents

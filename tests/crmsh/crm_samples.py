@@ -47,13 +47,20 @@ op_defaults op-options: \
 """
 
 
-def _blank(value):
+def rebuild(value, adjust):
+    """`value` (a model object, a tuple or a plain value) rebuilt bottom-up:
+    `adjust(original, changes)` may alter the rebuilt fields of each object in place."""
     if isinstance(value, tuple):
-        return tuple(_blank(item) for item in value)
+        return tuple(rebuild(item, adjust) for item in value)
     if not dataclasses.is_dataclass(value):
         return value
-    changes = {item.name: _blank(getattr(value, item.name))
+    changes = {item.name: rebuild(getattr(value, item.name), adjust)
                for item in dataclasses.fields(value)}
+    adjust(value, changes)
+    return dataclasses.replace(value, **changes)
+
+
+def _blank(value, changes) -> None:
     if isinstance(value, (Expression, DateExpression, ResourceExpression,
                           OperationExpression, FencingLevel)):
         changes["id"] = ""
@@ -63,11 +70,10 @@ def _blank(value):
         changes["terms"] = tuple(
             dataclasses.replace(term, id="", score=None) if isinstance(term, Rule) else term
             for term in changes["terms"])
-    return dataclasses.replace(value, **changes)
 
 
 def comparable(configuration):
     """The configuration with the ids crm syntax cannot carry blanked (see module doc);
     nested rules also lose their score, which Pacemaker ignores, and one-term rules their
     boolean operator, which means nothing there."""
-    return _blank(configuration)
+    return rebuild(configuration, _blank)

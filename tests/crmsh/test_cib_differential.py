@@ -18,7 +18,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from crm_samples import comparable
+from crm_samples import comparable, rebuild
 
 from raftha.cib import CibError, parse_cib
 from raftha.crmsh import parse_configuration, render_configuration
@@ -71,15 +71,9 @@ def test_whole_corpus_round_trips_through_crm_syntax():
     assert [problem for path in paths if (problem := round_trip_problem(path))] == []
 
 
-def _loose(value):
+def _loose(value, changes) -> None:
     """Blank every sub-object id and treat an unset set `sequential` as Pacemaker's
     default (true): crmsh neither shows generated ids nor keeps that distinction."""
-    if isinstance(value, tuple):
-        return tuple(_loose(item) for item in value)
-    if not dataclasses.is_dataclass(value):
-        return value
-    changes = {item.name: _loose(getattr(value, item.name))
-               for item in dataclasses.fields(value)}
     if isinstance(value, (Operation, Rule, AttributeSet, ResourceSet, FencingLevel)):
         changes["id"] = ""
     if isinstance(value, ResourceSet) and value.sequential is None:
@@ -93,7 +87,6 @@ def _loose(value):
     for name in ("meta", "params"):
         if name in changes and isinstance(changes[name], tuple):
             changes[name] = _first_of_each(changes[name])
-    return dataclasses.replace(value, **changes)
 
 
 def _first_of_each(pairs):
@@ -110,7 +103,7 @@ def _first_of_each(pairs):
 
 
 def crmsh_view(configuration):
-    loose = _loose(comparable(configuration))
+    loose = rebuild(comparable(configuration), _loose)
     return dataclasses.replace(
         loose,
         properties=tuple(sorted(set(loose.properties))),
