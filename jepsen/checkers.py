@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -414,6 +415,66 @@ def handovers(intervals: Sequence[Interval]) -> list[tuple[Interval, Interval]]:
 
 
 NODE_KILLING_FAMILIES = frozenset({"kill-node", "restart-all", "truncate"})
+CLAIM_MATCH_MS = 10_000  # a start claim's stamp (the claiming node's clock) vs. its first tick
+_PENDING_SUMMARY = re.compile(r"^(?P<actions>.+) on (?P<node>\S+): pending$")
+_COMPLETED_SUMMARY = re.compile(
+    r"^(?P<resource>\S+) (?P<operation>\S+)(?: \(\d+ ms\))? on (?P<node>\S+): "
+    r"rc=(?P<rc>-?\d+) status=(?P<status>-?\d+)")
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One committed event about a resource on a node, in log order."""
+
+    index: int
+    kind: str        # "claim-start" | "stopped" | "other"
+    node: str
+    ts_ms: int
+
+
+def resource_transitions(final_logs: Mapping[str, Sequence[Any]]) -> dict[str, list[Transition]]:
+    """Per resource, from the longest final log (raftha `history` entries with "summary"):
+    start claims (OperationsPending), successful stops (OperationCompleted rc=0 status=0) and
+    every other event naming the resource on a node."""
+    entries = max(final_logs.values(), key=len, default=[])
+    transitions: dict[str, list[Transition]] = defaultdict(list)
+    for entry in entries:
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("summary"), str):
+            continue
+        index, ts_ms = int(entry.get("index", 0)), int(entry.get("ts_ms", 0))
+        if entry.get("kind") == "OperationsPending":
+            match = _PENDING_SUMMARY.match(entry["summary"])
+            if match is None:
+                continue
+            for action in match["actions"].split(", "):
+                resource, _, operation = action.partition(" ")
+                kind = "claim-start" if operation == "start" else "other"
+                transitions[resource].append(Transition(index, kind, match["node"], ts_ms))
+        elif entry.get("kind") == "OperationCompleted":
+            match = _COMPLETED_SUMMARY.match(entry["summary"])
+            if match is None:
+                continue
+            stopped = match["operation"] == "stop" and match["rc"] == "0" \
+                and match["status"] == "0"
+            transitions[match["resource"]].append(
+                Transition(index, "stopped" if stopped else "other", match["node"], ts_ms))
+    return dict(transitions)
+
+
+def clean_stop_before_claim(transitions: Sequence[Transition], previous_node: str,
+                            next_node: str, recovered_ms: int) -> int | None:
+    """The log index of a successful stop on `previous_node` that is the last event about the
+    resource there before `next_node`'s start claim nearest to `recovered_ms`; else None."""
+    claims = [item for item in transitions if item.kind == "claim-start"
+              and item.node == next_node and abs(item.ts_ms - recovered_ms) <= CLAIM_MATCH_MS]
+    if not claims:
+        return None
+    claim = min(claims, key=lambda item: abs(item.ts_ms - recovered_ms))
+    before = [item for item in transitions if item.index < claim.index
+              and item.node == previous_node]
+    if before and before[-1].kind == "stopped":
+        return before[-1].index
+    return None
 
 
 def node_restarts(history: Sequence[dict]) -> dict[str, list[int]]:
@@ -437,7 +498,9 @@ def check_fenced_recovery(run: RunData) -> dict:
     A third proof: the fault killed every process of the node (kill-node, restart-all,
     truncate) and the harness restarted the node before the recovery. Its resources were
     gone, and the node came back as a fresh daemon that reports them itself: no fence is
-    needed (the record carries "rejoined_ms").
+    needed (the record carries "rejoined_ms"). A fourth: the committed log shows a
+    successful stop of the resource on the previous node as the last word about it there
+    before the new node's start claim (a clean move, "stopped_index").
     """
     if not run.ledger:
         return {"valid": UNKNOWN, "reason": "no ledger ticks recorded"}
@@ -447,6 +510,7 @@ def check_fenced_recovery(run: RunData) -> dict:
     windows = fault_windows(run.history, end_ms)
     fences = _fences_ok(run.fence_history)
     restarts = node_restarts(run.history)
+    transitions = resource_transitions(run.final_logs)
     grouped = intervals_by_resource(activity_intervals(run.ledger, gap_ms))
     judged: list[dict] = []
     violations: list[dict] = []
@@ -470,8 +534,12 @@ def check_fenced_recovery(run: RunData) -> dict:
                 rejoined = [stamp for stamp in restarts.get(previous.node, [])
                             if fault_start <= stamp <= current.start_ms]
                 record["rejoined_ms"] = min(rejoined) if rejoined else None
+            if not fenced_at and not record.get("rejoined_ms"):
+                record["stopped_index"] = clean_stop_before_claim(
+                    transitions.get(resource, []), previous.node, current.node,
+                    current.start_ms)
             judged.append(record)
-            if fenced_at or record.get("rejoined_ms"):
+            if fenced_at or record.get("rejoined_ms") or record.get("stopped_index"):
                 continue
             if wait_ms is None:
                 undecidable += 1

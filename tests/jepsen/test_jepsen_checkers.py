@@ -422,3 +422,29 @@ def test_fenced_recovery_accepts_a_killed_node_that_came_back_before_the_recover
                                         + restart_heal(2, 4000, [1], ["n1"])),
                           ledger=ledger, params={"watchdog_wait_ms": 8000})
     assert checkers.check_fenced_recovery(daemon_only)["valid"] is False
+
+
+def log_entry(index: int, kind: str, summary: str, ts_ms: int) -> dict:
+    return {"index": index, "kind": kind, "summary": summary, "ts_ms": ts_ms}
+
+
+def test_fenced_recovery_accepts_a_logged_clean_stop_before_the_new_claim():
+    history = tuple(fault(1, 1000, ["n1"], "clock") + heal(2, 9000, [1]))
+    ledger = tuple(ticks("n1", "r1", 0, 1200) + ticks("n2", "r1", 2000, 4000))
+    clean = [log_entry(10, "OperationsPending", "r1 stop on n1: pending", 1100),
+             log_entry(11, "OperationCompleted", "r1 stop on n1: rc=0 status=0", 1250),
+             log_entry(12, "OperationsPending", "fence-n1 start, r1 start on n2: pending",
+                       1900),
+             log_entry(13, "OperationCompleted", "r1 start on n2: rc=0 status=0", 2000)]
+    run = RunData(history=history, ledger=ledger, final_logs={"n2": clean, "n3": clean[:2]},
+                  params={"watchdog_wait_ms": 8000})
+    result = checkers.check_fenced_recovery(run)
+    assert result["valid"] is True, result
+    assert result["handovers"][0]["stopped_index"] == 11
+    # The stop failed, or the previous node's last word was a monitor: no proof.
+    for summary in ("r1 stop on n1: rc=1 status=0",
+                    "r1 monitor (2000 ms) on n1: rc=0 status=0"):
+        unclean = [*clean[:1], log_entry(11, "OperationCompleted", summary, 1250), *clean[2:]]
+        run = RunData(history=history, ledger=ledger, final_logs={"n2": unclean},
+                      params={"watchdog_wait_ms": 8000})
+        assert checkers.check_fenced_recovery(run)["valid"] is False, summary
