@@ -6,7 +6,8 @@
   next index (which made followers cut and re-append applied entries), and refuses
   read-only clients and the admin ("utility") commands.
 - `ReplicatedLogNode` has exactly one replicated method, `apply_entry(bytes)`, whose body
-  calls a wrapper that never raises, and returns the entry's log index to the proposer.
+  calls a wrapper that never raises, and returns the entry's log index to the proposer. It
+  replicates all proposals queued in one tick with one AppendEntries per peer.
 - `install_durable_append` syncs the leader's new entries while the followers write theirs;
   `tick_wait_seconds` lets the tick thread sleep until a heartbeat or election is due.
 - `install_peer_ping` keeps follower-to-follower links alive: pysyncobj drops a link on which
@@ -211,6 +212,8 @@ class ReplicatedLogNode(SyncObj):
                  applier: Callable[[int, bytes], None], stats: SyncStats) -> None:
         # Set before SyncObj.__init__: pysyncobj treats such attributes as internal.
         self._raftha_applier = applier
+        self._raftha_holding_sends = False
+        self._raftha_send_held = False
         with _construction_lock:
             _construction_stats.append(stats)
             try:
@@ -218,6 +221,29 @@ class ReplicatedLogNode(SyncObj):
                                  transportClass=HardenedTransport)
             finally:
                 _construction_stats.clear()
+
+    def _checkCommandsToApply(self) -> None:  # noqa: N802 - the library's name
+        """Drain the proposal queue, then replicate what it appended in one message per peer.
+
+        The library sends an AppendEntries after every command it appends: with proposals
+        queued by several clients that is one message (and one acknowledgement) per command
+        and follower. Sends are held while the queue drains and made once after; the
+        followers' single syncs already cover a batch (group commit on disk and on the wire).
+        """
+        self._raftha_holding_sends = True
+        try:
+            super()._checkCommandsToApply()
+        finally:
+            self._raftha_holding_sends = False
+        if self._raftha_send_held:
+            self._raftha_send_held = False
+            self._SyncObj__sendAppendEntries()
+
+    def _SyncObj__sendAppendEntries(self) -> None:  # noqa: N802 - the library's name
+        if self._raftha_holding_sends:
+            self._raftha_send_held = True
+            return
+        SyncObj._SyncObj__sendAppendEntries(self)
 
     @replicated
     def apply_entry(self, entry: bytes) -> int:

@@ -307,6 +307,72 @@ def test_the_leader_applies_only_entries_its_journal_synced(tmp_path, monkeypatc
     assert unsynced_applies == []
 
 
+def _free_addresses(count: int) -> list[str]:
+    probes = [socket.socket() for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [f"127.0.0.1:{probe.getsockname()[1]}" for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
+
+
+def test_proposals_queued_together_travel_in_one_append_entries(tmp_path, monkeypatch):
+    """Three members in this process; 24 proposals at once: every one commits, and the
+    leader sends entries queued in the same tick together instead of one message each."""
+    entries_per_message: list[int] = []
+    send = HardenedTransport.send
+
+    def counting_send(transport, node, message):
+        if isinstance(message, dict) and message.get("type") == "append_entries" \
+                and message.get("entries"):
+            entries_per_message.append(len(message["entries"]))
+        return send(transport, node, message)
+
+    monkeypatch.setattr(HardenedTransport, "send", counting_send)
+    addresses = _free_addresses(3)
+    logs = [RaftLog(settings(self_address=address,
+                             peer_addresses=tuple(a for a in addresses if a != address),
+                             data_dir=tmp_path / str(number)), _NullMachine())
+            for number, address in enumerate(addresses)]
+    for log in logs:
+        log.start()
+    try:
+        deadline = time.monotonic() + 30
+        leader = None
+        while leader is None and time.monotonic() < deadline:
+            leader = next((log for log in logs if log.status().is_leader
+                           and len(log.status().connected_peers) == 2), None)
+            time.sleep(0.05)
+        assert leader is not None
+        assert leader.propose(b"first", 5000).outcome is ProposeOutcome.COMMITTED
+        entries_per_message.clear()
+        start = threading.Barrier(24)
+        outcomes: list[ProposeOutcome] = []
+
+        def propose(number: int) -> None:
+            start.wait()
+            outcomes.append(leader.propose(b"entry %d" % number, 10_000).outcome)
+
+        threads = [threading.Thread(target=propose, args=(number,)) for number in range(24)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        last = leader.status().commit_index
+        while time.monotonic() < deadline and any(log.status().last_applied < last
+                                                  for log in logs):
+            time.sleep(0.05)
+    finally:
+        for log in logs:
+            log.stop()
+    assert outcomes == [ProposeOutcome.COMMITTED] * 24
+    assert sum(entries_per_message) >= 2 * 24  # every entry reached both followers
+    assert max(entries_per_message) > 1
+    assert len(entries_per_message) < 2 * 24
+
+
 def _node_in_state(state: int, due: float) -> types.SimpleNamespace:
     return types.SimpleNamespace(_SyncObj__raftState=state, _SyncObj__newAppendEntriesTime=due,
                                  _SyncObj__raftElectionDeadline=due)
