@@ -262,6 +262,16 @@ def require_resource_id(value: Any, field: str = "resource") -> str:
     return value
 
 
+def require_operation(fields: Mapping[str, Any]) -> None:
+    """The resource, agent, operation and interval_ms that name one agent action."""
+    require_resource_id(fields["resource"])
+    if not isinstance(fields["agent"], str) or not AGENT_PATTERN.match(fields["agent"]):
+        raise EventError(f"agent {fields['agent']!r} is not class:[provider:]type")
+    if fields["operation"] not in OPERATIONS:
+        raise EventError(f"unknown operation {fields['operation']!r}")
+    require_integer(fields["interval_ms"], "interval_ms", 0, 2**31)
+
+
 def validate_operation_completed(body: Mapping[str, Any]) -> None:
     """One agent action's result on one node, as the executor reports it. op_status is
     Pacemaker's executor status (0 done, 1 cancelled, 2 timed out, 4 error, 5 hard error,
@@ -271,12 +281,7 @@ def validate_operation_completed(body: Mapping[str, Any]) -> None:
                         "op_status", "target_rc", "exit_reason", "duration_ms"),
                  DIGEST_FIELDS + NOTIFY_FIELDS + ("notify_through_call_id",) + MIGRATE_FIELDS)
     require_node_name(body["node"], "node")
-    require_resource_id(body["resource"])
-    if not isinstance(body["agent"], str) or not AGENT_PATTERN.match(body["agent"]):
-        raise EventError(f"agent {body['agent']!r} is not class:[provider:]type")
-    if body["operation"] not in OPERATIONS:
-        raise EventError(f"unknown operation {body['operation']!r}")
-    require_integer(body["interval_ms"], "interval_ms", 0, 2**31)
+    require_operation(body)
     require_integer(body["rc"], "rc", -1024, 1024)
     require_integer(body["op_status"], "op_status", -1, 16)
     if body["target_rc"] is not None:
@@ -349,12 +354,7 @@ def validate_operations_pending(body: Mapping[str, Any]) -> None:
     for item in each_map(body["operations"], "operations", MAX_PENDING_OPERATIONS, "maps",
                          "each pending operation must be a map"):
         require_keys(item, ("resource", "agent", "operation", "interval_ms", "shared"))
-        require_resource_id(item["resource"])
-        if not isinstance(item["agent"], str) or not AGENT_PATTERN.match(item["agent"]):
-            raise EventError(f"agent {item['agent']!r} is not class:[provider:]type")
-        if item["operation"] not in OPERATIONS:
-            raise EventError(f"unknown operation {item['operation']!r}")
-        require_integer(item["interval_ms"], "interval_ms", 0, 2**31)
+        require_operation(item)
         if not isinstance(item["shared"], bool):
             raise EventError("shared must be true or false")
     if "planned_call_id" in body:
