@@ -42,7 +42,11 @@ from raftha.daemon.executor_plan import AgentCall, PlanView, failure_timeout_due
 from raftha.daemon.fencing_duties import run_stonith_operation
 from raftha.daemon.proposer import ProposalError, ProposalRejected
 from raftha.model.reducer import stored_configuration
-from raftha.model.scheduler_inputs import configuration_with_members, scheduler_inputs
+from raftha.model.scheduler_inputs import (
+    committed_only,
+    configuration_with_members,
+    scheduler_inputs,
+)
 from raftha.model.state import NODE_ONLINE, ClusterState
 from raftha.scheduler import Action
 from raftha.scheduler import plan as make_plan
@@ -183,19 +187,6 @@ def operation_body(node: str, call: AgentCall, result: AgentResult,
         if call.notify_through_call_id is not None:
             body["notify_through_call_id"] = call.notify_through_call_id
     return body
-
-
-def without_pending(status: Any) -> Any:
-    """The status without pending records: an action claimed but not finished still counts
-    as not done, so everything ordered after it keeps waiting."""
-    nodes = []
-    for node in status.nodes:
-        histories = tuple(
-            replace(history, operations=tuple(record for record in history.operations
-                                              if record.op_status != -1))
-            for history in node.histories)
-        nodes.append(replace(node, histories=histories))
-    return replace(status, nodes=tuple(nodes))
 
 
 def monitor_signature(call: AgentCall) -> tuple:
@@ -348,7 +339,7 @@ class Executor:
         quorum = self.have_quorum()
         if self.view is None or self.view.state is not state or self.view_quorum != quorum:
             configuration, status = scheduler_inputs(state, quorum)
-            status = without_pending(status)
+            status = committed_only(status)
             self.view_quorum = quorum
             self.view = PlanView(state, make_plan(configuration, status), configuration,
                                  self.node)

@@ -14,7 +14,11 @@ if any were set). "now" is the newest event time in the log, in seconds: the sch
 never reads a clock.
 
 Each node's operation history and transient attributes (fail counts) come from the
-OperationCompleted events the executors reported.
+OperationCompleted events the executors reported. Claimed actions (OperationsPending) are in
+the history as pending records: the scheduler counts a claimed start as possibly active (a
+node lost with one pending must be fenced first, as in Pacemaker); `committed_only` leaves
+them out for views of what results say (the executor's plan, the status), and
+`pending_claims` lists them ("Starting", "Stopping" in crm_mon's words).
 """
 
 from __future__ import annotations
@@ -58,6 +62,39 @@ def scheduler_inputs(state: ClusterState, have_quorum: bool
         quorum_panic=state.created and not have_quorum,
     )
     return configuration_with_members(state), status
+
+
+def committed_only(status: ClusterStatus) -> ClusterStatus:
+    """The status without pending records: an action claimed but not finished counts as not
+    done (everything ordered after it keeps waiting; its outcome is not shown yet)."""
+    nodes = []
+    for node in status.nodes:
+        histories = tuple(
+            replace(history, operations=tuple(record for record in history.operations
+                                              if record.op_status != -1))
+            for history in node.histories)
+        nodes.append(replace(node, histories=histories))
+    return replace(status, nodes=tuple(nodes))
+
+
+PENDING_WORDS = {"start": "Starting", "stop": "Stopping", "promote": "Promoting",
+                 "demote": "Demoting", "migrate_to": "Migrating", "migrate_from": "Migrating",
+                 "reload": "Reloading", "reload-agent": "Reloading"}
+
+
+def pending_claims(state: ClusterState) -> dict[str, list[dict[str, str]]]:
+    """Claimed actions whose results are not committed yet: history id -> [{"node",
+    "operation", "text"}] in node order, text as crm_mon shows it ("Starting")."""
+    claims: dict[str, list[dict[str, str]]] = {}
+    for node, histories in state.operation_histories:
+        for history in histories:
+            for record in history.operations:
+                if record.op_status != -1:
+                    continue
+                text = PENDING_WORDS.get(record.operation, record.operation.capitalize())
+                claims.setdefault(history.resource, []).append(
+                    {"node": node, "operation": record.operation, "text": text})
+    return claims
 
 
 def lost_members(state: ClusterState) -> tuple[str, ...]:
