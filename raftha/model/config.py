@@ -374,10 +374,7 @@ class Configuration:
 
     @staticmethod
     def from_dict(data: dict[str, Any]) -> Configuration:
-        value = from_dict(data)
-        if not isinstance(value, Configuration):
-            raise ConfigError("configuration data does not describe a Configuration")
-        return value
+        return from_dict_as(data, Configuration, "configuration")
 
     def all_primitives(self) -> list[Primitive]:
         """Every primitive, nested ones included, in document order."""
@@ -459,6 +456,14 @@ def to_dict(value: Any) -> Any:
     if value is None or isinstance(value, (str, int, bool, float)):
         return value
     raise ConfigError(f"cannot encode value of type {type(value).__name__}")
+
+
+def from_dict_as(data: Any, cls: type, what: str) -> Any:
+    """`from_dict(data)`, which must be a `cls`; ConfigError names `what` otherwise."""
+    value = from_dict(data)
+    if not isinstance(value, cls):
+        raise ConfigError(f"{what} data does not describe a {cls.__name__}")
+    return value
 
 
 def from_dict(data: Any) -> Any:
