@@ -61,6 +61,7 @@ NOT_CREATED_YET = "the cluster has not been created yet"
 RESYNC_HINT = "raftha node resync"
 DAMAGED_START_WAIT_S = 45.0  # a start refusing damaged data exits within seconds; slack x5
 RESYNC_TIMEOUT_S = 30.0
+CLEAN_STOP_TIMEOUT_S = 20.0  # a daemon stops its resources first (monitor timeout 10 s)
 FROZEN_ITEMS = ("raftha", "agents", "fencing", "jepsen")
 REPOSITORY_ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -280,9 +281,18 @@ class RafthaCluster:
         return self.run_dir / "clock" / f"{node}.json"
 
     def remove_member(self, node: str) -> None:
-        """`node_remove` through another member (leader first), then power the node off, as
-        an operator would stop a removed node's daemon."""
+        """An operator's removal: stop the node's daemon cleanly first (it stops its resources
+        and records that, as `systemctl stop raftha` would), then `node_remove` through
+        another member (leader first), then power the node off (whatever did not stop in
+        time, e.g. a paused daemon)."""
         assert self.hosts is not None
+        process = self._daemons.get(node)
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=CLEAN_STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                pass
         self._call_other_member(node, "node_remove", name=node)
         self.hosts.hosts[node].cgroup.kill_all()
         self._removed.add(node)
