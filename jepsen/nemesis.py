@@ -330,8 +330,13 @@ class Nemesis:
             files = self.adapter.data_files(node)
             # One file per op (chosen at plan time), so journal damage and meta-file damage
             # are exercised separately.
-            damaged[node] = [damage_file(files[choice % len(files)], count, mode)] if files \
-                else []
+            if not files:
+                damaged[node] = []
+                continue
+            chosen = files[choice % len(files)]
+            data_end = getattr(self.adapter, "data_end", None)
+            damaged[node] = [damage_file(chosen, count, mode,
+                                         data_end(chosen) if data_end else None)]
         return ({"targets": targets, "affected": targets, "damaged": damaged, **extra},
                 self._restart(targets, after_damage=True))
 
@@ -407,22 +412,26 @@ class Nemesis:
             self.adapter.start_node(node)
 
 
-def damage_file(path: pathlib.Path, count: int, mode: str) -> dict:
-    """Drop (truncate) or zero the last `count` bytes of a file; reports what was done."""
+def damage_file(path: pathlib.Path, count: int, mode: str, end: int | None = None) -> dict:
+    """Drop (truncate) or zero the last `count` bytes of a file's data; reports what was done.
+    `end`: where the data ends when the file is longer (a preallocated journal's padding
+    would otherwise take the damage); default the file's size."""
     path = pathlib.Path(path)
     if not path.exists():
         return {"path": str(path), "skipped": "missing"}
     size = path.stat().st_size
-    count = min(count, size)
+    end = size if end is None else max(0, min(end, size))
+    count = min(count, end)
     if mode == "truncate":
-        os.truncate(path, size - count)
+        os.truncate(path, end - count)
     elif mode == "zero":
         with open(path, "r+b") as handle:
-            handle.seek(size - count)
+            handle.seek(end - count)
             handle.write(b"\0" * count)
     else:
         raise ValueError(f"unknown damage mode {mode!r} (truncate or zero)")
-    return {"path": str(path), "mode": mode, "bytes": count, "size_before": size}
+    return {"path": str(path), "mode": mode, "bytes": count, "size_before": size,
+            "data_end": end}
 
 
 def schedule_events(schedule: dict) -> list[tuple[int, int, str, dict]]:

@@ -61,6 +61,9 @@ NOT_CREATED_YET = "the cluster has not been created yet"
 RESYNC_HINT = "raftha node resync"
 DAMAGED_START_WAIT_S = 45.0  # a start refusing damaged data exits within seconds; slack x5
 RESYNC_TIMEOUT_S = 30.0
+# pysyncobj 0.3.17's journal header: name (24 bytes), version (8), format (4), then the
+# uint32 offset where the records end.
+JOURNAL_END_OFFSET_AT = 24 + 8 + 4
 CLEAN_STOP_TIMEOUT_S = 20.0  # a daemon stops its resources first (monitor timeout 10 s)
 FROZEN_ITEMS = ("raftha", "agents", "fencing", "jepsen")
 REPOSITORY_ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -275,6 +278,19 @@ class RafthaCluster:
         data_dir = files.config_path.parent / "data"
         return sorted(path for path in data_dir.rglob("*") if path.is_file()
                       and "journal" in path.name)
+
+    def data_end(self, path: pathlib.Path) -> int | None:
+        """Where a Raft journal's records end (the offset its header stores): the journal is
+        preallocated, and damage to its zero padding would test nothing. None for others."""
+        if not path.name.endswith(".journal"):
+            return None
+        try:
+            with open(path, "rb") as stream:
+                stream.seek(JOURNAL_END_OFFSET_AT)
+                field = stream.read(4)
+        except OSError:
+            return None
+        return int.from_bytes(field, "little") if len(field) == 4 else None
 
     def clock_file(self, node: str) -> pathlib.Path:
         assert self.run_dir is not None

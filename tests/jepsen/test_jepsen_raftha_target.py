@@ -106,21 +106,38 @@ def state_indices(target) -> dict[str, int | None]:
     return {node: answer["index"] if answer else None for node, answer in answers.items()}
 
 
+def test_damage_lands_before_the_journal_data_end(tmp_path):
+    journal = tmp_path / "raft.journal"
+    header = b"P" * raftha_target.JOURNAL_END_OFFSET_AT + (100).to_bytes(4, "little")
+    journal.write_bytes(header + b"r" * 60 + b"\0" * 900)  # records end at 100, then padding
+    target = raftha_target.RafthaCluster()
+    assert target.data_end(journal) == 100
+    assert target.data_end(tmp_path / "raft.journal.meta") is None
+    detail = damage_file(journal, 8, "zero", target.data_end(journal))
+    data = journal.read_bytes()
+    assert data[92:100] == b"\0" * 8 and data[91:92] == b"r" and len(data) == 1000
+    assert detail["data_end"] == 100 and detail["size_before"] == 1000
+    damage_file(journal, 10, "truncate", 100)
+    assert journal.stat().st_size == 90
+
+
 @NEEDS_ROOT[0]
 @NEEDS_ROOT[1]
 @NEEDS_ROOT[2]
-def test_node_with_a_cut_meta_file_is_resynced_and_catches_up(raftha_cluster):
+@pytest.mark.parametrize("damaged_file", ["raft.journal.meta", "raft.journal"])
+def test_node_with_damaged_raft_data_is_resynced_and_catches_up(raftha_cluster, damaged_file):
     hosts, target = raftha_cluster
-    meta = target._files["n3"].config_path.parent / "data" / "raft" / "raft.journal.meta"
+    path = target._files["n3"].config_path.parent / "data" / "raft" / damaged_file
     deadline = time.monotonic() + 60
-    while not meta.exists():  # written at the node's first term or vote change
+    while not path.exists():  # the meta file comes at the node's first term or vote change
         assert time.monotonic() < deadline, target.data_files("n3")
         time.sleep(0.3)
     hosts.hosts["n3"].cgroup.kill_all()
-    damage_file(meta, 64, "truncate")
+    damage_file(path, 64, "zero" if damaged_file == "raft.journal" else "truncate",
+                target.data_end(path))
     detail = target.restart_after_damage("n3")
     assert detail["resynced"] is True, detail
-    assert "unreadable" in detail["refused"], detail
+    assert "unreadable" in detail["refused"] and damaged_file in detail["refused"], detail
     data_dir = target._files["n3"].config_path.parent / "data"
     assert list(data_dir.glob("damaged-*/raft")), list(data_dir.iterdir())
     written = subprocess.run(target._cli("n1", "property", "set", "cluster-name=after-resync"),
