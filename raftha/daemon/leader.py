@@ -15,7 +15,8 @@
   configuration without the expired constraint.
 
 Invariants: the duty acts only while this node is leader with a quorum; timers restart
-whenever leadership starts, so a new leader never acts on a predecessor's observations;
+whenever leadership starts, so a new leader never acts on a predecessor's observations,
+except that a link this node itself saw drop (it had seen it up) counts from the drop;
 it never proposes a change the committed state already shows.
 """
 
@@ -58,6 +59,10 @@ class LeaderDuties:
         self.links: dict[str, tuple[bool, float]] = {}
         # node name -> (changed_index, monotonic time this leader first saw that state)
         self.state_seen: dict[str, tuple[int, float]] = {}
+        # Kept in every role: members whose link this node saw up, and when a link to one
+        # of them dropped (monotonic time).
+        self.seen_up: set[str] = set()
+        self.dropped: dict[str, float] = {}
         # (configuration index, the earliest move/ban lifetime END in it or None)
         self.lifetime_due: tuple[int, int | None] = (-1, None)
         self.deadline_configuration: tuple[int, Any] = (-1, None)
@@ -82,12 +87,15 @@ class LeaderDuties:
 
     def step(self, now: float) -> None:
         status = self.raft.status()
+        self.observe_drops(status, now)
         if not (status.is_leader and status.has_quorum):
             self.leading = False
             return
         if not self.leading:
             self.leading = True
-            self.links = {}
+            # A link this node saw drop while following counts from the drop: when the
+            # leader itself dies, its loss is not timed from the election that follows.
+            self.links = {name: (False, dropped) for name, dropped in self.dropped.items()}
             self.state_seen = {}
         state = self.machine.state
         if not state.created:
@@ -99,6 +107,20 @@ class LeaderDuties:
                             node.address in connected, now)
         self.tick_when_due(state)
         self.expire_lifetimes(self.machine.state)
+
+    def observe_drops(self, status: Any, now: float) -> None:
+        """This node's own view of its Raft links, kept in every role: when each link to a
+        member it had seen connected dropped (members never seen connected, e.g. at start,
+        are not listed: their loss is timed as before)."""
+        connected = set(status.connected_peers)
+        for node in self.machine.state.nodes:
+            if node.address == self.config.raft_address:
+                continue
+            if node.address in connected:
+                self.seen_up.add(node.name)
+                self.dropped.pop(node.name, None)
+            elif node.name in self.seen_up and node.name not in self.dropped:
+                self.dropped[node.name] = now
 
     def tick_when_due(self, state) -> None:
         """Commits a clock tick once this node's wall clock passes the next committed
