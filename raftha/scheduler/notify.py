@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from raftha.model.config import Clone, Configuration, pairs_get
+from raftha.model.config import Clone, Configuration, Primitive, pairs_get
 from raftha.model.status import ClusterStatus, OperationRecord
 from raftha.scheduler.plan import Action, InstancePlacement, Notification, Plan
 
@@ -78,10 +78,9 @@ def notify_clones(plan: Plan, configuration: Configuration) -> list[str]:
         clone = configuration.find_resource(clone_id)
         if not isinstance(clone, Clone):
             continue
-        primitive = next((item for item in configuration.all_primitives()
-                          if any(placement.primitive == item.id
-                                 for placement in plan.placements
-                                 if placement.clone == clone_id)), None)
+        child = clone.child
+        primitive = child if isinstance(child, Primitive) else (
+            child.members[0] if child.members else None)
         flag = pairs_get(clone.meta, "notify")
         if flag is None and primitive is not None:
             flag = pairs_get(primitive.meta, "notify")

@@ -42,18 +42,28 @@ MAX_PROPAGATION_ROUNDS = 64
 
 
 def _histories(engine: Scheduler):
-    """(node name, resource working object, history) for every history of an online node
-    that belongs to a configured primitive."""
+    """(node name, candidate working objects, history) for every history of an online node
+    that belongs to a configured primitive. The candidates are the primitive itself, or
+    for an anonymous clone (one history per node) every instance of it."""
+    instances: dict[str, list[Resource]] = {}
+    for primitive in engine.all_primitives():
+        clone = primitive.clone_parent()
+        if clone is not None and not clone.unique and isinstance(primitive.config, Primitive):
+            instances.setdefault(primitive.config.id, []).append(primitive)
     for node_status in engine.status.nodes:
         info = engine.nodes.get(node_status.name)
         if info is None or not info.online:
             continue
         for history in node_status.histories:
-            resource = engine.find_history_target(history.resource, info.name)
-            if resource is None or resource.orphan or not isinstance(resource.config,
-                                                                      Primitive):
-                continue
-            yield info.name, resource, history
+            candidates = instances.get(history.resource)
+            if candidates is None:
+                resource = engine.by_id.get(history.resource)
+                candidates = [resource] if resource is not None else []
+            candidates = [item for item in candidates if not item.orphan
+                          and item.variant == "primitive"
+                          and isinstance(item.config, Primitive)]
+            if candidates:
+                yield info.name, candidates, history
 
 
 def _parameters(engine: Scheduler, resource: Resource, operation: str, interval_ms: int):
@@ -64,21 +74,24 @@ def _parameters(engine: Scheduler, resource: Resource, operation: str, interval_
 def failures_with_changed_parameters(engine: Scheduler) -> set[tuple[str, str]]:
     """(resource id, node) whose last recorded failure ran with other parameters."""
     found: set[tuple[str, str]] = set()
-    for node, resource, history in _histories(engine):
+    for node, candidates, history in _histories(engine):
         for record in history.operations:
             if not record.id.endswith("_last_failure_0"):
                 continue
-            parameters = _parameters(engine, resource, record.operation, record.interval_ms)
+            parameters = _parameters(engine, candidates[0], record.operation,
+                                     record.interval_ms)
             if failure_parameters_changed(record, parameters):
-                found.add((resource.id, node))
+                found.update((resource.id, node) for resource in candidates)
     return found
 
 
 def parameter_checks(engine: Scheduler) -> list[tuple[Resource, str, DigestCheck]]:
-    """The deciding check of every primitive active on a node, where something changed."""
+    """The deciding check of every primitive that stays active on its node, where something
+    changed."""
     found = []
-    for node, resource, history in _histories(engine):
-        if node not in resource.running_on:
+    for node, candidates, history in _histories(engine):
+        resource = next((item for item in candidates if node in item.running_on), None)
+        if resource is None or not _stays(resource, node):
             continue
         checks = [compare_record(record, _parameters(engine, resource, record.operation,
                                                      record.interval_ms))
