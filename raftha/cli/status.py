@@ -40,6 +40,7 @@ from raftha.daemon.client import ApiError, ControlClient
 from raftha.daemon.executor_views import render_operation_sections
 
 NODE_STATE_WORDS = {"unclean": "UNCLEAN (offline)"}
+HISTORY_RESOURCE_TIMEOUT_MS = 120_000
 
 
 def render_status(document: dict[str, Any],
@@ -281,7 +282,10 @@ def history_command(socket_path: str, output_format: str, limit: int, show_all: 
     """
     filtering = any(value is not None for value in (resource, node, user, kind, since, until))
     arguments = {"resource": resource} if resource is not None else {}
-    result = call(socket_path, "history", limit=100_000 if filtering else limit, **arguments)
+    # Finding the loads that changed a resource reads every kept load: allow it longer.
+    timeout_ms = HISTORY_RESOURCE_TIMEOUT_MS if resource is not None else DEFAULT_TIMEOUT_MS
+    result = call(socket_path, "history", timeout_ms=timeout_ms,
+                  limit=100_000 if filtering else limit, **arguments)
     events = filter_events(result["events"], resource=resource, node=node, user=user,
                            kind=kind,
                            since_ms=parse_moment_ms(since) if since else None,

@@ -102,7 +102,12 @@ from raftha.daemon.operator_api import operator_operations
 from raftha.daemon.proposer import ProposalError, ProposalRejected, Proposer
 from raftha.daemon.views import rejections_view, resources_view, status_view
 from raftha.model import config_edits, lifetimes
-from raftha.model.config import ConfigError, Configuration, resource_footprint
+from raftha.model.config import (
+    ConfigError,
+    Configuration,
+    PlainFootprints,
+    resource_footprint,
+)
 from raftha.model.config_edits import EditError
 from raftha.model.events import Event, EventError, decode_event
 from raftha.model.properties import (
@@ -544,6 +549,7 @@ def loads_changing(records: list[Record], resource: str) -> list[int]:
     order) that changed what the configuration says about `resource`. A load carries the
     whole configuration; the one before the first load comes from the latest snapshot."""
     changed: list[int] = []
+    footprints = PlainFootprints(resource)
     before = None  # the resource's footprint before the next load; None: not read yet
     snapshot: Record | None = None
     for record in records:
@@ -560,8 +566,7 @@ def loads_changing(records: list[Record], resource: str) -> list[int]:
                              else stored_configuration(decode_snapshot(snapshot.payload)))
             before = resource_footprint(configuration, resource)
         try:
-            after = resource_footprint(Configuration.from_dict(event.body["configuration"]),
-                                       resource)
+            after = footprints.footprint(event.body["configuration"])
         except ConfigError:
             continue  # the reducer refused it too: nothing changed
         if after != before:

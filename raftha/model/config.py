@@ -18,7 +18,8 @@ Invariants:
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+import json
+from dataclasses import dataclass, field, replace
 from typing import Any, Union
 
 Pairs = tuple[tuple[str, str], ...]
@@ -413,6 +414,42 @@ def parent_of(configuration: Configuration, resource_id: str) -> str | None:
             if any(child.id == resource_id for child in children):
                 return item.id
     return None
+
+
+def may_mention(plain: Any, text: str) -> bool:
+    """False only when no string in plain data contains `text`. JSON escapes character by
+    character, so text inside a string stays a substring of the escaped document."""
+    escaped = json.dumps(text, ensure_ascii=False)[1:-1]
+    return escaped in json.dumps(plain, ensure_ascii=False)
+
+
+class PlainFootprints:
+    """`resource_footprint` of successive plain configurations (the loads of a history):
+    only resources and constraints that may mention the resource are decoded (no other one
+    can hold or name it), and an object equal to its previous version is not looked at
+    again."""
+
+    def __init__(self, resource_id: str) -> None:
+        self.resource_id = resource_id
+        # (section, object id) -> (its plain data last seen, decoded if it may mention)
+        self.seen: dict[tuple[str, Any], tuple[Any, Any]] = {}
+
+    def footprint(self, plain: Any) -> tuple[Any, ...]:
+        if not isinstance(plain, dict):
+            raise ConfigError("configuration data must be a map")
+        sections = {key: tuple(value for item in plain.get(key) or ()
+                               if (value := self.decoded(key, item)) is not None)
+                    for key in ("resources", "constraints")}
+        return resource_footprint(replace(Configuration(), **sections), self.resource_id)
+
+    def decoded(self, section: str, item: Any) -> Any:
+        identity = (section, item.get("id") if isinstance(item, dict) else None)
+        previous = self.seen.get(identity)
+        if previous is not None and previous[0] == item:
+            return previous[1]
+        value = from_dict(item) if may_mention(item, self.resource_id) else None
+        self.seen[identity] = (item, value)
+        return value
 
 
 def resource_footprint(configuration: Configuration, resource_id: str) -> tuple[Any, ...]:

@@ -13,7 +13,7 @@ from raftha.cli.status import filter_events
 from raftha.crmsh import CrmSyntaxError, parse_configuration
 from raftha.daemon.api import active_nodes, loads_changing
 from raftha.daemon.history import ENTRY, RESTORED, Record
-from raftha.model.config import Configuration, resource_footprint
+from raftha.model.config import Configuration, may_mention, resource_footprint
 from raftha.model.events import encode_event, make_event, summarize
 from raftha.model.reducer import APPLIED, with_configuration
 from raftha.model.state import EMPTY_STATE, encode_snapshot
@@ -179,3 +179,15 @@ def test_history_filter_keeps_the_loads_that_changed_the_resource():
 def test_history_summaries_per_event_kind(kind, body, summary):
     event = make_event(bytes(16), kind, "n1", "root", 1, body)
     assert summarize(event) == summary
+
+
+@pytest.mark.parametrize(("plain", "text", "expected"), [
+    ({"id": "web", "members": [{"id": "db"}]}, "db", True),
+    ({"id": "web", "meta": [["note", 'say "db\\1"']]}, 'db\\1', True),
+    ({"id": "web", "meta": [["note", "größe"]]}, "öß", True),
+    ({"id": "web", "score": 5}, "db", False),
+    ({"id": "web"}, "db", False),
+])
+def test_a_plain_object_may_mention_an_id_whenever_one_of_its_strings_holds_it(
+        plain, text, expected):
+    assert may_mention(plain, text) is expected
