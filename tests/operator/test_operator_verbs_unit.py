@@ -191,3 +191,29 @@ def test_history_summaries_per_event_kind(kind, body, summary):
 def test_a_plain_object_may_mention_an_id_whenever_one_of_its_strings_holds_it(
         plain, text, expected):
     assert may_mention(plain, text) is expected
+
+
+def test_edit_of_one_object_in_a_staged_batch_changes_only_the_staged_text(tmp_path,
+                                                                           monkeypatch):
+    from click.testing import CliRunner
+
+    from raftha.cli import main, staging
+
+    monkeypatch.setenv(staging.STAGE_DIR_ENV, str(tmp_path / "stage"))
+    socket_path = str(tmp_path / "nowhere.sock")  # never called: the batch is local
+    staging.save(socket_path, {"base_index": 3, "text": BASE})
+    editor = tmp_path / "editor"
+    editor.write_text('#!/bin/sh\nsed -i s/interval=10s/interval=20s/ "$1"\n')
+    editor.chmod(0o755)
+    result = CliRunner().invoke(main, ["configure", "edit", "B", "--socket", socket_path],
+                                env={"EDITOR": str(editor), "VISUAL": ""})
+    assert result.exit_code == 0, result.output
+    staged = staging.current(socket_path)
+    assert staged["base_index"] == 3
+    configuration = parse_configuration(staged["text"])
+    assert configuration.find_resource("B").operations[0].interval == "20s"
+    assert configuration.find_resource("A").operations[0].interval == "10s"
+    unknown = CliRunner().invoke(main, ["configure", "edit", "nope", "--socket", socket_path],
+                                 env={"EDITOR": str(editor), "VISUAL": ""})
+    assert unknown.exit_code == 1
+    assert staging.current(socket_path)["text"] == staged["text"]
