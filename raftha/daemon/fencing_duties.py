@@ -81,8 +81,9 @@ class FencingDuties:
                                       max_parallel=max_parallel)
         self.lock = threading.Lock()
         self.started: set[int] = set()                 # request indexes begun here
-        # Requests this daemon committed itself: the state that shows them is current.
-        self.own_requests: set[int] = set()
+        # Requests known pending in a current state: committed by this daemon, or seen
+        # pending after a read barrier (no barrier for them again).
+        self.current_requests: set[int] = set()
         self.request_of_target: dict[str, int] = {}
         self.results: dict[int, tuple[str, dict]] = {}  # request index -> (kind, body) to commit
         self.watchdog_seen: dict[int, float] = {}     # request index -> first seen (monotonic)
@@ -240,7 +241,7 @@ class FencingDuties:
                                                     "action": self.default_action(state),
                                                     "reason": reason})
             if index is not None:
-                self.own_requests.add(index)
+                self.current_requests.add(index)
             # The leader is usually the executor: start at once, not a period later.
             self.execute_requests(self.machine.state)
 
@@ -260,7 +261,7 @@ class FencingDuties:
                        and pending.request_index not in self.started]
         if not waiting:
             return
-        if any(pending.request_index not in self.own_requests for pending in waiting):
+        if any(pending.request_index not in self.current_requests for pending in waiting):
             # The local state may be an old one (a restarted node replaying its log sees
             # requests answered long ago): act only on what is still pending once every
             # write committed so far is applied here.
@@ -270,6 +271,8 @@ class FencingDuties:
                 LOG.info("fence requests wait: cannot confirm they are current: %s", error)
                 return
             state = self.machine.state
+            self.current_requests.update(pending.request_index
+                                         for pending in fencing_state(state).pending)
         fencing = fencing_state(state)
         readiness = fencing_readiness(state)
         for pending in fencing.pending:

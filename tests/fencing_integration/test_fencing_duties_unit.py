@@ -272,3 +272,14 @@ def test_the_runner_is_readied_for_the_configured_agents_only_while_fencing_is_o
     log.add("ClusterPropertySet", {"name": "stonith-enabled", "value": "true"})
     step()
     assert runner.prepared == [[], ["fence_scripted"]]
+
+
+def test_the_read_barrier_is_taken_once_per_request_during_a_watchdog_wait():
+    log = cluster(WATCHDOG_MODE)
+    clock = FakeClock()
+    duties, proposer = duties_for(log, clock)
+    log.add("FenceRequested", {"target": "n3", "action": "off", "reason": "lost"})
+    for _ in range(5):
+        duties.execute_requests(log.state)
+        clock.now += 0.5
+    assert [kind for kind, _body in proposer.proposed].count("ReadBarrier") == 1
