@@ -434,19 +434,20 @@ class Executor:
         """Starts and promotes need this node's lease in watchdog mode (DESIGN section 7)."""
         return self.lease_allows_start is None or bool(self.lease_allows_start())
 
-    def migration_fallback(self, call: AgentCall) -> AgentCall:
-        """A migrate_to or migrate_from of an agent that does not advertise it runs as a
-        stop or start instead (and is recorded so): the resource moves the usual way."""
-        if call.verb not in ("migrate_to", "migrate_from"):
-            return call
+    def advertises(self, call: AgentCall, action: str) -> bool:
+        """Whether the agent's meta-data lists `action` (False when it has none)."""
         try:
             metadata = self.runner.metadata(AgentSpec.parse(call.agent,
                                                             resource_id=call.history_id),
                                             node_name=self.node)
-            supported = metadata.supports(call.verb)
         except Exception:
-            supported = False
-        if supported:
+            return False
+        return metadata.supports(action)
+
+    def migration_fallback(self, call: AgentCall) -> AgentCall:
+        """A migrate_to or migrate_from of an agent that does not advertise it runs as a
+        stop or start instead (and is recorded so): the resource moves the usual way."""
+        if call.verb not in ("migrate_to", "migrate_from") or self.advertises(call, call.verb):
             return call
         verb = "stop" if call.verb == "migrate_to" else "start"
         LOG.info("executor on %s: %s: the agent cannot migrate; %s instead", self.node,
@@ -505,6 +506,10 @@ class Executor:
         except AgentSpecError as error:
             return AgentResult(5, ExecStatus.ERROR, str(error), "", 0, False, call.operation,
                                call.interval_ms)
+        if call.verb == "notify" and not self.advertises(call, "notify"):
+            # Pacemaker notifies only agents that advertise notify; the result marks it done.
+            return AgentResult(3, ExecStatus.NOT_SUPPORTED, "the agent has no notify action",
+                               "", 0, False, "notify", 0)
         params, meta = dict(call.params), dict(call.meta)
         if call.role:
             meta["role"] = call.role
