@@ -5,14 +5,15 @@ Role: add to a Plan the notify actions due now, derived (like everything in a pl
 committed configuration and status alone:
 
 - pre(OP) on every online node where an instance of the clone is active, while the plan has
-  runnable OP actions of the clone; every OP action waits for them. A pre(OP) is done once
+  runnable OP actions of the clone and none of an operation before it (demote, stop, start,
+  promote: Pacemaker's order); every OP action waits for them. A pre(OP) is done once
   that node recorded a pre(OP) notification after the clone's last post notification and
   last result of another operation (so each round of OP gets its own).
 - post(OP) on every online node where an instance is active, once OP results of the clone
   were recorded that the node has not been told of (results newer than its last post(OP)
   notification and not older than its own instance's start there).
 - a node's post notifications come before its pre notifications (the previous round ends
-  before the next begins).
+  before the next begins), and the clone's operations run one kind after another.
 
 Each notify action carries the variables Pacemaker sets (`notify_type`, `notify_operation`,
 and space-separated `notify_{start,stop,promote,demote,active,inactive,promoted,unpromoted}
@@ -228,10 +229,11 @@ def _post_notifications(view: CloneView) -> list[tuple[Action, Notification]]:
 
 def _pre_notifications(view: CloneView) -> list[tuple[Action, Notification]]:
     found = []
-    for operation in NOTIFIED_OPERATIONS:
-        planned = view.planned.get(operation)
-        if not planned:
-            continue
+    # One operation at a time, in Pacemaker's order (demote, stop, start, promote): the next
+    # one is announced once the plan no longer has the previous one.
+    operation = next((name for name in NOTIFIED_OPERATIONS if view.planned.get(name)), None)
+    if operation is not None:
+        planned = view.planned[operation]
         round_start = _pre_round_start(view, operation)
         for node in view.target_nodes():
             told = _last_call(_notification_records(view.records.get(node, []), "pre",
@@ -243,6 +245,21 @@ def _pre_notifications(view: CloneView) -> list[tuple[Action, Notification]]:
             found.append((action, Notification(action.key, "pre", operation,
                                                _variables(view, "pre", operation, None))))
     return found
+
+
+def _operation_orderings(plan: Plan, instances: set[str]) -> list[tuple[str, str]]:
+    """A notify clone's operations run one after another (demote, stop, start, promote), so
+    each is announced, and reported, before the next begins."""
+    keys: dict[str, list[str]] = {}
+    for action in plan.actions:
+        if action.resource in instances and action.verb in NOTIFIED_OPERATIONS:
+            keys.setdefault(action.verb, []).append(action.key)
+    pairs = []
+    for index, first in enumerate(NOTIFIED_OPERATIONS):
+        for then in NOTIFIED_OPERATIONS[index + 1:]:
+            pairs.extend((before, after) for before in keys.get(first, ())
+                         for after in keys.get(then, ()))
+    return pairs
 
 
 def add_notifications(plan: Plan, configuration: Configuration,
@@ -264,7 +281,8 @@ def add_notifications(plan: Plan, configuration: Configuration,
             orderings.extend((pre.key, action.key) for action in plan.actions
                              if action.resource in instances
                              and action.verb == notification.operation)
-    if not actions:
+        orderings.extend(_operation_orderings(plan, instances))
+    if not actions and not orderings:
         return plan
     return replace(plan, actions=plan.actions + tuple(actions),
                    orderings=plan.orderings + tuple(orderings),

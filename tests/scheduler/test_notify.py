@@ -141,3 +141,50 @@ clone st-clone st meta promotable=true notify=true
     assert pre["notify_promote_uname"] == "n2"
     assert pre["notify_unpromoted_uname"] == "n1 n2 n3"
     assert pre["notify_promoted_resource"] == ""
+
+
+def test_promoted_instance_leaving_demote_stop_promote_are_announced_in_turn():
+    config = parse_configuration("""
+node n1
+node n2
+node n3
+property stonith-enabled=false
+primitive st ocf:pacemaker:Stateful
+clone st-clone st meta promotable=true notify=true
+location away st-clone -inf: n1
+""")
+    agent = ("ocf", "pacemaker", "Stateful")
+    scores = {name: (("master-st", "10" if name == "n1" else "5"),) for name in NODES}
+    promoted = {name: [notified("post", "start", 5 + index, "st"),
+                       notified("post", "promote", 8 + index, "st")]
+                for index, name in enumerate(NODES)}
+    promoted["n1"].append(record("promote", 4, "st_last_0"))
+    promoted["n2"].append(record("start", 2, "st_last_0"))
+    promoted["n3"].append(record("start", 3, "st_last_0"))
+    result = plan(config, status(promoted, "st", agent, scores))
+    verbs = sorted(action.verb for action in result.actions if action.verb != "probe")
+    assert {"demote", "stop", "promote"} <= set(verbs)
+    # Only the first kind (demote) is announced; stop and promote wait for it.
+    assert notify_actions(result) == [f"notify:pre:demote:st-clone:{name}" for name in NODES]
+    keys = {action.verb: action.key for action in result.actions}
+    orderings = set(result.orderings)
+    assert (keys["demote"], keys["stop"]) in orderings
+    assert (keys["demote"], keys["promote"]) in orderings
+    assert (keys["stop"], keys["promote"]) in orderings
+
+
+def test_operations_of_a_notify_clone_run_in_turn_even_with_nothing_to_announce():
+    config = parse_configuration("""
+node n1
+node n2
+node n3
+property stonith-enabled=false
+primitive st ocf:pacemaker:Stateful
+clone st-clone st meta promotable=true notify=true
+""")
+    result = plan(config, status(probed_stopped(), "st", ("ocf", "pacemaker", "Stateful"),
+                                 {"n2": (("master-st", "10"),)}))
+    assert notify_actions(result) == []          # nothing is active: nobody to tell
+    starts = [action.key for action in result.actions if action.verb == "start"]
+    promote = next(action.key for action in result.actions if action.verb == "promote")
+    assert starts and all((start, promote) in set(result.orderings) for start in starts)
