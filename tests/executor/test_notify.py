@@ -147,3 +147,43 @@ clone st-clone st meta promotable=true notify=true
     promotes = [event for event in cluster.operations() if "st promote" in event["summary"]]
     assert len(promotes) == 1 and promoted in promotes[0]["summary"]
     assert cluster.call("resource_failcount", resource="st")["failcounts"] == []
+
+
+def test_stateful_promoted_node_leaving_demotes_stops_and_promotes_another(notify_cluster):
+    cluster = notify_cluster
+    cluster.load(BASE + """
+primitive st ocf:pacemaker:Stateful \\
+    op monitor interval=3s role=Promoted op monitor interval=4s role=Unpromoted
+clone st-clone st meta promotable=true notify=true
+""")
+
+    def promoted_nodes():
+        view = cluster.resources()
+        return [item["nodes"][0] for key, item in view.items()
+                if key.startswith("st:") and item["role"] == "Promoted"]
+    [first] = wait_for(promoted_nodes, what="one promoted instance")
+    wait_for(lambda: cluster.call("executor_status", via=first)["monitors"],
+             what="the promoted monitor")
+    index = cluster.call("node_attribute_set", node=first, name="standby",
+                         value="on")["index"]
+    [second] = wait_for(lambda: [node for node in promoted_nodes() if node != first] or None,
+                        what="another instance promoted")
+
+    def event_after(needle: str, after: int) -> int | None:
+        found = [event["index"] for event in cluster.operations()
+                 if event["index"] > after and needle in event["summary"]]
+        return found[0] if found else None
+    promote = wait_for(lambda: event_after(f"st promote on {second}: rc=0", index),
+                       what="the promote done")
+    demote = event_after(f"st demote on {first}: rc=0", index)
+    stop = event_after(f"st stop on {first}: rc=0", index)
+    assert demote is not None and stop is not None and demote < stop < promote
+    # Every remaining node is told of the promotion afterwards.
+    for node in cluster.names:
+        if node != first:
+            wait_for(lambda node=node: event_after(f"st notify on {node}: rc=0", promote),
+                     what=f"post promote on {node}")
+    exported = cluster.call("cib_export")["xml"]
+    for kind in ("pre", "post"):
+        for operation in ("demote", "stop", "promote"):
+            assert f'id="st_{kind}_notify_{operation}_0"' in exported, (kind, operation)
