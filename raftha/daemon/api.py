@@ -576,7 +576,9 @@ def loads_changing(records: list[Record], resource: str) -> list[int]:
 
 
 def applied_configuration_load(record: Record) -> Event | None:
-    if record.status not in (APPLIED, ""):
+    # msgpack keeps strings as their UTF-8 bytes: an entry without the kind's name is not a
+    # load, and most entries (operation results) are skipped without decoding.
+    if record.status not in (APPLIED, "") or b"ConfigurationLoaded" not in record.payload:
         return None
     try:
         event = decode_event(record.payload)
