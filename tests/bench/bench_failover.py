@@ -249,7 +249,9 @@ def restart(sandbox: Sandbox, name: str) -> None:
     """Start a fenced (powered off) node again and wait until every node is online."""
     fresh = Sandbox(sandbox.directory)
     if not fresh.is_running(name):
-        fresh.start(name)
+        # No wait inside start(): it calls a node that has not exec'd yet "exited" (its
+        # /proc command line is still ours); wait_ready waits for it to answer instead.
+        fresh.start(name, wait=False)
     fresh.wait_ready(WAIT_S)
     sandbox.load()
 
