@@ -2053,13 +2053,7 @@ def delete_objects(configuration: Configuration, object_ids: set[str] | frozense
     """`configure delete`: the configuration without the named resources, constraints,
     tags, templates and nodes. Constraints and tags lose references to deleted resources
     and disappear when nothing is left (crmsh does the same); a group left empty goes too."""
-    resources: list[Resource] = []
-    for resource in configuration.resources:
-        if resource.id in object_ids:
-            continue
-        kept = _replace_inside(resource, {}, set(object_ids))
-        if kept is not None:
-            resources.append(kept)
+    resources = resources_without(configuration.resources, set(object_ids))
     kept_ids = {item.id for resource in resources for item in walk_resource(resource)}
     removed = {item.id for resource in configuration.resources
                for item in walk_resource(resource)} - kept_ids
@@ -2078,7 +2072,7 @@ def delete_objects(configuration: Configuration, object_ids: set[str] | frozense
     return replace(
         configuration,
         nodes=tuple(node for node in configuration.nodes if node.name not in object_ids),
-        resources=tuple(resources), constraints=tuple(constraints), tags=tuple(tags),
+        resources=resources, constraints=tuple(constraints), tags=tuple(tags),
         templates=tuple(item for item in configuration.templates if item.id not in object_ids),
     )
 
@@ -2383,6 +2377,20 @@ def verify(configuration: Configuration) -> list[str]:
 
 
 # ---------------------------------------------------------------- load update / replace
+
+
+def resources_without(resources: tuple[Resource, ...], removed: set[str]
+                      ) -> tuple[Resource, ...]:
+    """The resources without those in `removed`, nested ones included; a group or clone
+    left empty goes too."""
+    kept = []
+    for resource in resources:
+        if resource.id in removed:
+            continue
+        inner = _replace_inside(resource, {}, removed)
+        if inner is not None:
+            kept.append(inner)
+    return tuple(kept)
 
 
 def _replace_inside(resource: Resource, replacements: dict[str, Resource],

@@ -19,11 +19,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from raftha.crmsh import merge_update, parse_configuration, render_configuration
+from raftha.crmsh import (
+    merge_update,
+    parse_configuration,
+    render_configuration,
+    resources_without,
+)
 from raftha.model.config import (
-    Clone,
     Configuration,
-    Group,
     constraint_resources,
     walk_resource,
 )
@@ -81,28 +84,6 @@ def edit_objects(configuration: Configuration, ids: tuple[str, ...],
     return merged, gone
 
 
-def without_resources(resources: tuple, gone: set[str]) -> tuple:
-    kept = []
-    for resource in resources:
-        if resource.id in gone:
-            continue
-        if isinstance(resource, Clone) and resource.child.id in gone:
-            continue
-        if isinstance(resource, Group):
-            members = tuple(member for member in resource.members if member.id not in gone)
-            if not members:
-                continue
-            resource = replace(resource, members=members)
-        if isinstance(resource, Clone) and isinstance(resource.child, Group):
-            members = tuple(member for member in resource.child.members
-                            if member.id not in gone)
-            if not members:
-                continue
-            resource = replace(resource, child=replace(resource.child, members=members))
-        kept.append(resource)
-    return tuple(kept)
-
-
 def delete_objects(configuration: Configuration, ids: tuple[str, ...],
                    force: bool) -> Configuration:
     require_known(configuration, ids)
@@ -117,7 +98,7 @@ def delete_objects(configuration: Configuration, ids: tuple[str, ...],
         raise ObjectError(f"still referenced by {names}; delete those first or use --force")
     return replace(
         configuration,
-        resources=without_resources(configuration.resources, gone),
+        resources=resources_without(configuration.resources, gone),
         constraints=tuple(item for item in constraints if item not in dependent),
         tags=tuple(tag for tag in configuration.tags if tag.id not in gone),
     )
