@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from raftha.cli.common import call, output_option, print_json, socket_option
+from raftha.cli.common import call, output_option, print_json, report_committed, socket_option
 from raftha.model.acl import ROLES
 
 
@@ -25,7 +25,7 @@ def acl_group() -> None:
 def acl_grant(socket_path: str, target: str, role: str) -> None:
     """Give TARGET (USER, UID or @GROUP) the ROLE (replacing its previous one)."""
     result = call(socket_path, "acl_grant", target=target, role=role)
-    click.echo(f"{target} is {role} (committed at index {result['index']})")
+    report_committed(result, f"{target} is {role}")
 
 
 @acl_group.command("revoke")
@@ -34,7 +34,7 @@ def acl_grant(socket_path: str, target: str, role: str) -> None:
 def acl_revoke(socket_path: str, target: str) -> None:
     """Remove TARGET's role (USER, UID or @GROUP)."""
     result = call(socket_path, "acl_revoke", target=target)
-    click.echo(f"{target} has no role (committed at index {result['index']})")
+    report_committed(result, f"{target} has no role")
 
 
 @acl_group.command("show")

@@ -20,6 +20,7 @@ from raftha.cli.common import (
     node_set_delete_show_arguments,
     output_option,
     print_json,
+    report_committed,
     socket_option,
 )
 from raftha.daemon.bootstrap import AUTHKEY_FILE_NAME, init_cluster, write_joining_node
@@ -111,12 +112,12 @@ def node_group() -> None:
 
 def set_node_attribute(socket_path: str, node: str, name: str, value: str) -> None:
     result = call(socket_path, "node_attribute_set", node=node, name=name, value=value)
-    click.echo(f"node {node}: {name}={value} (committed at index {result['index']})")
+    report_committed(result, f"node {node}: {name}={value}")
 
 
 def unset_node_attribute(socket_path: str, node: str, name: str) -> None:
     result = call(socket_path, "node_attribute_unset", node=node, name=name)
-    click.echo(f"node {node}: {name} removed (committed at index {result['index']})")
+    report_committed(result, f"node {node}: {name} removed")
 
 
 STANDBY_LIFETIMES = ("reboot", "forever")

@@ -63,6 +63,11 @@ def call(socket_path: str, op: str, timeout_ms: int = DEFAULT_TIMEOUT_MS, **args
         fail(str(error))
 
 
+def report_committed(result: dict[str, Any], what: str) -> None:
+    """`WHAT (committed at index N)`: what a one-event change did, and where in the log."""
+    click.echo(f"{what} (committed at index {result['index']})")
+
+
 def print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2))
 

@@ -18,7 +18,7 @@ import sys
 import click
 
 from raftha.cli import staging
-from raftha.cli.common import call, fail, output_option, print_json, socket_option
+from raftha.cli.common import call, fail, output_option, print_json, report_committed, socket_option
 from raftha.cli.config_objects import ObjectError, delete_objects, edit_objects, show_objects
 from raftha.crmsh import CrmSyntaxError, parse_configuration, render_configuration
 from raftha.model.config import Configuration
@@ -314,4 +314,4 @@ def configure_delete(socket_path: str, object_ids: tuple[str, ...], force: bool)
         fail(f"{error}; nothing committed")
     result = call(socket_path, "configure_load", text=render_configuration(configuration),
                   mode="replace", base_index=shown["index"])
-    click.echo(f"deleted {' '.join(object_ids)} (committed at index {result['index']})")
+    report_committed(result, f"deleted {' '.join(object_ids)}")

@@ -25,6 +25,7 @@ from raftha.cli.common import (
     node_set_delete_show_arguments,
     output_option,
     print_json,
+    report_committed,
     socket_option,
 )
 
@@ -58,7 +59,7 @@ def node_utilization(socket_path: str, node: str, action: str, name: str | None,
     result = call(socket_path, "node_utilization", node=node, name=name,
                   value=value if action == "set" else None)
     words = f"{name}={value}" if action == "set" else f"{name} removed"
-    click.echo(f"node {node} utilization {words} (committed at index {result['index']})")
+    report_committed(result, f"node {node} utilization {words}")
 
 
 def attribute_alias(alias: str, target: str, help_text: str) -> click.Command:

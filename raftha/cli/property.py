@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from raftha.cli.common import call, fail, output_option, print_json, socket_option
+from raftha.cli.common import call, fail, output_option, print_json, report_committed, socket_option
 from raftha.model.properties import PROPERTY_SPECS
 
 
@@ -26,7 +26,7 @@ def property_set(socket_path: str, assignments: tuple[str, ...]) -> None:
         pairs.append((name, value))
     for name, value in pairs:
         result = call(socket_path, "property_set", name=name, value=value)
-        click.echo(f"{name}={value} (committed at index {result['index']})")
+        report_committed(result, f"{name}={value}")
 
 
 @property_group.command("unset")
@@ -35,7 +35,7 @@ def property_set(socket_path: str, assignments: tuple[str, ...]) -> None:
 def property_unset(socket_path: str, name: str) -> None:
     """Remove a property, so its default applies again."""
     result = call(socket_path, "property_unset", name=name)
-    click.echo(f"{name} unset (committed at index {result['index']})")
+    report_committed(result, f"{name} unset")
 
 
 @property_group.command("show")

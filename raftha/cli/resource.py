@@ -16,17 +16,13 @@ from collections.abc import Callable
 
 import click
 
-from raftha.cli.common import call, fail, socket_option
+from raftha.cli.common import call, fail, report_committed, socket_option
 from raftha.model.config_edits import ban_id
 
 
 @click.group("resource")
 def resource_group() -> None:
     """Move, ban, start, stop and (un)manage resources."""
-
-
-def report(result: dict, what: str) -> None:
-    click.echo(f"{what} (committed at index {result['index']})")
 
 
 def location_arguments(function: Callable) -> Callable:
@@ -65,7 +61,7 @@ def ban_from_current_node(socket_path: str, operation: str, resource: str,
     node = result["banned_node"]
     click.echo(ban_warning(resource, node))
     until = f" for {arguments['lifetime']}" if arguments else ""
-    report(result, f"{resource} banned from {node}{until}")
+    report_committed(result, f"{resource} banned from {node}{until}")
 
 
 @resource_group.command("move")
@@ -92,7 +88,7 @@ def resource_move(socket_path: str, resource: str, node: str | None, lifetime_wo
         return
     until = f" for {arguments['lifetime']} (then the constraint goes away by itself)" if (
         arguments) else f"; 'raftha resource clear {resource}' removes the constraint"
-    report(call(socket_path, "resource_move", resource=resource, node=node, **arguments),
+    report_committed(call(socket_path, "resource_move", resource=resource, node=node, **arguments),
            f"{resource} moves to {node}{until}")
 
 
@@ -115,7 +111,7 @@ def resource_ban(socket_path: str, resource: str, node: str | None, lifetime_wor
         ban_from_current_node(socket_path, "resource_ban", resource, arguments)
         return
     until = f" for {arguments['lifetime']}" if arguments else ""
-    report(call(socket_path, "resource_ban", resource=resource, node=node, **arguments),
+    report_committed(call(socket_path, "resource_ban", resource=resource, node=node, **arguments),
            f"{resource} banned from {node}{until}")
 
 
@@ -129,7 +125,7 @@ def resource_clear(socket_path: str, resource: str) -> None:
     Example:
       raftha resource clear WebSite
     """
-    report(call(socket_path, "resource_clear", resource=resource),
+    report_committed(call(socket_path, "resource_clear", resource=resource),
            f"move and ban constraints of {resource} removed")
 
 
@@ -140,7 +136,7 @@ def meta_command(name: str, attribute: str, value: str, help_text: str) -> click
     @socket_option
     @click.argument("resource")
     def command(socket_path: str, resource: str) -> None:
-        report(call(socket_path, "resource_meta", resource=resource, name=attribute,
+        report_committed(call(socket_path, "resource_meta", resource=resource, name=attribute,
                     value=value), f"{resource}: {attribute}={value}")
     return command
 
@@ -176,7 +172,7 @@ def resource_meta(socket_path: str, resource: str, action: str, name: str,
         raise click.UsageError("set needs a VALUE")
     result = call(socket_path, "resource_meta", resource=resource, name=name,
                   value=value if action == "set" else None)
-    report(result, f"{resource}: {name}={value}" if action == "set"
+    report_committed(result, f"{resource}: {name}={value}" if action == "set"
            else f"{resource}: {name} removed")
 
 
@@ -194,7 +190,7 @@ def resource_cleanup(socket_path: str, resource: str, node: str | None) -> None:
     """
     arguments = {"resource": resource} if node is None else {"resource": resource,
                                                               "node": node}
-    report(call(socket_path, "resource_cleanup", **arguments),
+    report_committed(call(socket_path, "resource_cleanup", **arguments),
            f"{resource} cleaned up" + (f" on {node}" if node else ""))
 
 
@@ -231,7 +227,7 @@ def resource_maintenance(socket_path: str, resource: str, state: str) -> None:
       raftha resource maintenance WebSite off
     """
     value = "true" if state == "on" else None
-    report(call(socket_path, "resource_meta", resource=resource, name="maintenance",
+    report_committed(call(socket_path, "resource_meta", resource=resource, name="maintenance",
                 value=value), f"{resource}: maintenance {state}")
 
 
