@@ -64,7 +64,8 @@ RESYNC_TIMEOUT_S = 30.0
 # pysyncobj 0.3.17's journal header: name (24 bytes), version (8), format (4), then the
 # uint32 offset where the records end.
 JOURNAL_END_OFFSET_AT = 24 + 8 + 4
-CLEAN_STOP_TIMEOUT_S = 20.0  # a daemon stops its resources first (monitor timeout 10 s)
+CLEAN_STOP_TIMEOUT_S = 20.0
+DYING_WAIT_S = 5.0  # a daemon stops its resources first (monitor timeout 10 s)
 FROZEN_ITEMS = ("raftha", "agents", "fencing", "jepsen")
 REPOSITORY_ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -197,7 +198,7 @@ class RafthaCluster:
         if node in self._removed:
             return
         process = self._daemons.get(node)
-        if process is not None and process.poll() is None:
+        if process is not None and process.poll() is None and not self._dying(node, process):
             return
         files = self._files[node]
         argv = [sys.executable, "-P", "-m", "raftha.cli", "node", "run", "--config",
@@ -208,6 +209,19 @@ class RafthaCluster:
                "RAFTHA_FENCE_AGENT_DIRS": str(self.source_dir / "jepsen")}
         self._daemons[node] = self.hosts.spawn(
             node, argv, env=env, log_path=self.log_file(node), cwd=self.cluster_dir)
+
+    def _dying(self, node: str, process: subprocess.Popen) -> bool:
+        """True when the daemon was killed but is not reaped yet: its node's cgroup is empty
+        (a killed process leaves it before it can be waited for). Waits for it then, so a
+        reboot's power-on right after the power-off starts the node again."""
+        assert self.hosts is not None
+        if self.hosts.hosts[node].cgroup.pids():
+            return False
+        try:
+            process.wait(timeout=DYING_WAIT_S)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
 
     def log_file(self, node: str) -> pathlib.Path:
         assert self.run_dir is not None
