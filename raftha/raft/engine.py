@@ -2,9 +2,10 @@
 
 - `build_conf` sets every SyncObjConf option explicitly (no library default is relied on).
 - `HardenedTransport` holds a follower's acknowledgements until the journal is synced (one
-  sync per tick: group commit), keeps a late acknowledgement from rewinding the leader's
-  next index (which made followers cut and re-append applied entries), and refuses
-  read-only clients and the admin ("utility") commands.
+  sync per tick: group commit), repeats an unchanged acknowledgement only a few times per
+  leader fallback timeout (not after every heartbeat), keeps a late acknowledgement from
+  rewinding the leader's next index (which made followers cut and re-append applied
+  entries), and refuses read-only clients and the admin ("utility") commands.
 - `ReplicatedLogNode` has exactly one replicated method, `apply_entry(bytes)`, whose body
   calls a wrapper that never raises, and returns the entry's log index to the proposer. It
   replicates all proposals queued in one tick with one AppendEntries per peer.
@@ -48,6 +49,8 @@ APPEND_ENTRIES_BATCH_BYTES = 1024 * 1024
 COMMANDS_QUEUE_SIZE = 10_000
 PING_MESSAGE_TYPE = "raftha_ping"
 ACK_TYPE = "next_node_idx"
+# An unchanged acknowledgement is repeated this many times per leader fallback timeout.
+ACK_REFRESHES_PER_FALLBACK = 4
 APPEND_ENTRIES_TYPE = "append_entries"
 JOURNAL_FILE_NAME = "raft.journal"
 SNAPSHOT_FILE_NAME = "raft.snapshot"
@@ -135,6 +138,8 @@ class HardenedTransport(pysyncobj_transport.TCPTransport):
         self._pings_received: dict[str, int] = {}
         self._held: list[tuple[Any, Any]] = []
         self._held_peers: set[Any] = set()
+        # peer -> (the last success acknowledgement sent to it, library clock when sent)
+        self._last_acknowledgement: dict[Any, tuple[tuple, float]] = {}
         super().__init__(syncObj, selfNode, otherNodes)
 
     def pings_received(self) -> dict[str, int]:
@@ -177,11 +182,43 @@ class HardenedTransport(pysyncobj_transport.TCPTransport):
 
     def send(self, node: Any, message: Any) -> bool:
         is_acknowledgement = isinstance(message, dict) and message.get("type") == ACK_TYPE
+        if is_acknowledgement and self._repeats_a_fresh_acknowledgement(node, message):
+            return True
         if is_acknowledgement or node in self._held_peers:
             self._held.append((node, message))
             self._held_peers.add(node)
             return True
         return super().send(node, message)
+
+    def _repeats_a_fresh_acknowledgement(self, node: Any, message: dict) -> bool:
+        """True for a success acknowledgement equal to the last one sent to `node`, sent less
+        than a quarter of the leader fallback timeout ago: it tells the leader nothing new.
+
+        A follower acknowledges every AppendEntries, heartbeats included, and the leader
+        wakes for each. An equal success acknowledgement only refreshes the leader's "last
+        response" time, which it checks against leaderFallbackTimeout, so one per quarter
+        of that timeout is enough; links stay read well within the connection timeout too.
+        Anything that moves the leader (a new index, a failure, a reset) is always sent.
+        """
+        if not message.get("success") or message.get("reset"):
+            return False
+        now = pysyncobj_syncobj.monotonicTime()
+        key = (message.get("next_node_idx"), message.get("success"), message.get("reset"))
+        previous = self._last_acknowledgement.get(node)
+        refresh_seconds = self._syncObj.conf.leaderFallbackTimeout / ACK_REFRESHES_PER_FALLBACK
+        if previous is not None and previous[0] == key and now - previous[1] < refresh_seconds:
+            return True
+        self._last_acknowledgement[node] = (key, now)
+        return False
+
+    def _onNodeConnected(self, node: Any) -> None:  # noqa: N802 - the library's name
+        # An acknowledgement sent over the previous link may have been lost with it.
+        self._last_acknowledgement.pop(node, None)
+        super()._onNodeConnected(node)
+
+    def _onNodeDisconnected(self, node: Any) -> None:  # noqa: N802 - the library's name
+        self._last_acknowledgement.pop(node, None)
+        super()._onNodeDisconnected(node)
 
     def flush_acknowledgements(self) -> None:
         """Sync the journal once, then send every held message in order (tick thread)."""

@@ -452,6 +452,55 @@ def test_compaction_replaces_the_journal_atomically(tmp_path, monkeypatch):
     survivor._destroy()
 
 
+def _bare_transport(journal: object, fallback_s: float = 1.0) -> HardenedTransport:
+    """A HardenedTransport without sockets, owned by a stand-in for the node."""
+
+    class Owner:
+        _SyncObj__raftLog = journal
+        conf = types.SimpleNamespace(leaderFallbackTimeout=fallback_s)
+
+    transport = object.__new__(HardenedTransport)
+    transport._syncObj = Owner()
+    transport._held, transport._held_peers = [], set()
+    transport._last_acknowledgement = {}
+    return transport
+
+
+def test_an_unchanged_acknowledgement_is_repeated_only_a_few_times_per_fallback(monkeypatch):
+    sent: list[tuple[str, dict]] = []
+    monkeypatch.setattr(library.pysyncobj_transport.TCPTransport, "send",
+                        lambda self, node, message: sent.append((node, message)) or True)
+    clock = [100.0]
+    monkeypatch.setattr(library.pysyncobj_syncobj, "monotonicTime", lambda: clock[0])
+    transport = _bare_transport(None, fallback_s=1.0)
+
+    def acknowledge(node: str, next_index: int, success: bool = True) -> None:
+        transport.send(node, {"type": "next_node_idx", "next_node_idx": next_index,
+                              "success": success, "reset": False})
+        transport.flush_acknowledgements()
+
+    for _ in range(5):  # heartbeats 90 ms apart, nothing new to say
+        acknowledge("leader", 7)
+        clock[0] += 0.09
+    assert [message["next_node_idx"] for _, message in sent] == [7, 7]  # at 0 and 0.27 s
+    acknowledge("leader", 8)  # a new index always goes out
+    acknowledge("other", 8)  # per peer
+    acknowledge("leader", 8, success=False)  # and so does a failure
+    assert [(node, message["next_node_idx"], message["success"]) for node, message in
+            sent[2:]] == [("leader", 8, True), ("other", 8, True), ("leader", 8, False)]
+    clock[0] += 0.1
+    acknowledge("leader", 8)
+    assert len(sent) == 5
+    clock[0] += 0.2
+    acknowledge("leader", 8)
+    assert len(sent) == 6
+    monkeypatch.setattr(library.pysyncobj_transport.TCPTransport, "_onNodeConnected",
+                        lambda self, node: None)
+    transport._onNodeConnected("leader")  # the last one may have died with the old link
+    acknowledge("leader", 8)
+    assert len(sent) == 7
+
+
 def test_acknowledgements_wait_for_the_journal_sync_and_links_stay_fifo(tmp_path, monkeypatch):
     events: list[tuple[str, str, object]] = []
     journal = DurableFileJournal(str(tmp_path / "raft.journal"), SyncStats(),
@@ -461,12 +510,7 @@ def test_acknowledgements_wait_for_the_journal_sync_and_links_stay_fifo(tmp_path
                         lambda self, node, message: events.append(("send", node, message))
                         or True)
 
-    class Owner:
-        _SyncObj__raftLog = journal
-
-    transport = object.__new__(HardenedTransport)
-    transport._syncObj = Owner()
-    transport._held, transport._held_peers = [], set()
+    transport = _bare_transport(journal)
     ack = {"type": "next_node_idx", "next_node_idx": 5, "success": True, "reset": False}
     vote = {"type": "response_vote", "term": 3}
     entries = {"type": "append_entries", "term": 2}
