@@ -100,8 +100,12 @@ def where(placement: dict) -> dict[str, tuple[str | None, str]]:
             for name, entry in placement["resources"].items()}
 
 
+# "now" for our scheduler, long after the recorded failures (crm_simulate reads the clock).
+NOW = 1_900_000_000
+
+
 def agree_with_pacemaker(cib: str, expected: dict[str, tuple[str | None, str]]) -> None:
-    assert where(final_placement_from_cib(cib)) == expected
+    assert where(final_placement_from_cib(cib, now=NOW)) == expected
     if crm_simulate_available():
         assert where(oracle_placement(cib)) == expected
 
@@ -109,6 +113,15 @@ def agree_with_pacemaker(cib: str, expected: dict[str, tuple[str | None, str]]) 
 def test_on_fail_stop_survives_the_completed_stop():
     agree_with_pacemaker(monitor_failed_then_stopped('on-fail="stop"'),
                          {"svc": (None, "Stopped")})
+
+
+def test_on_fail_stop_ends_when_the_failure_expires():
+    cib = monitor_failed_then_stopped('on-fail="stop"').replace(
+        '<primitive id="svc" class="ocf" provider="heartbeat" type="Dummy">',
+        '<primitive id="svc" class="ocf" provider="heartbeat" type="Dummy"><meta_attributes '
+        'id="svc-meta"><nvpair id="svc-ft" name="failure-timeout" value="60s"/>'
+        '</meta_attributes>')
+    agree_with_pacemaker(cib, {"svc": ("n1", "Started")})
 
 
 def test_on_fail_restart_is_cleared_by_the_completed_stop():
@@ -126,7 +139,7 @@ def test_a_masked_probe_failure_bans_the_node_and_starts_elsewhere(rc):
 
 
 def test_a_masked_probe_failure_keeps_every_clone_instance_off_the_node():
-    placement = where(final_placement_from_cib(probe_answered(5, cloned=True)))
+    placement = where(final_placement_from_cib(probe_answered(5, cloned=True), now=NOW))
     assert sorted(node for node, _role in placement.values() if node) == ["n2", "n3"]
     if crm_simulate_available():
         assert placement == where(oracle_placement(probe_answered(5, cloned=True)))
