@@ -402,3 +402,50 @@ def test_a_witness_keeps_quorum_runs_nothing_and_is_never_fenced(plain_sandbox, 
                      mode="replace")
         sandbox.start(witness)
         sandbox.wait_ready(WAIT_S)
+
+
+def fence_agents_by_parent() -> dict[int, list[int]]:
+    """parent pid -> pids of its live fence_raftha_sandbox processes."""
+    found: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command_line = (entry / "cmdline").read_bytes().split(b"\0")
+            fields = (entry / "stat").read_text().rsplit(")", 1)[-1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and any(part.endswith(b"/fence_raftha_sandbox")
+                                    for part in command_line):
+            found.setdefault(int(fields[1]), []).append(int(entry.name))
+    return found
+
+
+def test_each_node_keeps_a_fence_agent_waiting_which_serves_once_and_never_outlives_it(
+        fencing_sandbox):
+    sandbox = fencing_sandbox
+    leader, victim = victim_other_than_leader(sandbox)
+    daemons = {name: sandbox.pids[name] for name in sandbox.nodes}
+
+    def waiting(name: str) -> list[int]:
+        return fence_agents_by_parent().get(daemons[name], [])
+
+    wait_until(lambda: all(len(waiting(name)) == 1 for name in daemons), WAIT_S,
+               "one fence agent waiting on every node")
+    before = {name: waiting(name)[0] for name in daemons}
+    sandbox.kill(victim)
+    fenced = wait_until(lambda: results_for(sandbox, leader, victim, "success"), WAIT_S,
+                        f"{victim} fenced")
+    executor = fenced[0]["executor"]
+    # The victim's waiting agent read an empty stdin when its daemon died: it is gone.
+    wait_until(lambda: before[victim] not in {
+                   pid for pids in fence_agents_by_parent().values() for pid in pids},
+               WAIT_S, "the dead node's waiting agent gone")
+    # The executor's waiting agent did the fencing and was replaced by a fresh one.
+    replaced = wait_until(lambda: [pid for pid in waiting(executor)
+                                   if pid != before[executor]], WAIT_S,
+                          "a fresh waiting agent on the executor")
+    assert before[executor] not in waiting(executor) and len(replaced) == 1
+    Sandbox(sandbox.directory).down()
+    every = {pid for pids in fence_agents_by_parent().values() for pid in pids}
+    assert every.isdisjoint({*before.values(), *replaced})
