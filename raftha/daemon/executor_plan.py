@@ -176,6 +176,10 @@ class PlanView:
         if not isinstance(found, Primitive):
             return None
         call = build_call(self.configuration, found, placement, action)
+        if placement.primitive.startswith(ORPHAN_PREFIX):
+            # Each node stops its own copy at once: an orphaned clone may run on several,
+            # and a claim on the same history id must not make them wait for each other.
+            call = replace(call, shared=True)
         notification = self.notifications.get(action.key)
         if notification is not None:
             # A notification runs with the clone's notify_* variables as meta attributes.

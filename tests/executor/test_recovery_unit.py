@@ -270,3 +270,24 @@ def test_a_probe_not_configured_stops_the_resource_everywhere_and_is_shown(nodes
     assert fail_counts(nodes["n1"], "n1") == {}
     failed = nodes["n2"].call("status")["nodes"]["n1"]["failed_actions"]
     assert [(item["operation"], item["rc"]) for item in failed] == [("monitor", 6)]
+
+
+def test_a_removed_clone_is_stopped_on_every_node_at_once(nodes):
+    nodes["n1"].call("configure_load", text=BASE + """
+primitive copies ocf:heartbeat:Dummy params state=/run/copies.state
+clone copies-clone copies
+primitive kept ocf:heartbeat:Dummy
+""")
+    settle(nodes)
+    nodes["n1"].call("configure_load", mode="replace",
+                     text=BASE + "primitive kept ocf:heartbeat:Dummy\n")
+    views = {name: node.executor.current_view(node.machine.state)
+             for name, node in nodes.items()}
+    calls = [view.call_for(action) for name, view in views.items() for action in view.own()
+             if action.verb == "stop"]
+    assert sorted(call.action_key for call in calls) == [
+        "stop:copies:n1", "stop:copies:n2", "stop:copies:n3"]
+    assert all(call.shared for call in calls)        # claimed in parallel, not one by one
+    settle(nodes)
+    assert all(node.runner.state("copies") == "stopped" for node in nodes.values())
+    assert "copies" not in nodes["n2"].call("status")["resources"]
