@@ -11,6 +11,8 @@ shutdown is bounded (every stop call has a timeout).
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import signal
 import sys
@@ -29,6 +31,27 @@ from raftha.raft.contract import RaftSettings
 
 LOG = logging.getLogger("raftha.node")
 STOP_ANNOUNCE_TIMEOUT_MS = 1500
+OS_THREAD_NAME_BYTES = 15  # Linux keeps 16 bytes, the terminating NUL included
+
+
+def name_os_threads() -> int:
+    """Give the daemon's long-lived threads their names at the OS level, so `top -H`,
+    `ps -L` and /proc/PID/task/TID/comm tell raft-tick from executor. Best effort (Linux,
+    glibc); the main thread keeps the process name. Returns how many threads were named."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        set_name = libc.pthread_setname_np
+    except (OSError, AttributeError):
+        return 0
+    set_name.argtypes = [ctypes.c_ulong, ctypes.c_char_p]
+    named = 0
+    for thread in threading.enumerate():
+        if thread is threading.main_thread() or thread.ident is None:
+            continue
+        name = thread.name.encode("ascii", "replace")[:OS_THREAD_NAME_BYTES]
+        if set_name(thread.ident, name) == 0:
+            named += 1
+    return named
 
 
 class NodeStartError(Exception):
@@ -95,6 +118,7 @@ class NodeDaemon:
         self.fencing.start()
         if self.executor is not None:
             self.executor.start()
+        name_os_threads()
         LOG.info("node %s running: raft %s, socket %s", self.config.node_name,
                  self.config.raft_address, self.config.control_socket)
 

@@ -182,13 +182,31 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS_PER_SECOND
 
 
-def idle_cpu_percent(sandbox: Sandbox, seconds: float) -> dict[str, float]:
+def thread_cpu_seconds(pid: int) -> dict[str, float]:
+    """CPU seconds per thread name (the daemon names its threads at the OS level)."""
+    totals: dict[str, float] = {}
+    for task in pathlib.Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name = (task / "comm").read_text().strip()
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the thread ended meanwhile
+        totals[name] = totals.get(name, 0.0) + (int(fields[11]) + int(fields[12])) \
+            / CLOCK_TICKS_PER_SECOND
+    return totals
+
+
+def idle_cpu_percent(sandbox: Sandbox, seconds: float
+                     ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """Per node: percent of one core over an idle period, in total and by thread."""
     sandbox.wait_ready(60)
     time.sleep(1.0)  # let the last writes settle
-    before = {name: cpu_seconds(pid) for name, pid in sandbox.pids.items()}
+    before = {name: thread_cpu_seconds(pid) for name, pid in sandbox.pids.items()}
     time.sleep(seconds)
-    after = {name: cpu_seconds(pid) for name, pid in sandbox.pids.items()}
-    return {name: 100 * (after[name] - before[name]) / seconds for name in before}
+    after = {name: thread_cpu_seconds(pid) for name, pid in sandbox.pids.items()}
+    by_thread = {name: {thread: 100 * (used - before[name].get(thread, 0.0)) / seconds
+                        for thread, used in after[name].items()} for name in after}
+    return {name: sum(threads.values()) for name, threads in by_thread.items()}, by_thread
 
 
 def measure_commits(sandbox: Sandbox, count: int, label: str,
@@ -267,11 +285,20 @@ def main() -> int:
         print(f"throughput: {rate:.0f} commits/s ({arguments.clients} clients on the leader, "
               f"{load()})", flush=True)
 
-        idle = idle_cpu_percent(sandbox, arguments.idle_seconds)
+        idle, by_thread = idle_cpu_percent(sandbox, arguments.idle_seconds)
         results["idle_cpu_percent"] = {name: round(value, 2) for name, value in idle.items()}
         print("idle CPU per node: " + ", ".join(f"{name} {value:.2f} %"
                                                 for name, value in idle.items())
               + f" of one core over {arguments.idle_seconds:g} s ({load()})", flush=True)
+        leader = raft_leader(sandbox, list(sandbox.nodes)) or leader
+        for name, threads in by_thread.items():
+            role = "leader" if name == leader else "follower"
+            busy = sorted(threads.items(), key=lambda item: -item[1])
+            print(f"  by thread on {name} ({role}): " + ", ".join(
+                f"{thread} {value:.2f} %" for thread, value in busy if value > 0), flush=True)
+        results["idle_cpu_by_thread_percent"] = {
+            name: {thread: round(value, 2) for thread, value in threads.items() if value > 0}
+            for name, threads in by_thread.items()}
 
         failovers = []
         for attempt in range(arguments.failovers):

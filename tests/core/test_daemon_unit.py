@@ -556,3 +556,22 @@ def test_status_shows_where_resources_run_from_reported_results(fake_cluster):
     assert node.call("status")["resources"]["d1"]["node"] is None
     with pytest.raises(ApiError, match="no resource 'zz'"):
         node.call("resource_cleanup", resource="zz")
+
+
+def test_daemon_threads_carry_their_names_at_the_os_level():
+    import threading
+
+    from raftha.daemon.node import name_os_threads
+
+    release = threading.Event()
+    thread = threading.Thread(target=release.wait, args=(30,), name="raft-tick-for-a-test")
+    thread.start()
+    try:
+        assert name_os_threads() >= 1
+        comm = pathlib.Path(f"/proc/{os.getpid()}/task/{thread.native_id}/comm").read_text()
+        assert comm.strip() == "raft-tick-for-a"  # 15 bytes: the OS limit
+        main_comm = pathlib.Path(f"/proc/{os.getpid()}/comm").read_text()
+        assert main_comm.strip() != "MainThread"  # the process keeps its name
+    finally:
+        release.set()
+        thread.join(5)
