@@ -71,7 +71,11 @@ def status_view(state: ClusterState, raft_status: Any | None, self_name: str,
     fencing = fencing_enabled(state)
     nodes = {
         node.name: {
-            "state": node_state_name(node.state, node.expected, attributes.get(node.name, {}),
+            # Transient attributes (standby until reboot) override configured ones, as the
+            # scheduler reads them.
+            "state": node_state_name(node.state, node.expected,
+                                     {**attributes.get(node.name, {}),
+                                      **dict(state.transient_of(node.name))},
                                      fencing),
             "address": node.address,
             "leader": node.name == leader,
