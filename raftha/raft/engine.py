@@ -9,8 +9,8 @@
 - `ReplicatedLogNode` has exactly one replicated method, `apply_entry(bytes)`, whose body
   calls a wrapper that never raises, and returns the entry's log index to the proposer. It
   replicates all proposals queued in one tick with one AppendEntries per peer.
-- `install_durable_append` syncs the leader's new entries while the followers write theirs;
-  `tick_wait_seconds` lets the tick thread sleep until a heartbeat or election is due.
+- The leader syncs its new entries right after sending them, while the followers write
+  theirs; `tick_wait_seconds` lets the tick thread sleep until a heartbeat or election is due.
 - `install_peer_ping` keeps follower-to-follower links alive: pysyncobj drops a link on which
   nothing was read for connectionTimeout, and followers never talk to each other, so without
   it the first RequestVote after a leader crash tears the link down and the election fails.
@@ -260,7 +260,8 @@ class ReplicatedLogNode(SyncObj):
                 _construction_stats.clear()
 
     def _checkCommandsToApply(self) -> None:  # noqa: N802 - the library's name
-        """Drain the proposal queue, then replicate what it appended in one message per peer.
+        """Drain the proposal queue, replicate what it appended in one message per peer, then
+        sync the journal.
 
         The library sends an AppendEntries after every command it appends: with proposals
         queued by several clients that is one message (and one acknowledgement) per command
@@ -275,6 +276,11 @@ class ReplicatedLogNode(SyncObj):
         if self._raftha_send_held:
             self._raftha_send_held = False
             self._SyncObj__sendAppendEntries()
+            # The leader's own copy reaches the disk while the followers write theirs, in
+            # parallel rather than one after the other. It counts itself for the commit
+            # index only in a later tick, after the tick loop's pre-tick sync, so nothing
+            # unsynced is ever counted; this sync just makes that one free.
+            self.journal.sync()
 
     def _SyncObj__sendAppendEntries(self) -> None:  # noqa: N802 - the library's name
         if self._raftha_holding_sends:
@@ -388,18 +394,6 @@ def tick_wait_seconds(node: SyncObj) -> float:
     if remaining <= 0:
         return TICK_WAIT_SECONDS
     return min(remaining + TICK_DUE_MARGIN_SECONDS, MAX_TICK_WAIT_SECONDS)
-
-
-def install_durable_append(node: ReplicatedLogNode) -> None:
-    """Sync the leader's journal right after a tick appended and sent new entries.
-
-    The leader sends an entry to its followers in the same tick it appends it; syncing before
-    the tick waits for their acknowledgements lets its own write reach the disk while the
-    followers write theirs (parallel, not one after the other). It still counts itself only
-    for entries synced before the tick that computes the commit index (the tick loop syncs
-    before every tick as well, so nothing appended elsewhere is counted unsynced).
-    """
-    node.addOnTickCallback(lambda: node.journal.sync())
 
 
 def install_peer_ping(node: ReplicatedLogNode, period_ms: int) -> None:

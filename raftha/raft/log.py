@@ -48,7 +48,6 @@ from raftha.raft.engine import (
     MAX_ENTRY_BYTES,
     ReplicatedLogNode,
     build_conf,
-    install_durable_append,
     install_peer_ping,
     prune_abandoned_callbacks,
     tick_wait_seconds,
@@ -129,7 +128,6 @@ class RaftLog:
                 raise RuntimeError(f"cannot start raft node on {self._settings.self_address}: "
                                    f"{error!r} (port in use?)") from None
             install_peer_ping(node, self._settings.peer_ping_period_ms)
-            install_durable_append(node)
             self._node = node
             self._stopping.clear()
             self._tick_thread = threading.Thread(target=self._tick_loop, args=(node,),

@@ -319,18 +319,35 @@ def _free_addresses(count: int) -> list[str]:
 
 
 def test_proposals_queued_together_travel_in_one_append_entries(tmp_path, monkeypatch):
-    """Three members in this process; 24 proposals at once: every one commits, and the
-    leader sends entries queued in the same tick together instead of one message each."""
+    """Three members in this process; 24 proposals at once: every one commits, the leader
+    sends entries queued in the same tick together instead of one message each, and syncs
+    its own copy right after sending them (while the followers write theirs)."""
     entries_per_message: list[int] = []
+    steps: list[tuple[threading.Thread, str]] = []  # what each tick thread did, in order
     send = HardenedTransport.send
+    sync = DurableFileJournal.sync
 
     def counting_send(transport, node, message):
         if isinstance(message, dict) and message.get("type") == "append_entries" \
                 and message.get("entries"):
             entries_per_message.append(len(message["entries"]))
+            steps.append((threading.current_thread(), "send entries"))
         return send(transport, node, message)
 
+    def recording_sync(journal):
+        steps.append((threading.current_thread(), "sync" if journal._dirty else "clean"))
+        sync(journal)
+
+    received = HardenedTransport._onMessageReceived
+
+    def recording_receive(transport, node, message):
+        if isinstance(message, dict) and message.get("type") == "next_node_idx":
+            steps.append((threading.current_thread(), "acknowledgement"))
+        return received(transport, node, message)
+
     monkeypatch.setattr(HardenedTransport, "send", counting_send)
+    monkeypatch.setattr(HardenedTransport, "_onMessageReceived", recording_receive)
+    monkeypatch.setattr(DurableFileJournal, "sync", recording_sync)
     addresses = _free_addresses(3)
     logs = [RaftLog(settings(self_address=address,
                              peer_addresses=tuple(a for a in addresses if a != address),
@@ -347,7 +364,9 @@ def test_proposals_queued_together_travel_in_one_append_entries(tmp_path, monkey
             time.sleep(0.05)
         assert leader is not None
         assert leader.propose(b"first", 5000).outcome is ProposeOutcome.COMMITTED
+        leader_thread = leader._tick_thread
         entries_per_message.clear()
+        steps.clear()
         start = threading.Barrier(24)
         outcomes: list[ProposeOutcome] = []
 
@@ -371,6 +390,11 @@ def test_proposals_queued_together_travel_in_one_append_entries(tmp_path, monkey
     assert sum(entries_per_message) >= 2 * 24  # every entry reached both followers
     assert max(entries_per_message) > 1
     assert len(entries_per_message) < 2 * 24
+    leader_steps = [step for thread, step in steps if thread.name == "raft-tick"
+                    and thread is leader_thread]
+    after_sends = [leader_steps[number + 1] for number, step in enumerate(leader_steps[:-1])
+                   if step == "send entries" and leader_steps[number + 1] != "send entries"]
+    assert after_sends and set(after_sends) == {"sync"}
 
 
 def _node_in_state(state: int, due: float) -> types.SimpleNamespace:
