@@ -261,3 +261,17 @@ def test_simulate_summary_names_restarts_and_reloads():
     assert "  * Restart    web ( n1 )  restarted after db" in lines
     reload = _transition_lines(planned(BASE, BASE.replace("fake=1", "fake=2"), ["state"]))
     assert reload == ["  * Reload     db ( n1 )  parameters changed: fake"]
+
+
+def test_explain_text_names_the_parameter_changes():
+    from raftha.cli.why import explanation_lines
+    result = planned(BASE, BASE.replace("state=/run/db", "state=/run/db2"), ["state"])
+    explanation = result.explanation("web")
+    placement = result.placement("web")
+    lines = explanation_lines({
+        "resource": "web", "scores": explanation.scores, "chosen": explanation.chosen,
+        "decided_by": explanation.decided_by, "contributions": explanation.contributions,
+        "parameter_changes": explanation.parameter_changes,
+        "current_nodes": placement.current_nodes, "current_role": placement.current_role,
+        "target_node": placement.target_node, "target_role": placement.target_role})
+    assert "  restart on n1: restarted after db" in lines
