@@ -153,3 +153,23 @@ def test_node_with_damaged_raft_data_is_resynced_and_catches_up(raftha_cluster, 
     shown = subprocess.run(target._cli("n3", "property", "show", "--output", "json"),
                            capture_output=True, text=True, timeout=60)
     assert '"after-resync"' in shown.stdout, shown.stdout + shown.stderr
+
+
+@NEEDS_ROOT[0]
+@NEEDS_ROOT[1]
+@NEEDS_ROOT[2]
+def test_power_on_right_after_power_off_starts_the_node_again(raftha_cluster):
+    """A fence reboot: power-off (every process of the node killed) then power-on at once,
+    while the killed daemon may not be reaped yet; the node must come back."""
+    hosts, target = raftha_cluster
+    old_pid = target.daemon_pids("n2")
+    for _attempt in range(3):
+        assert hosts.hosts["n2"].cgroup.kill_all()
+        target.start_node("n2")
+        new_pid = target.daemon_pids("n2")
+        assert new_pid and new_pid != old_pid, (old_pid, new_pid)
+        old_pid = new_pid
+        deadline = time.monotonic() + 60
+        while target._api("n2", "ping", timeout_ms=500) is None:
+            assert time.monotonic() < deadline, "n2 did not come back after its power-on"
+            time.sleep(0.3)
