@@ -8,6 +8,10 @@ Invariants:
   threads always see a whole state, never a half-applied one.
 - The outcome of every event id is remembered (bounded) from its first application, so a
   proposer, even one that retried, learns whether its event was applied or rejected.
+- Threads waiting on `changed` (executor, fencing duties, proposers) are woken right after
+  each apply, or, once the Raft layer asked for it (`announce_after_ticks`), once per tick
+  just before the tick thread sleeps: the proposer whose entry was applied (woken through
+  its own callback) then replies before the executor takes the interpreter to re-plan.
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ class ReducerStateMachine:
         self.on_fatal = on_fatal or (lambda: os._exit(70))
         self.apply_count = 0
         self.apply_seconds_total = 0.0
+        self.announce_per_tick = False
+        self.unannounced = False
 
     # -- StateMachine protocol (Raft tick thread) ----------------------------------------
 
@@ -53,12 +59,29 @@ class ReducerStateMachine:
             with self.changed:
                 self.state = state
                 self.remember(outcome)
-                self.changed.notify_all()
+                if self.announce_per_tick:
+                    self.unannounced = True
+                else:
+                    self.changed.notify_all()
             self.apply_count += 1
             self.apply_seconds_total += time.perf_counter() - started
         except Exception:
             LOG.exception("applying entry %s failed; stopping this node", index)
             self.on_fatal()
+
+    def announce_after_ticks(self) -> Callable[[], None]:
+        """Wake `changed` waiters once per Raft tick instead of after every apply; returns
+        the call the Raft layer makes on its tick thread before it sleeps (after the
+        proposers' callbacks ran)."""
+        self.announce_per_tick = True
+        return self.announce_changes
+
+    def announce_changes(self) -> None:
+        if not self.unannounced:
+            return
+        with self.changed:
+            self.unannounced = False
+            self.changed.notify_all()
 
     def record_history(self, index: int, entry: bytes, state: ClusterState,
                        outcome: Outcome) -> None:

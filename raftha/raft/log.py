@@ -7,6 +7,8 @@ Invariants:
 - One replicated entry point taking bytes. `StateMachine.apply_entry` runs on our own tick
   thread; an exception from it is logged and counted, never raised into pysyncobj (a raising
   apply wedges a pysyncobj cluster; a raising callback double-applies an entry).
+- A state machine offering `announce_after_ticks` has its readers woken once per tick,
+  after the proposers' callbacks (see `raftha.daemon.machine`).
 - The tick thread is ours (`autoTick=False`). Any unexpected exception in a tick stops the
   whole process with a message on stderr: a stopped node is safe, a diverged one is not.
 - `propose` blocks only its caller, always with a timeout, and classifies the outcome as
@@ -102,6 +104,7 @@ class RaftLog:
         self._status = self._empty_status()
         self._status_inputs: tuple = ()
         self._pending_frame_sealer: Any = None  # installed by the tick thread
+        self._announce_changes: Any = lambda: None
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -128,6 +131,8 @@ class RaftLog:
                 raise RuntimeError(f"cannot start raft node on {self._settings.self_address}: "
                                    f"{error!r} (port in use?)") from None
             install_peer_ping(node, self._settings.peer_ping_period_ms)
+            self._announce_changes = self._tick_announcer()
+            node.addOnTickCallback(self._announce_changes)
             self._node = node
             self._stopping.clear()
             self._tick_thread = threading.Thread(target=self._tick_loop, args=(node,),
@@ -163,6 +168,7 @@ class RaftLog:
                 node.doTick(tick_wait_seconds(node))
                 # Durable before a follower acknowledges what it received in this tick.
                 node.transport.flush_acknowledgements()
+                self._announce_changes()  # a tick cut short skipped the tick callbacks
                 self._status = self._read_status(node)
                 now = time.monotonic()
                 if now >= next_prune:
@@ -170,6 +176,23 @@ class RaftLog:
                     next_prune = now + PRUNE_PERIOD_SECONDS
         except BaseException as error:  # noqa: B036 - fail-stop on anything
             fail_stop(f"tick failed: {error!r}")
+
+    def _tick_announcer(self) -> Any:
+        """The state machine's per-tick wake-up of its readers, when it offers one
+        (`announce_after_ticks`): after the tick's proposal callbacks, before the tick
+        sleeps. Never raises (a raising tick callback stops the process)."""
+        request = getattr(self._state_machine, "announce_after_ticks", None)
+        if request is None:
+            return lambda: None
+        announce = request()
+
+        def announce_guarded() -> None:
+            try:
+                announce()
+            except Exception:
+                logger.exception("raft: waking the state machine's readers failed")
+
+        return announce_guarded
 
     def use_frame_keys(self, keys: tuple[bytes, ...]) -> None:
         """Seal frames with keys[0] and open frames sealed with any of `keys`, from the next

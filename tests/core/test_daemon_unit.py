@@ -575,3 +575,28 @@ def test_daemon_threads_carry_their_names_at_the_os_level():
     finally:
         release.set()
         thread.join(5)
+
+
+def test_readers_of_the_state_wake_once_per_tick_when_the_raft_layer_asks():
+    """With per-tick announcements an apply wakes nobody until the tick announces it (the
+    proposer, woken by its own callback, replies before the executor re-plans)."""
+    import threading
+    import time
+
+    from raftha.model.events import encode_event, make_event
+
+    machine = ReducerStateMachine()
+    announce = machine.announce_after_ticks()
+    answers: list[bool] = []
+    reader = threading.Thread(target=lambda: answers.append(machine.wait_for_index(1, 10)))
+    reader.start()
+    entry = encode_event(make_event(b"\x01" * 16, "ReadBarrier", "n1", "", 1_000, {}))
+    machine.apply_entry(1, entry)
+    assert machine.state.last_index == 1
+    assert machine.outcome_of(b"\x01" * 16) is not None  # a proposer sees it at once
+    time.sleep(0.3)
+    assert reader.is_alive() and answers == []
+    announce()
+    reader.join(5)
+    assert answers == [True]
+    announce()  # nothing new: no-op
