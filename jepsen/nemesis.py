@@ -40,6 +40,9 @@ from jepsen.fence import FenceController
 from jepsen.history import NEMESIS_PROCESS, HistoryRecorder
 from jepsen.hosts import HostSet
 
+FINAL_HEAL_ATTEMPTS = 10
+FINAL_HEAL_RETRY_PAUSE_S = 3.0  # restarted daemons need a leader before a re-join is accepted
+
 
 class Nemesis:
     """Applies and heals faults; thread-safe, one fault at a time."""
@@ -58,6 +61,9 @@ class Nemesis:
         # the highest open loss per node.
         self._grudges: dict[int, dict[str, frozenset[str]]] = {}
         self._losses: dict[int, tuple[list[str], int]] = {}
+        # Heals that raised (e.g. a re-join while every daemon was down for restart-all):
+        # tried again after every later heal and at the final heal.
+        self._failed_heals: dict[int, tuple[str, Callable[[], dict]]] = {}
 
     # ------------------------------------------------------------ recording
 
@@ -105,9 +111,26 @@ class Nemesis:
                 detail = undo()
             except Exception as error:  # noqa: BLE001
                 detail = {"error": f"{type(error).__name__}: {error}"}
+                self._failed_heals[fault_id] = (family, undo)
             completion = {**heal_value, **detail}
             self._record("info", f"stop-{family}", completion)
+            if "error" not in detail:
+                self._retry_failed_heals()
             return completion
+
+    def _retry_failed_heals(self) -> None:
+        """Heal again the faults whose heal raised (recorded like any heal, with "retry")."""
+        for fault_id in sorted(self._failed_heals):
+            family, undo = self._failed_heals[fault_id]
+            heal_value = {"id": self._new_id(), "family": family, "phase": "heal",
+                          "heals": [fault_id], "retry": True}
+            self._record("invoke", f"stop-{family}", heal_value)
+            try:
+                detail = undo()
+                del self._failed_heals[fault_id]
+            except Exception as error:  # noqa: BLE001
+                detail = {"error": f"{type(error).__name__}: {error}"}
+            self._record("info", f"stop-{family}", {**heal_value, **detail})
 
     def heal_all(self) -> dict:
         """Final heal: undo open faults, then reset everything regardless of bookkeeping."""
@@ -134,7 +157,19 @@ class Nemesis:
                     step()
                 except Exception as error:  # noqa: BLE001
                     errors.append(f"{step.__name__}: {error}")
-            completion = {**heal_value, "errors": errors}
+            # Every node runs again: heals that failed earlier (a re-join) can succeed now.
+            retried = sorted(self._failed_heals)
+            for fault_id in retried:
+                _family, undo = self._failed_heals.pop(fault_id)
+                for attempt in range(FINAL_HEAL_ATTEMPTS):
+                    try:
+                        undo()
+                        break
+                    except Exception as error:  # noqa: BLE001
+                        if attempt == FINAL_HEAL_ATTEMPTS - 1:
+                            errors.append(f"{fault_id} (retried): {error}")
+                        time.sleep(FINAL_HEAL_RETRY_PAUSE_S)
+            completion = {**heal_value, "errors": errors, "retried": retried}
             self._record("info", "heal-all", completion)
             return completion
 

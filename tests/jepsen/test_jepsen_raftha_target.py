@@ -173,3 +173,59 @@ def test_power_on_right_after_power_off_starts_the_node_again(raftha_cluster):
         while target._api("n2", "ping", timeout_ms=500) is None:
             assert time.monotonic() < deadline, "n2 did not come back after its power-on"
             time.sleep(0.3)
+
+
+class ListRecorder:
+    def __init__(self) -> None:
+        self.records: list[tuple[str, str, dict]] = []
+
+    def record(self, process: str, op_type: str, f: str, value: dict) -> None:
+        self.records.append((op_type, f, value))
+
+
+class NoHosts:
+    """A host set with no nodes: the final heal's host steps have nothing to do."""
+
+    nodes: list[str] = []
+    hosts: dict = {}
+
+    def heal_network(self) -> None:
+        return None
+
+
+def flaky_undo(failures: int):
+    calls = {"count": 0}
+
+    def undo() -> dict:
+        calls["count"] += 1
+        if calls["count"] <= failures:
+            raise RuntimeError("node_add failed on every member")
+        return {"added": ["n2"]}
+
+    return undo, calls
+
+
+def test_a_failed_heal_is_tried_again_after_the_next_heal():
+    recorder = ListRecorder()
+    nemesis = Nemesis(hosts=NoHosts(), adapter=RecordingAdapter(), recorder=recorder)
+    undo, calls = flaky_undo(failures=1)
+    nemesis._open[1] = ("membership", undo)
+    assert "error" in nemesis.heal(1)
+    nemesis._open[2] = ("kill", lambda: {"restarted": ["n3"]})
+    nemesis.heal(2)
+    assert calls["count"] == 2
+    retries = [value for op_type, _f, value in recorder.records
+               if op_type == "info" and value.get("retry")]
+    assert retries == [{"id": 3, "family": "membership", "phase": "heal", "heals": [1],
+                        "retry": True, "added": ["n2"]}]
+
+
+def test_the_final_heal_retries_a_failed_heal(monkeypatch):
+    monkeypatch.setattr("jepsen.nemesis.FINAL_HEAL_RETRY_PAUSE_S", 0.0)
+    nemesis = Nemesis(hosts=NoHosts(), adapter=RecordingAdapter(), recorder=ListRecorder())
+    undo, calls = flaky_undo(failures=3)
+    nemesis._open[1] = ("membership", undo)
+    nemesis.heal(1)
+    completion = nemesis.heal_all()
+    assert calls["count"] == 4
+    assert completion["retried"] == [1] and completion["errors"] == []
