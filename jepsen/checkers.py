@@ -802,11 +802,14 @@ def failover_summary(run: RunData) -> dict:
 def leader_failover_durations_ms(run: RunData) -> list[int]:
     """For each fault that hit the node leading when it began and cost it the leadership
     while the fault held (a sample without a leader or with another one): time until another
-    node was seen leading, or the same node again after a sample without a leader."""
+    node was seen leading, or the same node again after a sample without a leader. When a
+    later fault on the same leader began before the role was lost, that later fault is the
+    cause: the outage is counted once, from its start."""
     samples = sorted(run.leader_samples, key=lambda sample: sample["time_ms"])
     end_ms = run_end_ms(run) or 0
     durations: list[int] = []
-    for window in fault_windows(run.history, end_ms):
+    windows = fault_windows(run.history, end_ms)
+    for window in windows:
         before = [sample for sample in samples if sample["time_ms"] <= window.start_ms]
         leader = before[-1]["leader"] if before else None
         if leader is None or leader not in window.affected:
@@ -815,6 +818,9 @@ def leader_failover_durations_ms(run: RunData) -> list[int]:
                 <= window.end_ms and sample["leader"] != leader]
         if not lost:
             continue  # the leader kept its role through the fault (clock, light loss)
+        if any(other is not window and leader in other.affected
+               and window.start_ms < other.start_ms < lost[0]["time_ms"] for other in windows):
+            continue  # a later fault on the leader took its role
         leaderless_seen = False
         for sample in samples:
             if sample["time_ms"] <= window.start_ms:

@@ -448,3 +448,14 @@ def test_fenced_recovery_accepts_a_logged_clean_stop_before_the_new_claim():
         run = RunData(history=history, ledger=ledger, final_logs={"n2": unclean},
                       params={"watchdog_wait_ms": 8000})
         assert checkers.check_fenced_recovery(run)["valid"] is False, summary
+
+
+def test_leader_failover_counts_an_outage_once_from_the_fault_that_caused_it():
+    # A clock fault the leader rides out, then a restart-all inside it takes the role.
+    history = tuple(fault(1, 1000, ["n1"], "clock") + fault(3, 6000, ["n1", "n2", "n3"],
+                                                             "restart-all")
+                    + heal(4, 9000, [3]) + heal(2, 10000, [1]))
+    samples = ({"time_ms": 0, "leader": "n1"}, {"time_ms": 6500, "leader": None},
+               {"time_ms": 13000, "leader": "n2"})
+    run = RunData(history=history, leader_samples=samples)
+    assert checkers.leader_failover_durations_ms(run) == [7000]
