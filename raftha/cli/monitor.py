@@ -46,6 +46,9 @@ def state_text(resource: dict[str, Any]) -> str:
         # No longer configured but still active somewhere (crm_mon's word).
         role = f"ORPHANED {role}"
     text = f"{role} {' '.join(nodes)}".rstrip()
+    pending = resource.get("pending") or []
+    if pending and not resource.get("failed"):
+        text = " ".join(f"{claim['text']} {claim['node']}" for claim in pending)
     if resource.get("disabled"):
         text += " (disabled)"
     if resource.get("managed") is False:

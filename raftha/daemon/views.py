@@ -16,7 +16,7 @@ from raftha.model.fencing_events import WITNESS_ATTRIBUTE, fencing_status
 from raftha.model.lifetimes import lifetime_end_s
 from raftha.model.properties import boolean_value
 from raftha.model.reducer import stored_configuration
-from raftha.model.scheduler_inputs import scheduler_inputs
+from raftha.model.scheduler_inputs import committed_only, pending_claims, scheduler_inputs
 from raftha.model.state import STATE_FORMAT, ClusterState, state_hash
 from raftha.scheduler import plan
 
@@ -156,8 +156,11 @@ def resources_view(state: ClusterState, have_quorum: bool = True) -> dict[str, A
     if not state.configuration_bytes:
         return {}
     configuration, status = scheduler_inputs(state, have_quorum)
+    # A claimed action's outcome is not shown before its result commits: the claim shows
+    # as crm_mon's "Starting node2" instead.
+    claims = pending_claims(state)
     try:
-        result = plan(configuration, status)
+        result = plan(configuration, committed_only(status))
     except Exception:  # a scheduler bug must not take status down with it
         LOG.exception("the scheduler failed on the committed state; listing resources only")
         return {primitive.id: {"node": None, "role": "Stopped", "agent": primitive.agent}
@@ -180,6 +183,7 @@ def resources_view(state: ClusterState, have_quorum: bool = True) -> dict[str, A
             "clone": placement.clone,
             "blocked": placement.blocked,
             "disabled": disabled(configuration, placement),
+            "pending": [] if placement.anonymous else claims.get(placement.resource, []),
         }
     return resources
 

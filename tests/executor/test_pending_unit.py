@@ -56,8 +56,6 @@ def test_a_claimed_start_is_pending_not_started_until_its_result_commits(nodes):
     assert current_nodes(state, "web", committed=True) == ("n1",)
 
 
-@pytest.mark.xfail(strict=True, reason="the status view still plans with claims: a claimed "
-                   "start shows as Started before its result commits (raftha/daemon/views.py)")
 def test_status_shows_a_claimed_start_as_starting_not_started(nodes):
     node = nodes["n1"]
     node.call("configure_load", text=BASE + "primitive web ocf:heartbeat:Dummy\n")
