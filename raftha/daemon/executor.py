@@ -10,7 +10,17 @@ log at once and a steady state costs nothing).
 
 Start-up: before acting on anything, the executor probes every configured resource on this
 node and records the results, so a restarted daemon learns what really runs here and never
-starts a second copy. A clean stop stops what runs here (demote first) and records it.
+starts a second copy. The first plan after a start (and the re-probe) waits for a read
+barrier, so nothing is planned from a replayed, stale state. A clean stop stops what runs
+here (demote first) and records it.
+
+Without quorum (lost for `quorum_loss_grace_ms`): nothing can be claimed or recorded, so the
+executor carries out no-quorum-policy on this node alone, as a Pacemaker partition without
+quorum does: stop and demote run the stops and demotes that the plan derived without quorum
+gives this node (no claims, results not recorded), freeze and ignore keep what runs and start
+nothing, suicide (with fencing configured) kills the resources and ends the daemon. When the
+quorum returns after such local actions, the node re-probes everything before it plans again:
+the probes record what really runs here.
 
 Invariants:
 - Nothing runs on a belief that is not committed: the plan comes from the committed state,
@@ -19,6 +29,8 @@ Invariants:
 - At most one action per resource at a time (a running monitor counts); at most
   `max_parallel` actions at once.
 - Every agent call has a timeout (the runner kills the agent's process group on expiry).
+- Without quorum nothing starts or promotes; only stops and demotes run, never waiting on
+  another node (it cannot be heard from).
 """
 
 from __future__ import annotations
@@ -41,6 +53,7 @@ from raftha.daemon import clock
 from raftha.daemon.executor_plan import AgentCall, PlanView, failure_timeout_due_ms
 from raftha.daemon.fencing_duties import run_stonith_operation
 from raftha.daemon.proposer import ProposalError, ProposalRejected
+from raftha.model.fencing_events import fencing_readiness
 from raftha.model.reducer import stored_configuration
 from raftha.model.scheduler_inputs import (
     committed_only,
@@ -62,6 +75,13 @@ SHUTDOWN_PROPOSE_TIMEOUT_MS = 1500
 SHUTDOWN_QUORUM_WAIT_MS = 500
 MAX_EXIT_REASON_CHARS = 512
 REJECTION_BACKOFF_S = 5.0
+# The first plan after a start waits for a read barrier this long per attempt.
+READ_BARRIER_TIMEOUT_MS = 3000
+# What a node without quorum may run on its own (no-quorum-policy stop and demote).
+POLICY_VERBS = ("stop", "demote")
+NO_QUORUM_POLICIES = ("stop", "freeze", "ignore", "demote")
+# The exit status of a daemon that fenced itself (no-quorum-policy=suicide), as the lease's.
+SELF_FENCE_EXIT_STATUS = 75
 
 # Pacemaker's executor statuses (PCMK_EXEC_*), as the OperationCompleted event carries them.
 OP_STATUS = {
@@ -253,6 +273,14 @@ class Executor:
         # Set by the fencing duties: False while watchdog recovery is configured and this
         # node's lease is not valid (a start then could outlive the majority's wait).
         self.lease_allows_start: Any = None
+        # Taken once after a start and after each rejoin, before the (re-)probe.
+        self.barrier_taken = False
+        # Without quorum: action keys this node carried out on its own (never recorded), and
+        # whether it did anything the log does not know of (then it re-probes on rejoin).
+        self.partition_done: set[str] = set()
+        self.acted_without_quorum = False
+        self.announced_policy = ""
+        self.exit_process: Any = os._exit   # no-quorum-policy=suicide ends the daemon
 
     # -- life cycle ----------------------------------------------------------------------
 
@@ -351,13 +379,39 @@ class Executor:
         if not self.eligible(state):
             self.cancel_monitors(set())
             return
+        if self.probed and self.acted_without_quorum and self.have_quorum():
+            self.rejoin_after_partition()
         if not self.probed:
-            self.initial_probe(state)
+            if not self.take_read_barrier():
+                return
+            state = self.machine.state
+            if self.eligible(state):
+                self.initial_probe(state)
             return
         view = self.current_view(state)
-        self.dispatch_actions(view)
+        if not self.view_quorum:
+            self.apply_no_quorum_policy(view)
+        else:
+            self.announced_policy = ""
+            self.dispatch_actions(view)
         self.reconcile_monitors(view, now)
         self.tick_clock_when_due(view)
+
+    def take_read_barrier(self) -> bool:
+        """Before the first plan after a start or a rejoin: wait until every write committed
+        so far is applied here. A restarted daemon replays its own log first, and a probe
+        built from an old configuration (other parameters, a resource deleted since) would
+        record a wrong answer. True once taken."""
+        if self.barrier_taken:
+            return True
+        try:
+            self.proposer.read_barrier(READ_BARRIER_TIMEOUT_MS)
+        except ProposalError as error:
+            LOG.info("executor on %s waits: cannot confirm its state is current: %s",
+                     self.node, error)
+            return False
+        self.barrier_taken = True
+        return True
 
     def tick_clock_when_due(self, view: PlanView) -> None:
         """The leader commits a clock tick once a failure-timeout has passed (time inside the
@@ -595,6 +649,14 @@ class Executor:
                          call.action_key)
                 self.shutdown_unrecorded = True
                 return False
+            if not self.stopping.is_set() and not self.have_quorum():
+                # Lost past the grace: no-quorum-policy rules now, and the re-probe on the
+                # quorum's return records the truth (a monitor reports again by itself).
+                LOG.info("result of %s not recorded: no quorum", call.action_key)
+                if call.verb != "monitor":
+                    with self.lock:
+                        self.acted_without_quorum = True
+                return False
             try:
                 outcome = self.proposer.propose("OperationCompleted", body, user="",
                                                 timeout_ms=timeout_ms, event_id=event_id)
@@ -624,6 +686,124 @@ class Executor:
                 self.result_index[call.history_id] = outcome.index
                 self.counts["results"] += 1
             return True
+
+    # -- without quorum --------------------------------------------------------------------
+
+    def no_quorum_policy(self, state: ClusterState) -> str:
+        """no-quorum-policy as this node carries it out alone: suicide (fence) only where
+        fencing is configured, else stop (Pacemaker's reading); an unknown value is stop."""
+        policy = (state.property("no-quorum-policy") or "stop").strip().lower()
+        if policy in ("suicide", "fence"):
+            return "fence" if fencing_readiness(state).can_fence else "stop"
+        return policy if policy in NO_QUORUM_POLICIES else "stop"
+
+    def apply_no_quorum_policy(self, view: PlanView) -> None:
+        """Quorum lost past the grace: nothing can be claimed or recorded, so carry out the
+        policy here, alone. stop and demote run this node's stops and demotes of the plan
+        derived without quorum (it says which: requires=nothing keeps running, demote keeps
+        promotable clones Unpromoted), then stop what this node's agents started that the
+        log never heard of; freeze and ignore keep what runs; fence kills and exits."""
+        policy = self.no_quorum_policy(view.state)
+        if policy != self.announced_policy:
+            self.announced_policy = policy
+            LOG.warning("executor on %s: no quorum for %d ms: applying no-quorum-policy=%s "
+                        "on this node alone", self.node, self.settings.quorum_loss_grace_ms,
+                        policy)
+        if policy == "fence":
+            self.fence_self()
+            return
+        if policy not in POLICY_VERBS:
+            return
+        for action in view.own():
+            if action.verb not in POLICY_VERBS or not action.runnable:
+                continue
+            if action.key in self.partition_done or not self.ready_alone(view, action):
+                continue
+            call = view.call_for(action)
+            if call is not None:
+                self.submit_without_quorum(call)
+        placed_here = {view.history_id(placement.resource) for placement in view.plan.placements
+                       if self.node in placement.current_nodes}
+        with self.lock:
+            leftovers = [call for history_id, call in self.active_here.items()
+                         if history_id not in placed_here]
+        for call in leftovers:   # started here, the result never committed: not the log's
+            self.submit_without_quorum(stop_call_for(call, self.node))
+
+    def ready_alone(self, view: PlanView, action: Action) -> bool:
+        """Ready without quorum: only this node's own runnable stops and demotes ordered
+        before it are waited for (another node cannot be heard from, and nothing else
+        runs without quorum)."""
+        for first in view.before.get(action.key, ()):
+            before = view.by_key.get(first)
+            if (before is None or before.node != self.node or before.verb not in POLICY_VERBS
+                    or not before.runnable):
+                continue
+            if first not in self.partition_done and not view.satisfied(first):
+                return False
+        return True
+
+    def submit_without_quorum(self, call: AgentCall) -> None:
+        with self.lock:
+            if call.verb == "stop" and call.history_id in self.stopped_here:
+                self.partition_done.add(call.action_key)   # stopped here already
+                return
+            if (call.history_id in self.busy
+                    or self.backoff_until.get(call.history_id, 0.0) > clock.monotonic()):
+                return
+            self.busy[call.history_id] = call.action_key
+            self.acted_without_quorum = True
+            self.counts["actions"] += 1
+        LOG.warning("executor on %s: %s without quorum (not recorded)", self.node,
+                    call.action_key)
+        self.pool.submit(self.run_without_quorum, call)
+
+    def run_without_quorum(self, call: AgentCall) -> None:
+        try:
+            result = self.run_agent(call)
+            self.note_outcome(call, result)
+            with self.lock:
+                if result.ok:
+                    self.partition_done.add(call.action_key)
+                else:   # tried again after a pause; the majority fences a node that fails
+                    self.backoff_until[call.history_id] = (clock.monotonic()
+                                                           + REJECTION_BACKOFF_S)
+            if not result.ok:
+                LOG.error("executor on %s: %s without quorum failed: rc=%d %s", self.node,
+                          call.action_key, result.rc, exit_reason_of(result))
+        finally:
+            with self.lock:
+                self.busy.pop(call.history_id, None)
+            self.wakeup.set()
+
+    def fence_self(self) -> None:
+        """no-quorum-policy=suicide with fencing configured: this node fences itself as its
+        watchdog would: the resources' process groups are killed, nothing is stopped
+        cleanly, and the daemon ends at once."""
+        LOG.error("executor on %s: no quorum and no-quorum-policy=suicide: killing the "
+                  "resources' processes and ending the daemon", self.node)
+        if self.registry is not None:
+            from raftha.daemon.fencer import kill_registered_groups
+            try:
+                kill_registered_groups(self.registry.entries())
+            except OSError:
+                LOG.exception("could not read the process-group registry")
+        self.exit_process(SELF_FENCE_EXIT_STATUS)
+
+    def rejoin_after_partition(self) -> None:
+        """The quorum is back after this node acted alone: what it did never reached the
+        log, and the log may have moved on (the node lost, its resources recovered). Probe
+        everything again, after a read barrier, before planning: the probes record what
+        really runs here."""
+        LOG.warning("executor on %s: quorum back after acting without it: probing again",
+                    self.node)
+        with self.lock:
+            self.partition_done.clear()
+            self.acted_without_quorum = False
+        self.announced_policy = ""
+        self.cancel_monitors(set())
+        self.barrier_taken = False
+        self.probed = False
 
     # -- recurring monitors ----------------------------------------------------------------
 
@@ -711,11 +891,42 @@ class Executor:
             self.run_at_shutdown(stop_call_for(call, self.node), deadline)
 
     def run_at_shutdown(self, call: AgentCall, deadline: float) -> None:
-        result = self.run_agent(call)
-        self.note_outcome(call, result)
+        """One stop (or demote) of a clean stop, or of the lease's expiry (the loop still
+        runs then: the resource is held busy so the two never run agents on it at once).
+        Only a clean stop records: an expired lease means no quorum, and the stops must
+        all end before the watchdog fires; the re-probe on rejoin records the truth."""
+        held = self.hold_resource(call.history_id, call.action_key, deadline)
+        try:
+            with self.lock:
+                if call.verb == "stop" and call.history_id in self.stopped_here:
+                    return   # stopped meanwhile (the loop's own no-quorum-policy)
+            result = self.run_agent(call)
+            self.note_outcome(call, result)
+        finally:
+            if held:
+                with self.lock:
+                    self.busy.pop(call.history_id, None)
+        if not self.stopping.is_set():
+            with self.lock:
+                self.acted_without_quorum = True
+            return
         remaining_ms = int((deadline - clock.monotonic()) * 1000)
         if remaining_ms > 0 and not self.shutdown_unrecorded:
             self.record(call, result, budget_ms=remaining_ms)
+
+    def hold_resource(self, history_id: str, key: str, deadline: float) -> bool:
+        """Marks the resource busy with `key`, waiting until `deadline` for an action already
+        on it. False when the wait ran out: the caller goes ahead anyway (a stop must run)."""
+        while True:
+            with self.lock:
+                if history_id not in self.busy:
+                    self.busy[history_id] = key
+                    return True
+            if clock.monotonic() >= deadline:
+                LOG.warning("executor on %s: %s runs while %s is busy", self.node, key,
+                            history_id)
+                return False
+            time.sleep(0.02)
 
 
 def stop_call_for(call: AgentCall, node: str) -> AgentCall:
