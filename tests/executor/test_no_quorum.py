@@ -61,9 +61,10 @@ def cut_off(tmp_path):
             cluster.close()
 
 
-def load_ledger(cluster: ExecutorCluster, ledger: Path, node: str, policy: str) -> None:
+def load_ledger(cluster: ExecutorCluster, ledger: Path, node: str, policy: str,
+                fencing: str = "stonith-enabled=false") -> None:
     cluster.load(f"""
-property stonith-enabled=false no-quorum-policy={policy}
+property {fencing} no-quorum-policy={policy}
 primitive led ocf:raftha:Ledger params ledger_file={ledger} tick_ms=50 \\
     op monitor interval=2s timeout=20s
 location led-prefers led 100: {node}
@@ -126,3 +127,33 @@ def test_freeze_policy_the_cut_off_node_keeps_its_resource(cut_off, tmp_path):
         heal(port)
     cluster.sandbox.wait_ready(120)
     wait_for(lambda: len(cluster.where("led")) == 1, what="led on one node after the heal")
+
+
+def test_watchdog_mode_the_cut_off_node_stops_before_the_majority_recovers(cut_off,
+                                                                            tmp_path):
+    from bench_failover import overlaps, read_ticks
+    cluster, name, port = cut_off
+    ledger = tmp_path / "ledger.txt"
+    watchdog_mode = "stonith-enabled=true stonith-watchdog-timeout=5s"
+    cluster.load(f"property {watchdog_mode}\n")
+    pid_files = [Path(node.config_path).parent / "data" / "watchdog" / "watchdog.pid"
+                 for node in cluster.sandbox.nodes.values()]
+    wait_for(lambda: all(path.exists() for path in pid_files), what="every node's watchdog")
+    time.sleep(1.5)                                # every lease renewed once
+    load_ledger(cluster, ledger, name, "stop", watchdog_mode)
+    others = [other for other in cluster.names if other != name]
+    cut_ms = now_ms()
+    cut(port)
+    try:
+        first = wait_for(lambda: min(ticks_of(ledger, others[0], cut_ms)
+                                     + ticks_of(ledger, others[1], cut_ms), default=None),
+                         what="the majority runs led")
+        time.sleep(1)
+    finally:
+        heal(port)
+    last_cut_off = max(ticks_of(ledger, name, cut_ms - 1000))
+    print(f"watchdog mode: cut-off node's last tick {last_cut_off - cut_ms} ms after the "
+          f"cut, the majority's first {first - cut_ms} ms (load {os.getloadavg()[0]:.1f})")
+    assert last_cut_off < first
+    assert first - cut_ms >= 5000                  # not before the recovery wait W
+    assert overlaps(read_ticks(ledger)) == []
