@@ -10,7 +10,9 @@ Importing this module:
 4. frames smaller than `COMPRESS_FROM_BYTES` are packed as stored (uncompressed) zlib
    streams: the library deflates every frame at level 3, which costs about 40 us per small
    message (mostly setting up the compressor) and saves nothing on Raft's small entries and
-   heartbeats. A stored stream is still a zlib stream, so any pysyncobj 0.3.17 peer reads it.
+   heartbeats. A stored stream is still a zlib stream, so any pysyncobj 0.3.17 peer reads it;
+5. seals frames with `raftha.raft.sealer.FrameSealer` (the same Fernet tokens, in fewer
+   steps) wherever the library (or `raftha.raft.keys`) derives a sealer from a key.
 
 Nothing else in the project may import pysyncobj.
 """
@@ -32,6 +34,7 @@ import pysyncobj.version as pysyncobj_version
 from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, replicated
 from pysyncobj.node import TCPNode
 
+from raftha.raft.sealer import FrameSealer
 from raftha.raft.unpickler import restricted_load, restricted_loads
 
 REQUIRED_VERSION = "0.3.17"
@@ -99,10 +102,23 @@ def _install_cheap_frame_packing() -> None:
     connection_class.send = send
 
 
+# The library's own key derivation (PBKDF2 of the cluster key) to a Fernet.
+derive_fernet = pysyncobj_syncobj.getEncryptor
+
+
+def frame_sealer_for(password: bytes | str) -> FrameSealer:
+    return FrameSealer(derive_fernet(password))
+
+
+def _install_frame_sealer() -> None:
+    pysyncobj_syncobj.getEncryptor = frame_sealer_for
+
+
 _check_version()
 _install_restricted_unpickler()
 _install_frame_limit()
 _install_cheap_frame_packing()
+_install_frame_sealer()
 
 __all__ = [
     "COMPRESS_FROM_BYTES", "FAIL_REASON", "MAX_FRAME_BYTES", "REQUIRED_VERSION", "SyncObj",

@@ -443,6 +443,65 @@ def test_an_unchanged_commit_index_does_not_rewrite_the_meta_file(tmp_path):
     reopened._destroy()
 
 
+def _fernet_and_sealer(key: bytes = KEY):
+    from raftha.raft.sealer import FrameSealer
+
+    fernet = library.derive_fernet(key)
+    return fernet, FrameSealer(fernet)
+
+
+@pytest.mark.parametrize("size", [0, 1, 15, 16, 17, 31, 32, 33, 300, 5000])
+def test_frames_sealed_either_way_open_either_way(size):
+    """The frame sealer speaks Fernet's token format: a peer sealing with a plain Fernet
+    (an older raftha) and one using the sealer read each other."""
+    fernet, sealer = _fernet_and_sealer()
+    assert isinstance(library.pysyncobj_syncobj.getEncryptor(KEY), type(sealer))
+    data = os.urandom(size)
+    assert fernet.extract_timestamp(sealer.encrypt_at_time(data, 77)) == 77
+    assert fernet.decrypt(sealer.encrypt_at_time(data, 77)) == data
+    token = fernet.encrypt_at_time(data, 88)
+    assert sealer.extract_timestamp(token) == 88
+    assert sealer.decrypt(token) == data
+    other = fernet.encrypt_at_time(b"another frame", 89)
+    assert sealer.decrypt(other) == b"another frame"  # not the remembered token
+
+
+def test_a_damaged_or_foreign_frame_is_refused():
+    import base64
+
+    from cryptography.fernet import InvalidToken, MultiFernet
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    fernet, sealer = _fernet_and_sealer()
+    token = sealer.encrypt_at_time(b"entry", 5)
+    raw = bytearray(base64.urlsafe_b64decode(token))
+    damaged = []
+    for position in (0, 3, 12, 30, len(raw) - 1):  # version, time, IV, ciphertext, MAC
+        flipped = bytearray(raw)
+        flipped[position] ^= 0x01
+        damaged.append(base64.urlsafe_b64encode(bytes(flipped)))
+    damaged += [b"not base64 !", base64.urlsafe_b64encode(bytes(raw[:40])), b""]
+    _, stranger = _fernet_and_sealer(b"s" * 32)
+    damaged.append(stranger.encrypt_at_time(b"entry", 5))
+    for bad in damaged:
+        with pytest.raises(InvalidToken):
+            sealer.extract_timestamp(bad)
+        with pytest.raises(InvalidToken):
+            sealer.decrypt(bad)
+    # A correctly signed frame whose padding is wrong is refused too.
+    iv = os.urandom(16)
+    encryptor = Cipher(algorithms.AES(fernet._encryption_key), modes.CBC(iv)).encryptor()
+    body = b"\x80" + (5).to_bytes(8, "big") + iv + encryptor.update(b"\x00" * 16) \
+        + encryptor.finalize()
+    import hmac
+    signed = base64.urlsafe_b64encode(body + hmac.digest(fernet._signing_key, body,
+                                                         "sha256"))
+    with pytest.raises(InvalidToken):
+        sealer.decrypt(signed)
+    # During a key rotation the next key is tried.
+    assert MultiFernet([stranger, sealer]).decrypt(token) == b"entry"
+
+
 def test_the_version_pin_refuses_another_pysyncobj(monkeypatch):
     monkeypatch.setattr(library.pysyncobj_version, "VERSION", "0.3.16")
     with pytest.raises(ImportError, match="0.3.17"):
