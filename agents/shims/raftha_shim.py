@@ -9,7 +9,9 @@ Role: agents (ocf:pacemaker:Stateful, drbd, pgsql, ping...) set promotion scores
 attributes and ask for the node name, members and quorum with these tools. Writes become
 events in the replicated log (TransientAttributeSet/Unset for -l reboot and attrd_updater,
 NodeAttributeSet/Unset for -l forever, ClusterPropertySet for --type crm_config); reads
-answer from the committed state.
+answer from the committed state. attrd_updater -d DELAY dampens as attrd does: the daemon
+holds the changes and writes the newest value once the attribute was quiet for DELAY (one
+event per node), and attrd_updater -Q answers with the held value.
 
 Invariants: the exit statuses and output formats follow Pacemaker 2.1.5 where agents parse
 them (a missing attribute on query is exit 105 "No such device or address"; `-q` prints the
@@ -243,10 +245,11 @@ def crm_node(argv: list[str]) -> int:
 
 ATTRD_FLAGS = {"-D": "delete", "--delete": "delete", "-Q": "query", "--query": "query",
                "-A": "all", "--all": "all", "-R": "refresh", "--refresh": "refresh",
-               "-p": "private", "--private": "private", "-q": "quiet", "-V": "ignored"}
+               "-p": "private", "--private": "private", "-q": "quiet", "-V": "ignored",
+               "-Y": "update_delay", "--update-delay": "update_delay"}
 ATTRD_VALUED = {"-n": "name", "--name": "name", "-U": "value", "--update": "value",
-                "-B": "value", "--update-both": "value", "-v": "value", "-Y": "delay",
-                "--update-delay": "delay", "-d": "delay", "--delay": "delay",
+                "-B": "value", "--update-both": "value", "-v": "value",
+                "-d": "delay", "--delay": "delay",
                 "-N": "node", "--node": "node", "-s": "set", "--set": "set",
                 "-z": "utilization"}
 
@@ -261,11 +264,19 @@ def attrd_updater(argv: list[str]) -> int:
     arguments = {"name": name, "lifetime": "reboot"}
     if isinstance(options.get("node"), str):
         arguments["node"] = str(options["node"])
+    # -d: the attribute's dampening; changes within it reach the log as one write per node.
+    delay = options.get("delay")
+    dampening = {"delay": delay} if isinstance(delay, str) else {}
+    if options.get("update_delay") and not dampening:
+        raise ShimError("--update-delay needs -d/--delay", EXIT_USAGE)
     if options.get("delete"):
-        call("attribute_update", value=None, **arguments)
+        call("attribute_update", value=None, **arguments, **dampening)
         return 0
     if isinstance(options.get("value"), str):
-        call("attribute_update", value=options["value"], **arguments)
+        call("attribute_update", value=options["value"], **arguments, **dampening)
+        return 0
+    if options.get("update_delay"):
+        call("attribute_update", **arguments, **dampening)
         return 0
     if options.get("query"):
         nodes = [arguments.get("node")]
@@ -274,14 +285,15 @@ def attrd_updater(argv: list[str]) -> int:
         found = False
         for node in nodes:
             query = dict(arguments, node=node) if node else dict(arguments)
-            answer = call("attribute_query", **query)
+            # attrd answers with the value it holds, written to the log or not yet.
+            answer = call("attribute_query", buffered=True, **query)
             if answer["value"] is not None:
                 found = True
                 print(f'name="{name}" host="{answer["node"]}" value="{answer["value"]}"')
         return 0 if found else EXIT_NO_SUCH
-    delay = options.get("delay")
-    if delay is not None:
-        return 0  # dampening alone: nothing to change
+    if dampening:
+        call("attribute_update", **arguments, **dampening)   # -d alone: the dampening
+        return 0
     raise ShimError("nothing to do: give -U, -D or -Q", EXIT_USAGE)
 
 

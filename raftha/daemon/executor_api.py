@@ -1,10 +1,17 @@
 """Control API operations for the executor and the tools agents call back (agents/shims).
 
-    attribute_query  {"node"?, "name", "lifetime"?}  -> {"node", "name", "value": str|null}
-                     lifetime "reboot" (transient, default) or "forever" (permanent)
-    attribute_update {"node"?, "name", "value": str|null, "lifetime"?} -> {"index": int|null}
+    attribute_query  {"node"?, "name", "lifetime"?, "buffered"?}
+                     -> {"node", "name", "value": str|null}
+                     lifetime "reboot" (transient, default) or "forever" (permanent);
+                     buffered: a dampened value not written yet counts (attrd_updater -Q)
+    attribute_update {"node"?, "name", "value": str|null, "lifetime"?, "delay"?}
+                     -> {"index": int|null, "dampened"?: true}
                      reboot: TransientAttributeSet/Unset; forever: NodeAttributeSet/Unset;
-                     deleting an attribute that is not set changes nothing (index null)
+                     deleting an attribute that is not set changes nothing (index null).
+                     delay (attrd_updater -d, "5s", "500ms", a plain number is seconds):
+                     the attribute's dampening; a reboot-lifetime change is then held and
+                     written once the attribute has been quiet that long (see
+                     AttributeDampener). delay without value only sets the dampening (-Y).
     node_list        {}  -> {"local": NAME, "quorum": bool, "nodes": [{"id", "name", "state"}]}
     resource_failcount {"resource", "node"?} -> {"failcounts": [{"node", "operation",
                      "count", "last_failure"}]} (per node and operation, from the log)
@@ -18,11 +25,120 @@ proposer (same deadlines and errors as every other write).
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+from raftha.daemon import clock
+from raftha.daemon.proposer import ProposalError, ProposalRejected
 from raftha.model.reducer import stored_configuration
+from raftha.scheduler.rules import parse_interval_ms
 
+LOG = logging.getLogger(__name__)
 LIFETIMES = ("reboot", "forever")
+MAX_DAMPENING_MS = 3_600_000
+# A held change is written at the latest this many dampening delays after it was first held,
+# even while changes keep coming (Pacemaker's timer restarts on every change, unbounded).
+MAX_HOLD_DELAYS = 4
+WRITE_RETRY_S = 1.0
+
+
+@dataclass
+class HeldChange:
+    """The newest value of one node's attribute, waiting for its dampening to pass."""
+
+    value: str | None
+    user: str
+    due: float          # monotonic seconds: written then, unless another change comes first
+    latest: float       # ... and never later than this
+
+
+class AttributeDampener:
+    """attrd's dampening (attrd_updater -d): a change of a transient attribute is held, and
+    every further change within the attribute's delay replaces the held value and restarts
+    the wait; when the attribute has been quiet for the delay (or MAX_HOLD_DELAYS delays
+    after the first held change) one write per node carries the newest value. A write that
+    fails (no quorum) is tried again after WRITE_RETRY_S, with whatever value is newest.
+
+    Invariants: one held change per (node, attribute); the writer runs on one thread of its
+    own, started on first use; every wait is bounded."""
+
+    def __init__(self, write: Callable[[str, str, str | None, str], None],
+                 monotonic: Callable[[], float] = clock.monotonic) -> None:
+        self.write = write
+        self.monotonic = monotonic
+        self.lock = threading.Lock()
+        self.delays_ms: dict[str, int] = {}          # attribute name -> dampening
+        self.held: dict[tuple[str, str], HeldChange] = {}
+        self.wakeup = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def delay_ms(self, name: str) -> int:
+        with self.lock:
+            return self.delays_ms.get(name, 0)
+
+    def set_delay(self, name: str, delay_ms: int) -> None:
+        with self.lock:
+            if delay_ms > 0:
+                self.delays_ms[name] = delay_ms
+            else:
+                self.delays_ms.pop(name, None)
+
+    def hold(self, node: str, name: str, value: str | None, user: str) -> None:
+        now = self.monotonic()
+        with self.lock:
+            delay_s = self.delays_ms.get(name, 0) / 1000
+            previous = self.held.get((node, name))
+            latest = previous.latest if previous else now + MAX_HOLD_DELAYS * delay_s
+            self.held[(node, name)] = HeldChange(value, user, min(now + delay_s, latest),
+                                                 latest)
+            if self.thread is None:
+                self.thread = threading.Thread(target=self.loop, name="attribute-dampening",
+                                               daemon=True)
+                self.thread.start()
+        self.wakeup.set()
+
+    def held_value(self, node: str, name: str) -> tuple[bool, str | None]:
+        """(True, value) while a change of the attribute is held, else (False, None)."""
+        with self.lock:
+            change = self.held.get((node, name))
+        return (True, change.value) if change is not None else (False, None)
+
+    def flush_due(self) -> float | None:
+        """Writes every held change that is due; seconds until the next one (None: none)."""
+        now = self.monotonic()
+        with self.lock:
+            due = [(key, change) for key, change in self.held.items() if change.due <= now]
+            for key, _change in due:
+                del self.held[key]
+        for (node, name), change in due:
+            try:
+                self.write(node, name, change.value, change.user)
+            except ProposalRejected as rejection:
+                LOG.warning("dampened attribute %s of %s refused: %s", name, node, rejection)
+            except ProposalError as error:   # kept, unless a newer change came meanwhile
+                LOG.info("dampened attribute %s of %s not written yet: %s", name, node, error)
+                with self.lock:
+                    if (node, name) not in self.held:
+                        retry = self.monotonic() + WRITE_RETRY_S
+                        self.held[(node, name)] = HeldChange(change.value, change.user,
+                                                             retry, retry)
+        with self.lock:
+            if not self.held:
+                return None
+            return max(0.0, min(change.due for change in self.held.values()) - self.monotonic())
+
+    def loop(self) -> None:
+        while True:
+            try:
+                wait_s = self.flush_due()
+            except Exception:   # the writer never dies: log, and try again later
+                LOG.exception("writing dampened attributes failed")
+                wait_s = WRITE_RETRY_S
+            self.wakeup.wait(WRITE_RETRY_S if wait_s is None else min(wait_s, WRITE_RETRY_S))
+            self.wakeup.clear()
 
 
 def executor_operations(api: Any) -> dict[str, Any]:
@@ -50,18 +166,7 @@ def executor_operations(api: Any) -> dict[str, Any]:
                 return dict(configured.attributes).get(name)
         return None
 
-    def op_attribute_query(args: dict, user: str) -> dict:
-        allow(args, "node", "name", "lifetime")
-        node, name = node_arg(args), string_arg(args, "name")
-        return {"node": node, "name": name,
-                "value": current_value(node, name, lifetime_arg(args))}
-
-    def op_attribute_update(args: dict, user: str) -> dict:
-        allow(args, "node", "name", "value", "lifetime")
-        node, name, lifetime = node_arg(args), string_arg(args, "name"), lifetime_arg(args)
-        value = args.get("value")
-        if value is not None and not isinstance(value, str):
-            raise RequestError("argument 'value' must be a string or null")
+    def write(node: str, name: str, value: str | None, lifetime: str, user: str) -> dict:
         if current_value(node, name, lifetime) == value:
             return {"index": None}  # already so: spare the log an entry
         prefix = "Transient" if lifetime == "reboot" else "Node"
@@ -69,6 +174,46 @@ def executor_operations(api: Any) -> dict[str, Any]:
             return api.propose(f"{prefix}AttributeUnset", {"node": node, "name": name}, user)
         return api.propose(f"{prefix}AttributeSet", {"node": node, "name": name,
                                                      "value": value}, user)
+
+    dampener = AttributeDampener(
+        lambda node, name, value, user: write(node, name, value, "reboot", user))
+    api.attribute_dampener = dampener
+
+    def delay_arg(args: dict) -> int | None:
+        if "delay" not in args:
+            return None
+        text = string_arg(args, "delay")
+        delay_ms = parse_interval_ms(text)
+        if (delay_ms == 0 and text.strip() not in ("0", "0s", "0ms")) or not (
+                0 <= delay_ms <= MAX_DAMPENING_MS):
+            raise RequestError(f"delay {text!r} is not a time of at most 1 hour "
+                               "(like 5s or 500ms)")
+        return delay_ms
+
+    def op_attribute_query(args: dict, user: str) -> dict:
+        allow(args, "node", "name", "lifetime", "buffered")
+        node, name, lifetime = node_arg(args), string_arg(args, "name"), lifetime_arg(args)
+        if args.get("buffered") and lifetime == "reboot":
+            held, value = dampener.held_value(node, name)
+            if held:
+                return {"node": node, "name": name, "value": value}
+        return {"node": node, "name": name, "value": current_value(node, name, lifetime)}
+
+    def op_attribute_update(args: dict, user: str) -> dict:
+        allow(args, "node", "name", "value", "lifetime", "delay")
+        node, name, lifetime = node_arg(args), string_arg(args, "name"), lifetime_arg(args)
+        delay_ms = delay_arg(args)
+        if delay_ms is not None:
+            dampener.set_delay(name, delay_ms)
+            if "value" not in args:
+                return {"index": None}   # attrd_updater -Y: the dampening alone
+        value = args.get("value")
+        if value is not None and not isinstance(value, str):
+            raise RequestError("argument 'value' must be a string or null")
+        if lifetime == "reboot" and dampener.delay_ms(name) > 0:
+            dampener.hold(node, name, value, user)
+            return {"index": None, "dampened": True}
+        return write(node, name, value, lifetime, user)
 
     def op_node_list(args: dict, user: str) -> dict:
         allow(args)
