@@ -12,10 +12,18 @@ Invariants: no root needed (free loopback ports, files under DIR); every node ru
 own session and process group, so `kill` is `kill -9` of exactly that group; a recorded pid
 is signalled only if /proc shows it is still our daemon for that node's config (a recycled
 pid is never killed); every wait has a timeout and fails with a one-line reason.
+
+At most one daemon per node: a start holds the node's lock file (DIR/NAME/start.lock) across
+processes (a fence agent's power-on and a test may start the same node at once), and adopts
+a daemon of that node already running (found in /proc by its config path) instead of
+starting a second one on the same data directory. A stop waits for the daemon's own bounded
+clean stop (STOP_TIMEOUT_S); a daemon still there then gets SIGABRT first (it runs with
+PYTHONFAULTHANDLER, so every thread's stack lands in node.log), then SIGKILL.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import pathlib
@@ -37,7 +45,12 @@ STATE_FILE_NAME = "sandbox.json"
 DEFAULT_CLUSTER_NAME = "sandbox"
 READY_TIMEOUT_S = 60.0
 START_TIMEOUT_S = 30.0
-STOP_TIMEOUT_S = 10.0
+# A clean stop of a node daemon is bounded by its own budgets (the executor's stops and
+# their recording, the duties' joins, the NodeStopped proposal): well within this.
+STOP_TIMEOUT_S = 20.0
+KILL_TIMEOUT_S = 10.0
+STACK_DUMP_WAIT_S = 1.0
+START_LOCK_NAME = "start.lock"
 POLL_PERIOD_S = 0.05
 
 
@@ -78,6 +91,26 @@ def process_matches(pid: int, config_path: str) -> bool:
     if stat_text.rsplit(")", 1)[-1].split()[0] == "Z":
         return False
     return config_path.encode() in command_line.split(b"\0")
+
+
+def daemon_pids(config_path: str) -> list[int]:
+    """Every live daemon process of the node whose config file is `config_path`."""
+    found = []
+    for entry in pathlib.Path("/proc").iterdir():
+        if entry.name.isdigit() and process_matches(int(entry.name), config_path):
+            found.append(int(entry.name))
+    return sorted(found)
+
+
+def last_log_line(path: str) -> str:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, handle.tell() - 4096))
+            lines = handle.read().decode(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return lines[-1].strip() if lines else ""
 
 
 def reap(pid: int) -> None:
@@ -159,10 +192,55 @@ class Sandbox:
         node = self.node(name)
         if self.is_running(name):
             return
+        with self.start_lock(name):
+            if not self.adopt(name):
+                self.spawn(node)
+        if wait:
+            self.wait_answering([name], START_TIMEOUT_S)
+
+    def start_lock(self, name: str) -> Any:
+        """The node's start lock, held across processes (bounded wait: START_TIMEOUT_S)."""
+        sandbox = self
+
+        class StartLock:
+            def __enter__(self) -> None:
+                path = pathlib.Path(sandbox.node(name).config_path).parent / START_LOCK_NAME
+                self.handle = open(path, "a")
+                deadline = time.monotonic() + START_TIMEOUT_S
+                while True:
+                    try:
+                        fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        return
+                    except BlockingIOError:
+                        if time.monotonic() > deadline:
+                            self.handle.close()
+                            raise SandboxError(f"{name} is being started by another process "
+                                               f"for more than {START_TIMEOUT_S:.0f} s"
+                                               ) from None
+                        time.sleep(POLL_PERIOD_S)
+
+            def __exit__(self, *exception: object) -> None:
+                self.handle.close()   # closing releases the lock
+        return StartLock()
+
+    def adopt(self, name: str) -> bool:
+        """Takes over a daemon of the node that another process started (recorded in
+        sandbox.json or only found in /proc); True when there is one."""
+        node = self.node(name)
+        found = daemon_pids(node.config_path)
+        if not found:
+            return False
+        self.pids[name] = found[0]
+        self.children.pop(name, None)
+        self.save()
+        return True
+
+    def spawn(self, node: SandboxNode) -> None:
         package_root = str(pathlib.Path(raftha.__file__).resolve().parent.parent)
         environment = dict(os.environ)
         environment["PYTHONPATH"] = os.pathsep.join(
             [package_root, *filter(None, [environment.get("PYTHONPATH")])])
+        environment["PYTHONFAULTHANDLER"] = "1"   # a SIGABRT writes every thread's stack
         with open(node.log_path, "ab") as log:
             child = subprocess.Popen(
                 [sys.executable, "-m", "raftha.cli", "node", "run", "--config",
@@ -170,11 +248,9 @@ class Sandbox:
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True, env=environment, cwd=self.directory,
             )
-        self.children[name] = child
-        self.pids[name] = child.pid
+        self.children[node.name] = child
+        self.pids[node.name] = child.pid
         self.save()
-        if wait:
-            self.wait_answering([name], START_TIMEOUT_S)
 
     def wait_answering(self, names: Iterable[str], timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
@@ -186,13 +262,20 @@ class Sandbox:
                         client.call("ping")
                     break
                 except ApiError as error:
-                    if not self.is_running(name):
-                        raise SandboxError(f"{name} exited during start; see {node.log_path}"
-                                           ) from None
+                    if not self.is_running(name) and not self.adopt(name):
+                        raise SandboxError(self.exit_reason(name)) from None
                     if time.monotonic() > deadline:
                         raise SandboxError(f"{name} did not answer within {timeout_s:.0f} s: "
                                            f"{error}") from None
                 time.sleep(POLL_PERIOD_S)
+
+    def exit_reason(self, name: str) -> str:
+        node = self.node(name)
+        child = self.children.get(name)
+        status = "" if child is None or child.poll() is None else f" (exit {child.returncode})"
+        last = last_log_line(node.log_path)
+        return (f"{name} exited during start{status}: {last or 'no output'}; "
+                f"see {node.log_path}")
 
     def kill(self, name: str) -> None:
         """kill -9 of the node's process group; returns once it is gone."""
@@ -201,22 +284,38 @@ class Sandbox:
         if pid is None or not self.is_running(name):
             raise SandboxError(f"{name} is not running")
         os.killpg(pid, signal.SIGKILL)
-        self.wait_gone(name, pid, STOP_TIMEOUT_S)
+        self.wait_gone(name, pid, KILL_TIMEOUT_S)
         del self.pids[name]
         self.save()
 
-    def stop(self, name: str) -> None:
-        """SIGTERM, then SIGKILL if the node does not exit in time."""
+    def stop(self, name: str, timeout_s: float = STOP_TIMEOUT_S) -> None:
+        """SIGTERM, then (the node still there after `timeout_s`) SIGABRT to the daemon for
+        its threads' stacks in node.log, then SIGKILL of its process group."""
         pid = self.pids.get(name)
         if pid is not None and self.is_running(name):
             try:
                 os.killpg(pid, signal.SIGTERM)
-                self.wait_gone(name, pid, STOP_TIMEOUT_S)
+                self.wait_gone(name, pid, timeout_s)
             except SandboxError:
-                os.killpg(pid, signal.SIGKILL)
-                self.wait_gone(name, pid, STOP_TIMEOUT_S)
+                self.abort_then_kill(name, pid)
         self.pids.pop(name, None)
         self.save()
+
+    def abort_then_kill(self, name: str, pid: int) -> None:
+        try:
+            os.kill(pid, signal.SIGABRT)
+        except ProcessLookupError:
+            pass
+        else:
+            try:
+                self.wait_gone(name, pid, STACK_DUMP_WAIT_S)
+            except SandboxError:
+                pass
+        try:   # the rest of its process group (agents) goes too
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            return
+        self.wait_gone(name, pid, KILL_TIMEOUT_S)
 
     def wait_gone(self, name: str, pid: int, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
