@@ -309,7 +309,10 @@ class Executor:
             return {"probed": self.probed, "busy": dict(self.busy),
                     "monitors": sorted(f"{key[0]}:{key[1]}" for key in self.monitors),
                     "planned_index": self.planned_index, "counts": dict(self.counts),
-                    "last_error": self.last_error}
+                    "last_error": self.last_error,
+                    # The no-quorum-policy this node is carrying out alone, or None.
+                    "no_quorum_policy": self.announced_policy or None,
+                    "done_without_quorum": sorted(self.partition_done)}
 
     # -- the loop --------------------------------------------------------------------------
 

@@ -15,7 +15,9 @@
     node_list        {}  -> {"local": NAME, "quorum": bool, "nodes": [{"id", "name", "state"}]}
     resource_failcount {"resource", "node"?} -> {"failcounts": [{"node", "operation",
                      "count", "last_failure"}]} (per node and operation, from the log)
-    executor_status  {}  -> this node's executor: probed, busy resources, monitors, counts
+    executor_status  {}  -> this node's executor: probed, busy resources, monitors, counts,
+                     no_quorum_policy (carried out alone while without quorum, else null)
+                     and done_without_quorum (its action keys, never recorded)
 
 A missing "node" means the node answering (crm_attribute's default, the local node).
 

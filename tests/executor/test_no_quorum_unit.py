@@ -80,6 +80,9 @@ location c-on-n1 c inf: n1
     assert "OperationsPending" not in proposed.kinds      # nothing claimed
     assert "OperationCompleted" not in proposed.kinds     # nothing waits on the log
     assert not [call for call in runner.calls if call.action == "start"]
+    status = nodes["n1"].executor.status()
+    assert status["no_quorum_policy"] == "stop"
+    assert status["done_without_quorum"] == ["stop:a:n1", "stop:b:n1", "stop:c:n1"]
     step(nodes["n1"])
     assert len([call for call in runner.calls if call.action == "stop"]) == 3   # once each
 
