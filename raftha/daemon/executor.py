@@ -458,6 +458,9 @@ class Executor:
         self.probed = all(future.result() for future in futures)
         if self.probed:
             LOG.info("executor on %s: probed %d resources", self.node, len(calls))
+            with self.lock:   # the probes recorded what runs here, whatever was done alone
+                self.acted_without_quorum = False
+                self.partition_done.clear()
 
     # -- one-shot actions ------------------------------------------------------------------
 
