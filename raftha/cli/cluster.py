@@ -86,9 +86,14 @@ def cluster_join(socket_path: str, member: str, directory: str, authkey_file: st
 @cluster_group.command("remove")
 @socket_option
 @click.argument("name")
-def cluster_remove(socket_path: str, name: str) -> None:
-    """Remove node NAME from the cluster (stop its daemon afterwards)."""
-    result = call(socket_path, "node_remove", name=name)
+@click.option("--force", is_flag=True,
+              help="Remove it even though its committed history says it may still run "
+                   "resources (they may then run twice).")
+def cluster_remove(socket_path: str, name: str, force: bool) -> None:
+    """Remove node NAME from the cluster. Stop its daemon first (its resources stop
+    cleanly) or fence it: a node that may still run resources is refused."""
+    arguments = {"force": True} if force else {}
+    result = call(socket_path, "node_remove", name=name, **arguments)
     click.echo(f"{name} removed at index {result['index']}")
 
 

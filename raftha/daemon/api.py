@@ -115,7 +115,7 @@ from raftha.model.properties import (
     validate_property,
     validate_property_name,
 )
-from raftha.model.reducer import APPLIED, stored_configuration
+from raftha.model.reducer import APPLIED, history_inactive, stored_configuration
 from raftha.model.state import STATE_FORMAT, decode_snapshot, state_hash
 
 LOG = logging.getLogger(__name__)
@@ -497,17 +497,31 @@ class ControlApi:
         return self.propose("NodeJoined", {"name": name, "address": address}, user)
 
     def op_node_remove(self, args: dict, user: str) -> dict:
-        allow(args, "name")
+        allow(args, "name", "force")
         name = string_arg(args, "name")
         record = self.machine.state.node(name)
         if record is None:
             raise RequestError(f"node {name!r} is not a member of the cluster")
+        active = resources_active_on(self.machine.state, name)
+        if active and not args.get("force"):
+            # A removed node never sees the log again: whatever it still runs would run
+            # twice once the scheduler places it elsewhere (crm_node -R expects it down).
+            raise RequestError(
+                f"node {name} may still run {', '.join(active)}: stop its daemon first "
+                f"(its resources stop cleanly) or fence it (raftha node fence {name}); "
+                "--force removes it anyway")
         if record.address in self.raft.status().members:
             result = self.raft.remove_member(record.address, MEMBERSHIP_TIMEOUT_MS)
             if result.outcome.value != "committed":
                 raise RequestError(f"cannot remove {name} from the Raft membership: "
                                    f"{result.reason or result.outcome.value}")
         return self.propose("NodeLeft", {"name": name}, user)
+
+
+def resources_active_on(state, node: str) -> list[str]:
+    """Resources whose committed history on `node` does not show them stopped there."""
+    return sorted(history.resource for history in state.histories_of(node)
+                  if not history_inactive(history))
 
 
 def merged_configuration(state, text: str, mode: str):
