@@ -93,6 +93,9 @@ def test_stop_policy_the_cut_off_node_stops_alone_and_the_majority_recovers(cut_
                                   if node in others], what="the majority runs led")
         wait_for(lambda: ticks_of(ledger, moved[0], cut_ms), what="ticks on the majority")
         assert not cluster.status(name)["cluster"]["quorum"]   # it still answers
+        executor = cluster.call("executor_status", via=name)
+        assert executor["no_quorum_policy"] == "stop"
+        assert executor["done_without_quorum"] == [f"stop:led:{name}"]
     finally:
         heal(port)
     cluster.sandbox.wait_ready(120)
@@ -122,6 +125,8 @@ def test_freeze_policy_the_cut_off_node_keeps_its_resource(cut_off, tmp_path):
         lost_ms = now_ms()
         time.sleep(8)                              # well past the grace (3 s)
         assert ticks_of(ledger, name, lost_ms + 6000), "the frozen node kept ticking"
+        executor = cluster.call("executor_status", via=name)
+        assert (executor["no_quorum_policy"], executor["done_without_quorum"]) == ("freeze", [])
         print(f"no-quorum-policy=freeze: still ticking {now_ms() - cut_ms} ms after the cut")
     finally:
         heal(port)
