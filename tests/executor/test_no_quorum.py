@@ -113,6 +113,7 @@ def test_stop_policy_the_cut_off_node_stops_alone_and_the_majority_recovers(cut_
     print(f"healed: led on {sorted(ticking)} {now_ms() - healed_ms} ms after the heal")
 
 
+@pytest.mark.slow   # freeze is also covered by test_no_quorum_unit; this one takes ~20 s
 def test_freeze_policy_the_cut_off_node_keeps_its_resource(cut_off, tmp_path):
     cluster, name, port = cut_off
     ledger = tmp_path / "ledger.txt"
