@@ -38,12 +38,11 @@ from raftha.model.config import (
     Primitive,
     normalize_role,
     pairs_dict,
-    pairs_get,
 )
 from raftha.model.deadlines import failure_timeout_due_ms  # noqa: F401 - re-exported
 from raftha.model.state import ClusterState
 from raftha.scheduler import Action, InstancePlacement, Plan
-from raftha.scheduler.digests import configured_parameters
+from raftha.scheduler.digests import configured_parameters, default_timeout_ms
 from raftha.scheduler.migration import migration_meta
 from raftha.scheduler.rules import parse_interval_ms
 
@@ -51,7 +50,6 @@ OWN_VERBS = ("probe", "start", "stop", "promote", "demote", "monitor", "reload",
              "migrate_to", "migrate_from")
 ONE_SHOT_VERBS = ("probe", "start", "stop", "promote", "demote", "reload", "notify",
                   "migrate_to", "migrate_from")
-DEFAULT_OPERATION_TIMEOUT_MS = 20_000
 IMPLIED_STOP_REASONS = ("implied by fencing", "node is down")
 ORPHAN_PREFIX = "#orphan:"  # the scheduler's primitive name for a resource no longer configured
 
@@ -283,12 +281,7 @@ def operation_timeout_ms(configuration: Configuration, primitive: Primitive,
                           and parse_interval_ms(item.interval) > 0)
         if monitors:
             return max(1, parse_interval_ms(monitors[0][1].timeout))
-    for attribute_set in configuration.op_defaults:
-        if attribute_set.rule is None:
-            value = pairs_get(attribute_set.values, "timeout")
-            if value:
-                return max(1, parse_interval_ms(value))
-    return DEFAULT_OPERATION_TIMEOUT_MS
+    return default_timeout_ms(configuration)
 
 
 def agent_meta(configuration: Configuration, primitive: Primitive,

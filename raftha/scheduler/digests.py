@@ -110,6 +110,11 @@ def recurring_timeout_ms(configuration: Configuration, operation: Operation | No
     """A recurring op's timeout: its own, else op_defaults', else 20 s (Pacemaker's)."""
     if operation is not None and operation.timeout:
         return max(1, parse_interval_ms(operation.timeout))
+    return default_timeout_ms(configuration)
+
+
+def default_timeout_ms(configuration: Configuration) -> int:
+    """An operation's timeout when it sets none: op_defaults' (without rules), else 20 s."""
     for attribute_set in configuration.op_defaults:
         if attribute_set.rule is None:
             value = pairs_get(attribute_set.values, "timeout")
