@@ -51,7 +51,7 @@ from raftha.agents import AgentResult, AgentRunner, AgentRunnerSettings, AgentSp
 from raftha.agents.spec import AgentSpecError
 from raftha.daemon import clock
 from raftha.daemon.executor_plan import AgentCall, PlanView, failure_timeout_due_ms
-from raftha.daemon.fencing_duties import run_stonith_operation
+from raftha.daemon.fencing_duties import WakeupEvent, run_stonith_operation
 from raftha.daemon.proposer import ProposalError, ProposalRejected
 from raftha.model.fencing_events import fencing_readiness
 from raftha.model.reducer import stored_configuration
@@ -256,7 +256,8 @@ class Executor:
         self.planned_index = -1
         self.view: PlanView | None = None
         self.view_quorum = True
-        self.wakeup = threading.Event()
+        # A worker finished or stop() was called: wakes a wait on the committed state too.
+        self.wakeup = WakeupEvent(getattr(machine, "changed", None))
         self.counts = {"actions": 0, "results": 0, "monitor_runs": 0, "proposal_failures": 0}
         self.last_error = ""
         self.tick_pending = False
@@ -339,8 +340,10 @@ class Executor:
             if remaining <= 0 or self.wakeup.is_set():
                 break
             with self.machine.changed:
-                if self.machine.state.last_index == index:
-                    self.machine.changed.wait(min(remaining, 0.05))
+                # Checked under the condition: wakeup.set() notifies it, so none is lost.
+                if (self.machine.state.last_index == index and not self.wakeup.is_set()
+                        and not self.stopping.is_set()):
+                    self.machine.changed.wait(remaining)
             if self.machine.state.last_index != index:
                 break
         self.wakeup.clear()

@@ -61,6 +61,25 @@ LOG = logging.getLogger(__name__)
 PROPOSE_TIMEOUT_MS = 3000
 RETRY_BASE_MS = 1000
 RETRY_MAX_MS = 10_000
+GUARD_PERIOD_S = 0.1        # the lease guard's longest pause while a watchdog is armed
+GUARD_IDLE_PERIOD_S = 0.5   # its pause with no watchdog (a settings change wakes it)
+
+
+
+class WakeupEvent(threading.Event):
+    """An event whose set() also notifies `condition`: a loop sleeping on the committed
+    state's condition wakes at once for any other reason to act too (a result to commit,
+    stop), so it can sleep a full period instead of polling the event."""
+
+    def __init__(self, condition: threading.Condition | None) -> None:
+        super().__init__()
+        self.condition = condition
+
+    def set(self) -> None:
+        super().set()
+        if self.condition is not None:
+            with self.condition:
+                self.condition.notify_all()
 
 
 class FencingDuties:
@@ -90,7 +109,8 @@ class FencingDuties:
         self.leading = False
         self.requested_at: dict[str, float] = {}
         self.stopping = threading.Event()
-        self.wakeup = threading.Event()         # a fence result waits to be committed
+        # A fence result waits to be committed (also wakes a wait on the committed state).
+        self.wakeup = WakeupEvent(getattr(machine, "changed", None))
         # (configuration index, cluster properties) the runner was last readied for
         self.prepared_for: tuple[int, Any] = (-1, None)
         self.preparing: threading.Thread | None = None
@@ -149,11 +169,13 @@ class FencingDuties:
             if remaining <= 0:
                 break
             if changed is None:
-                self.wakeup.wait(min(remaining, 0.05))
+                self.wakeup.wait(remaining)
                 continue
             with changed:
-                if self.machine.state.last_index == index:
-                    changed.wait(min(remaining, 0.05))
+                # Checked under the condition: wakeup.set() notifies it, so none is lost.
+                if (self.machine.state.last_index == index and not self.wakeup.is_set()
+                        and not self.stopping.is_set()):
+                    changed.wait(remaining)
             state = self.machine.state
             if state.last_index != index:
                 if self.fencing_may_act(state):
@@ -510,6 +532,9 @@ class LeaseDuty:
         self.fence_pending_logged = False
         self.policy_log: list[str] = []
         self.stopping = threading.Event()
+        # Set when the watchdog settings change or on stop: the guard, idle at
+        # GUARD_IDLE_PERIOD_S without a watchdog, starts petting a new one at once.
+        self.guard_wakeup = threading.Event()
         self.threads = [threading.Thread(target=self.heartbeat_loop, name="lease-heartbeat",
                                          daemon=True),
                         threading.Thread(target=self.guard_loop, name="lease-guard",
@@ -522,6 +547,7 @@ class LeaseDuty:
     def stop(self) -> None:
         """Orderly stop: the resources are stopped by now; disarm the watchdog."""
         self.stopping.set()
+        self.guard_wakeup.set()
         for thread in self.threads:
             if thread.is_alive():
                 thread.join(5)
@@ -561,12 +587,15 @@ class LeaseDuty:
         if settings is None or settings.recovery_wait_ms <= 0 or not state.created:
             if self.watchdog is not None:
                 self.watchdog.disarm()
+            if self.settings is not None:
+                self.guard_wakeup.set()
             self.settings, self.lease, self.watchdog = None, None, None
             return False
         if settings != self.settings:
             self.settings = settings
             self.lease = self.lease_class(settings.lease_ms, self.monotonic)
             self.watchdog = self.start_watchdog(settings.watchdog_timeout_ms)
+            self.guard_wakeup.set()   # pet the new watchdog now, not a guard period later
         return True
 
     def start_watchdog(self, timeout_ms: int) -> Any:
@@ -617,14 +646,17 @@ class LeaseDuty:
 
     def guard_loop(self) -> None:
         while not self.stopping.is_set():
+            # Cleared before the step: a settings change after it ends the wait below.
+            self.guard_wakeup.clear()
             try:
                 self.guard_step()
             except Exception:
                 LOG.exception("lease guard failed; retrying")
-            settings = self.settings
-            period_s = 0.1 if settings is None else min(0.1, settings.watchdog_timeout_ms
-                                                        / 4000)
-            self.stopping.wait(period_s)
+            settings, watchdog = self.settings, self.watchdog
+            if settings is None or watchdog is None:
+                self.guard_wakeup.wait(GUARD_IDLE_PERIOD_S)
+                continue
+            self.stopping.wait(min(GUARD_PERIOD_S, settings.watchdog_timeout_ms / 4000))
 
     def guard_step(self) -> None:
         lease, watchdog = self.lease, self.watchdog

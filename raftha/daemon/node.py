@@ -6,17 +6,22 @@ Wires the pieces of one node together and runs until SIGTERM/SIGINT:
 
 Invariants: the Control API starts only after the Raft log, and stops first, so no request
 ever reaches a half-built node; a start failure is a one-line error and exit status 1;
-shutdown is bounded (every stop call has a timeout).
+shutdown is bounded (every stop call has a timeout); one daemon per data directory (an
+exclusive flock on DATA_DIR/LOCK_FILE_NAME, held for the life of the process, taken before
+anything in the directory is read or written).
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import fcntl
 import logging
+import os
 import signal
 import sys
 import threading
+from pathlib import Path
 from types import FrameType
 
 from raftha.daemon.api import ControlApi, ControlServer
@@ -31,6 +36,7 @@ from raftha.raft.contract import RaftSettings
 
 LOG = logging.getLogger("raftha.node")
 STOP_ANNOUNCE_TIMEOUT_MS = 1500
+LOCK_FILE_NAME = "raftha.lock"   # in the data directory: one daemon per directory
 OS_THREAD_NAME_BYTES = 15  # Linux keeps 16 bytes, the terminating NUL included
 
 
@@ -62,6 +68,28 @@ class NodeStartError(Exception):
         self.damaged_data = damaged_data  # `raftha node resync` can rebuild it
 
 
+def lock_data_dir(data_dir: Path) -> int:
+    """Takes the data directory's exclusive lock and writes this process's pid into the
+    lock file; returns the open descriptor (the lock lasts while it stays open, and the
+    descriptor is not inherited by agents). A directory locked by another daemon is a
+    NodeStartError naming the lock file and the holder's pid."""
+    path = data_dir / LOCK_FILE_NAME
+    try:
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as error:
+        raise NodeStartError(f"cannot open lock file {path}: {error.strerror}") from None
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.pread(descriptor, 32, 0).decode("ascii", "replace").strip() or "unknown"
+        os.close(descriptor)
+        raise NodeStartError(f"data directory {data_dir} is in use: {path} is locked by "
+                             f"pid {holder}") from None
+    os.ftruncate(descriptor, 0)
+    os.pwrite(descriptor, f"{os.getpid()}\n".encode("ascii"), 0)
+    return descriptor
+
+
 def raft_settings(config: NodeConfig, authkey: bytes) -> RaftSettings:
     try:
         return RaftSettings(
@@ -80,6 +108,7 @@ class NodeDaemon:
         self.config = config
         self.stopped = threading.Event()
         config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.lock_descriptor = lock_data_dir(config.data_dir)
         authkey = read_authkey(config.authkey_file)
         self.history = HistoryJournal(config.data_dir)
         self.machine = ReducerStateMachine(self.history)
@@ -136,6 +165,7 @@ class NodeDaemon:
             self.server.stop()
         self.raft.stop()
         self.history.close()
+        os.close(self.lock_descriptor)   # releases the data directory's lock
         self.stopped.set()
 
     def announce_stop(self) -> None:

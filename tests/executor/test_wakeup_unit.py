@@ -1,0 +1,94 @@
+"""The executor's and the fencing duties' sleeps last a full period (no polling), so every
+reason to act must wake them: a worker's result or fence result (wakeup.set()), stop(), a
+newly committed entry. Each wait below is asked for a minute; it must end within seconds."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from types import SimpleNamespace
+
+import pytest
+
+from raftha.daemon.executor import Executor
+from raftha.daemon.fencer import FakeFenceRunner
+from raftha.daemon.fencing_duties import FencingDuties, WakeupEvent
+from raftha.daemon.machine import ReducerStateMachine
+from raftha.model.events import encode_event, make_event
+
+PERIOD_S = 60.0          # far longer than any test waits
+WAKE_LIMIT_S = 10.0      # generous: the machine is shared
+SETTLE_S = 0.2           # lets the waiter reach its wait first
+
+
+def commit_cluster_created(machine: ReducerStateMachine) -> None:
+    body = {"name": "demo", "nodes": [{"name": "n1", "address": "127.0.0.1:7001"}]}
+    entry = encode_event(make_event(b"w" * 16, "ClusterCreated", "n1", "", 1000, body))
+    machine.apply_entry(machine.state.last_index + 1, entry)
+
+
+def make_executor(machine: ReducerStateMachine) -> Executor:
+    return Executor("n1", machine, proposer=None, raft=None, runner=None)
+
+
+def make_duties(machine: ReducerStateMachine) -> FencingDuties:
+    config = SimpleNamespace(node_name="n1", data_dir="/nonexistent",
+                             control_socket="/nonexistent/control.sock",
+                             timing=SimpleNamespace(leader_duty_period_ms=100))
+    raft = SimpleNamespace(status=lambda: SimpleNamespace(is_leader=True, has_quorum=True))
+    return FencingDuties(config, raft, machine, proposer=None, runner=FakeFenceRunner())
+
+
+def seconds_to_wake(wait: Callable[[], None], wake: Callable[[], None]) -> float:
+    """Runs `wait` in a thread, calls `wake` once it sleeps; the seconds until it returned."""
+    finished = threading.Event()
+
+    def waiter() -> None:
+        wait()
+        finished.set()
+
+    thread = threading.Thread(target=waiter, daemon=True)
+    thread.start()
+    time.sleep(SETTLE_S)
+    assert not finished.is_set(), "returned before anything woke it"
+    woken_at = time.monotonic()
+    wake()
+    finished.wait(WAKE_LIMIT_S)
+    elapsed_s = time.monotonic() - woken_at
+    assert finished.is_set(), "never woke"
+    return elapsed_s
+
+
+@pytest.mark.parametrize("reason", ["wakeup", "stop", "commit"])
+def test_the_executor_wait_ends_at_once_for_each_reason_to_act(reason):
+    machine = ReducerStateMachine()
+    executor = make_executor(machine)
+    wakes = {"wakeup": executor.wakeup.set, "stop": executor.stop,
+             "commit": lambda: commit_cluster_created(machine)}
+    elapsed_s = seconds_to_wake(lambda: executor.wait_for_change(PERIOD_S), wakes[reason])
+    print(f"executor woken by {reason} in {elapsed_s * 1000:.1f} ms")
+    assert elapsed_s < WAKE_LIMIT_S
+    executor.pool.shutdown(wait=False)
+
+
+@pytest.mark.parametrize("reason", ["wakeup", "stop"])
+def test_the_fencing_duty_wait_ends_at_once_for_a_result_or_stop(reason):
+    machine = ReducerStateMachine()
+    duties = make_duties(machine)
+    wakes = {"wakeup": duties.wakeup.set, "stop": duties.stop}
+    elapsed_s = seconds_to_wake(lambda: duties.wait_for_work(PERIOD_S), wakes[reason])
+    print(f"fencing duty woken by {reason} in {elapsed_s * 1000:.1f} ms")
+    assert elapsed_s < WAKE_LIMIT_S
+
+
+def test_a_wakeup_event_notifies_its_condition_and_stays_set():
+    condition = threading.Condition()
+    event = WakeupEvent(condition)
+    with condition:
+        threading.Timer(SETTLE_S, event.set).start()
+        assert condition.wait(WAKE_LIMIT_S), "set() did not notify the condition"
+    assert event.is_set()
+    event.clear()
+    assert not event.is_set()
+    WakeupEvent(None).set()   # no condition: behaves as a plain event
