@@ -6,8 +6,9 @@ it: it stays for inspection) and leaves an empty data directory, so the next sta
 an empty member that the leader catches up with a snapshot and the log.
 
 Invariants:
-- Refuses while the node's daemon answers on its control socket (it would pull its data
-  away from under a running process).
+- Refuses while the node's daemon answers on its control socket or holds the data
+  directory's lock (it would pull its data away from under a running process); holds that
+  lock itself while it moves data, so no daemon starts meanwhile.
 - Moves only what is replicated or derived from the log (`raft/`, the history journal);
   the node's local runtime files stay. One rename per item into `damaged-<UTC time>/`
   inside the data directory, so nothing is half-moved across file systems.
@@ -62,6 +63,19 @@ def resync_data(config: NodeConfig, now: datetime.datetime | None = None) -> Res
     if not present:
         raise ResyncError(f"data directory {data_dir} holds no Raft data; start the node "
                           "and it catches up by itself")
+    from raftha.daemon.node import NodeStartError, lock_data_dir
+    try:
+        lock = lock_data_dir(data_dir)
+    except NodeStartError as error:
+        raise ResyncError(f"{error}; stop that daemon first") from None
+    try:
+        return move_aside(data_dir, present, now)
+    finally:
+        os.close(lock)
+
+
+def move_aside(data_dir: pathlib.Path, present: list[str],
+               now: datetime.datetime | None) -> ResyncResult:
     moment = (now or datetime.datetime.now(datetime.UTC)).strftime("%Y%m%dT%H%M%SZ")
     target = data_dir / f"damaged-{moment}"
     try:
