@@ -11,65 +11,23 @@ import pathlib
 import stat
 
 import pytest
+from fake_daemon import started_fake_nodes
 
-from raftha.daemon.api import ControlApi, ControlServer
+from raftha.daemon.api import ControlServer
 from raftha.daemon.bootstrap import init_cluster
 from raftha.daemon.client import ApiError, ControlClient
 from raftha.daemon.config import ConfigError, load_node_config, read_authkey
 from raftha.daemon.history import HistoryError, HistoryJournal
-from raftha.daemon.leader import LeaderDuties
 from raftha.daemon.machine import ReducerStateMachine
-from raftha.daemon.proposer import ProposalError, ProposalRejected, Proposer
+from raftha.daemon.proposer import ProposalError, ProposalRejected
 from raftha.raft.contract import ProposeOutcome
-from raftha.raft.fake import FakeRaftCluster
 
 ADDRESSES = ("127.0.0.1:7101", "127.0.0.1:7102", "127.0.0.1:7103")
 
 
-class Node:
-    """One fake node: configuration, fake raft log, state machine, proposer, API, duties."""
-
-    def __init__(self, cluster: FakeRaftCluster, config, directory: pathlib.Path) -> None:
-        self.config = config
-        self.history = HistoryJournal(directory)
-        self.machine = ReducerStateMachine(self.history, on_fatal=self.fatal)
-        self.raft = cluster.make_log(config.raft_address, self.machine)
-        self.proposer = Proposer(self.raft, self.machine, config.node_name,
-                                 no_quorum_grace_ms=100)
-        self.api = ControlApi(config, self.raft, self.machine, self.proposer, self.history)
-        self.duties = LeaderDuties(config, self.raft, self.machine, self.proposer)
-
-    def fatal(self) -> None:
-        raise AssertionError("the state machine hit a fatal error")
-
-    def call(self, op: str, user: str = "alice", **args):
-        response = self.api.handle({"op": op, "args": args}, user)
-        if not response["ok"]:
-            raise ApiError(response["error"])
-        return response["result"]
-
-
 @pytest.fixture
 def fake_cluster(tmp_path):
-    members = [(f"n{number}", address) for number, address in enumerate(ADDRESSES, start=1)]
-    written = init_cluster(tmp_path / "cluster", "unit", members)
-    cluster = FakeRaftCluster(ADDRESSES)
-    nodes = {}
-    for files in written:
-        config = load_node_config(files.config_path)
-        data = tmp_path / files.name
-        data.mkdir()
-        nodes[files.name] = Node(cluster, config, data)
-    for node in nodes.values():
-        node.raft.start()
-    leader = next(node for node in nodes.values() if node.raft.status().is_leader)
-    leader.duties.step(0.0)  # proposes ClusterCreated
-    leader.duties.step(0.0)  # the leader itself comes online at once
-    leader.duties.step(10.0)  # connected peers come online after the return debounce
-    yield cluster, nodes
-    for node in nodes.values():
-        node.raft.stop()
-        node.history.close()
+    yield from started_fake_nodes(tmp_path, "unit", ADDRESSES)
 
 
 def test_leader_creates_the_cluster_and_marks_connected_nodes_online(fake_cluster):

@@ -6,66 +6,22 @@ from __future__ import annotations
 
 import json
 import os
-import pathlib
 import pwd
 
 import pytest
+from fake_daemon import started_fake_nodes
 
-from raftha.daemon.api import ControlApi, ControlServer
-from raftha.daemon.bootstrap import init_cluster
+from raftha.daemon.api import ControlServer
 from raftha.daemon.client import ApiError, ControlClient
-from raftha.daemon.config import load_node_config
-from raftha.daemon.history import HistoryJournal
-from raftha.daemon.leader import LeaderDuties
-from raftha.daemon.machine import ReducerStateMachine
-from raftha.daemon.proposer import Proposer
-from raftha.raft.fake import FakeRaftCluster
 from raftha.sandbox import Sandbox
 
 ADDRESSES = ("127.0.0.1:7201", "127.0.0.1:7202", "127.0.0.1:7203")
 CHILD_TIMEOUT_MS = 20_000
 
 
-class FakeNode:
-    """A node over the fake Raft layer: the real API, state machine and proposer."""
-
-    def __init__(self, cluster: FakeRaftCluster, config, directory: pathlib.Path) -> None:
-        self.config = config
-        self.history = HistoryJournal(directory)
-        self.machine = ReducerStateMachine(self.history, on_fatal=self.fatal)
-        self.raft = cluster.make_log(config.raft_address, self.machine)
-        self.proposer = Proposer(self.raft, self.machine, config.node_name,
-                                 no_quorum_grace_ms=100)
-        self.api = ControlApi(config, self.raft, self.machine, self.proposer, self.history)
-        self.duties = LeaderDuties(config, self.raft, self.machine, self.proposer)
-
-    def fatal(self) -> None:
-        raise AssertionError("the state machine hit a fatal error")
-
-
 @pytest.fixture
 def fake_nodes(tmp_path):
-    members = [(f"n{number}", address) for number, address in enumerate(ADDRESSES, start=1)]
-    written = init_cluster(tmp_path / "cluster", "sec", members)
-    cluster = FakeRaftCluster(ADDRESSES)
-    nodes = {}
-    for files in written:
-        config = load_node_config(files.config_path)
-        data = tmp_path / files.name
-        data.mkdir()
-        nodes[files.name] = FakeNode(cluster, config, data)
-    for node in nodes.values():
-        node.raft.start()
-    leader = next(node for node in nodes.values() if node.raft.status().is_leader)
-    leader.duties.step(0.0)
-    leader.duties.step(0.0)
-    leader.duties.step(10.0)
-    try:
-        yield nodes
-    finally:
-        for node in nodes.values():
-            node.raft.stop()
-            node.history.close()
+    yield from (nodes for _cluster, nodes in started_fake_nodes(tmp_path, "sec", ADDRESSES))
 
 
 @pytest.fixture
