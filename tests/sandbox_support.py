@@ -1,14 +1,33 @@
-"""Helpers shared by the real-process tests: polling with a deadline, running the CLI in a
-child process, and asking a sandbox whether every node reports one state hash."""
+"""Helpers shared by the real-process tests: a running sandbox for the length of a test,
+polling with a deadline, running the CLI in a child process, and asking a sandbox whether
+every node reports one state hash."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import pathlib
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 
 from raftha.sandbox import Sandbox
+
+SANDBOX_READY_TIMEOUT_S = 90
+
+
+@contextlib.contextmanager
+def running_sandbox(directory: pathlib.Path, node_count: int, **options) -> Iterator[Sandbox]:
+    """A sandbox of `node_count` real daemons, up until the block ends; then every process
+    is stopped, and the block fails if any is left running."""
+    sandbox = Sandbox(directory)
+    try:
+        sandbox.up(node_count, timeout_s=SANDBOX_READY_TIMEOUT_S, **options)
+        yield sandbox
+    finally:
+        sandbox.down()
+        assert sandbox.running() == []
 
 
 def wait_until(predicate, timeout_s: float, what: str, period_s: float = 0.1):

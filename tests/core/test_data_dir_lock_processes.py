@@ -11,23 +11,18 @@ import sys
 import time
 
 import pytest
+from sandbox_support import running_sandbox
 
 from raftha.daemon.config import load_node_config
 from raftha.daemon.node import LOCK_FILE_NAME, NodeStartError, lock_data_dir
-from raftha.sandbox import Sandbox
 
 SECOND_START_TIMEOUT_S = 60   # generous: the machine is shared; the refusal itself is at once
 
 
 @pytest.fixture
 def single(tmp_path):
-    sandbox = Sandbox(tmp_path / "sandbox")
-    try:
-        sandbox.up(1, timeout_s=90)
+    with running_sandbox(tmp_path / "sandbox", 1) as sandbox:
         yield sandbox
-    finally:
-        sandbox.down()
-        assert sandbox.running() == []
 
 
 def run_second_daemon(config_path: str) -> tuple[subprocess.CompletedProcess, float]:

@@ -7,9 +7,7 @@ from __future__ import annotations
 import pathlib
 
 import pytest
-from sandbox_support import converged, run_cli, wait_until
-
-from raftha.sandbox import Sandbox
+from sandbox_support import converged, run_cli, running_sandbox, wait_until
 
 START_REFUSAL_TIMEOUT_S = 60
 
@@ -18,13 +16,9 @@ START_REFUSAL_TIMEOUT_S = 60
 
 @pytest.fixture
 def compacting_trio(tmp_path):
-    sandbox = Sandbox(tmp_path / "resync")
-    try:
-        sandbox.up(3, timeout_s=90, timing={"compaction_min_entries": 40})
+    with running_sandbox(tmp_path / "resync", 3,
+                         timing={"compaction_min_entries": 40}) as sandbox:
         yield sandbox
-    finally:
-        sandbox.down()
-        assert sandbox.running() == []
 
 
 @pytest.mark.parametrize("damaged", ["raft.journal.meta", "raft.journal"])
