@@ -25,6 +25,7 @@ class FakeNode:
         self.history = HistoryJournal(directory)
         self.machine = ReducerStateMachine(self.history, on_fatal=self.fatal)
         self.raft = cluster.make_log(config.raft_address, self.machine)
+        self.raft.watch_status(self.machine.note_raft_status_change)
         self.proposer = Proposer(self.raft, self.machine, config.node_name,
                                  no_quorum_grace_ms=100)
         self.api = ControlApi(config, self.raft, self.machine, self.proposer, self.history)

@@ -63,6 +63,7 @@ RETRY_BASE_MS = 1000
 RETRY_MAX_MS = 10_000
 GUARD_PERIOD_S = 0.1        # the lease guard's longest pause while a watchdog is armed
 GUARD_IDLE_PERIOD_S = 0.5   # its pause with no watchdog (a settings change wakes it)
+IDLE_WAIT_S = 1.0           # the duty's longest sleep with nothing timed (a safety net)
 
 
 
@@ -149,21 +150,46 @@ class FencingDuties:
 
     def loop(self) -> None:
         period_s = max(0.02, self.config.timing.leader_duty_period_ms / 1000)
+        wait_s = period_s
         while not self.stopping.is_set():
-            self.wait_for_work(period_s)
+            self.wait_for_work(wait_s)
             if self.stopping.is_set():
                 return
+            wait_s = period_s
             try:
                 self.step()
+                if not self.has_timed_work(self.machine.state):
+                    wait_s = IDLE_WAIT_S
             except Exception:
                 LOG.exception("fencing duty failed; retrying next period")
 
+    def has_timed_work(self, state: ClusterState) -> bool:
+        """Whether a step is due again after a period rather than on a change: a request
+        pending (its execution, a watchdog wait or a read barrier to retry), a result not
+        committed yet, fence agents being readied, or a lost node this leader must
+        (again) request fencing for. Otherwise only a change can give the duty work: a
+        commit that loses a node or changes the fencing state, a change of this node's
+        Raft role or quorum, a result to commit."""
+        if self.results or not state.created or fencing_state(state).pending:
+            return True
+        if (state.configuration_index, state.properties) != self.prepared_for or (
+                self.preparing is not None and self.preparing.is_alive()):
+            return True
+        if not self.leading or not fencing_readiness(state).can_fence:
+            return False
+        fencing = fencing_state(state)
+        return any(needs_fencing(state, node.name)
+                   and fencing.failure_count(node.name) < max_attempts(state)
+                   for node in state.nodes)
+
     def wait_for_work(self, period_s: float) -> None:
-        """Sleep one period, or less: a fence result to commit, a member just lost or a
-        change of the fencing state wakes the duty at once (failover waits on each)."""
+        """Sleep `period_s`, or less: a fence result to commit, a member just lost, a
+        change of the fencing state or of this node's Raft status (leadership, quorum)
+        wakes the duty at once (failover waits on each)."""
         changed = getattr(self.machine, "changed", None)
         deadline = clock.monotonic() + period_s
         index = self.machine.state.last_index
+        version = self.raft_status_version()
         while not self.stopping.is_set() and not self.wakeup.is_set():
             remaining = deadline - clock.monotonic()
             if remaining <= 0:
@@ -174,14 +200,20 @@ class FencingDuties:
             with changed:
                 # Checked under the condition: wakeup.set() notifies it, so none is lost.
                 if (self.machine.state.last_index == index and not self.wakeup.is_set()
+                        and self.raft_status_version() == version
                         and not self.stopping.is_set()):
                     changed.wait(remaining)
+            if self.raft_status_version() != version:
+                break
             state = self.machine.state
             if state.last_index != index:
                 if self.fencing_may_act(state):
                     break
                 index = state.last_index
         self.wakeup.clear()
+
+    def raft_status_version(self) -> int:
+        return getattr(self.machine, "raft_status_version", 0)
 
     def fencing_may_act(self, state: ClusterState) -> bool:
         """Cheap test: a member newly lost (offline while expected up), or a new fencing
@@ -214,9 +246,10 @@ class FencingDuties:
         read and one process of each configured agent waiting on its stdin, so a request
         does not pay for the agent's start (`FenceRunner.prepare`)."""
         prepare = getattr(self.requests.runner, "prepare", None)
-        if prepare is None:
-            return
         key = (state.configuration_index, state.properties)
+        if prepare is None:
+            self.prepared_for = key   # nothing to ready
+            return
         if key == self.prepared_for:
             return
         if self.preparing is not None and self.preparing.is_alive():

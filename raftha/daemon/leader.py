@@ -14,7 +14,15 @@
   moves only with committed events), and once the committed time has passed it, proposes the
   configuration without the expired constraint.
 
-Invariants: the duty acts only while this node is leader with a quorum; timers restart
+Waking: the duty sleeps until this node's Raft status changes (role, leader, quorum,
+connected peers), the committed node records change, or the next thing it timed falls
+due (a lost or returned node's debounce, a committed deadline); at most
+`IDLE_WAIT_S` when nothing is due, one `leader_duty_period_ms` after a failure or while
+the cluster is not created yet. A link drop is therefore timed from the moment it is
+seen and acted on when its timeout ends, not at the next period.
+
+Invariants: the duty acts only while this node is leader with a quorum, and only after a
+read barrier in its own term (its state then holds every earlier commit); timers restart
 whenever leadership starts, so a new leader never acts on a predecessor's observations,
 except that a link this node itself saw drop (it had seen it up) counts from the drop;
 it never proposes a change the committed state already shows.
@@ -39,6 +47,8 @@ from raftha.model.state import NODE_OFFLINE, NODE_ONLINE, NodeRecord
 
 LOG = logging.getLogger(__name__)
 DUTY_PROPOSE_TIMEOUT_MS = 2000
+IDLE_WAIT_S = 1.0   # the longest sleep: a safety net, everything it acts on wakes it
+DUE_MARGIN_S = 0.002  # wake just after a due time, not just before
 
 
 def cluster_created_event_id(cluster_id: str) -> bytes:
@@ -72,26 +82,60 @@ class LeaderDuties:
 
     def stop(self) -> None:
         self.stopping.set()
+        with self.machine.changed:
+            self.machine.changed.notify_all()
         if self.thread.is_alive():
             self.thread.join(5)
 
     def loop(self) -> None:
         period_s = self.config.timing.leader_duty_period_ms / 1000
-        while not self.stopping.wait(period_s):
+        wait_s = period_s
+        while not self.stopping.is_set():
+            self.wait_for_news(wait_s)
+            if self.stopping.is_set():
+                return
+            wait_s = period_s
             try:
-                self.step(clock.monotonic())
+                due_s = self.step(clock.monotonic())
+                if due_s is not None or self.machine.state.created:
+                    wait_s = IDLE_WAIT_S if due_s is None else min(IDLE_WAIT_S, due_s)
             except ProposalError as error:
                 LOG.info("leader duty proposal failed: %s", error)
             except Exception:
                 LOG.exception("leader duty failed; retrying next period")
 
-    def step(self, now: float) -> None:
+    def wait_for_news(self, timeout_s: float) -> None:
+        """Sleep up to `timeout_s`, less when the Raft status or the committed node records
+        change (what the duty acts on), or when stopping."""
+        machine = self.machine
+        deadline = clock.monotonic() + max(0.0, timeout_s)
+        version, nodes = machine.raft_status_version, machine.state.nodes
+        with machine.changed:
+            while not self.stopping.is_set():
+                if machine.raft_status_version != version:
+                    return
+                current = machine.state.nodes
+                if current is not nodes and current != nodes:
+                    return
+                remaining = deadline - clock.monotonic()
+                if remaining <= 0:
+                    return
+                machine.changed.wait(remaining)
+
+    def step(self, now: float) -> float | None:
+        """One pass; returns the seconds until something it timed falls due (None: nothing
+        is timed)."""
         status = self.raft.status()
         self.observe_drops(status, now)
         if not (status.is_leader and status.has_quorum):
             self.leading = False
-            return
+            return None
         if not self.leading:
+            # A new leader may not have applied its predecessor's last entries yet: a node
+            # record changing under it then would look like a state seen only now (a node
+            # that reconnected earlier would never be brought back). Its timers start from
+            # a state holding every earlier commit.
+            self.proposer.read_barrier(DUTY_PROPOSE_TIMEOUT_MS)
             self.leading = True
             # A link this node saw drop while following counts from the drop: when the
             # leader itself dies, its loss is not timed from the election that follows.
@@ -100,13 +144,14 @@ class LeaderDuties:
         state = self.machine.state
         if not state.created:
             self.create_cluster()
-            return
+            return None
         connected = set(status.connected_peers)
-        for node in state.nodes:
-            self.check_node(node, node.address == self.config.raft_address,
-                            node.address in connected, now)
-        self.tick_when_due(state)
-        self.expire_lifetimes(self.machine.state)
+        dues = [self.check_node(node, node.address == self.config.raft_address,
+                                node.address in connected, now) for node in state.nodes]
+        dues.append(self.tick_when_due(state))
+        dues.append(self.expire_lifetimes(self.machine.state))
+        timed = [due for due in dues if due is not None]
+        return max(0.0, min(timed)) + DUE_MARGIN_S if timed else None
 
     def observe_drops(self, status: Any, now: float) -> None:
         """This node's own view of its Raft links, kept in every role: when each link to a
@@ -122,36 +167,46 @@ class LeaderDuties:
             elif node.name in self.seen_up and node.name not in self.dropped:
                 self.dropped[node.name] = now
 
-    def tick_when_due(self, state) -> None:
+    def tick_when_due(self, state) -> float | None:
         """Commits a clock tick once this node's wall clock passes the next committed
         deadline (a failure-timeout, a lifetime END): nothing else in the log would move
-        the committed time then. The configuration is decoded once per change."""
+        the committed time then. The configuration is decoded once per change. Returns
+        the seconds until that deadline (None: none, or the tick was just committed)."""
         if self.deadline_configuration[0] != state.configuration_index:
             self.deadline_configuration = (state.configuration_index,
                                            stored_configuration(state))
         due_ms = next_deadline_ms(state, self.deadline_configuration[1])
-        if due_ms is None or clock.wall_ms() < due_ms:
-            return
+        if due_ms is None:
+            return None
+        wall_ms = clock.wall_ms()
+        if wall_ms < due_ms:
+            return (due_ms - wall_ms) / 1000
         LOG.info("leader: committing a clock tick, a committed deadline has passed")
         self.proposer.propose("ClockTicked", {}, user="", timeout_ms=DUTY_PROPOSE_TIMEOUT_MS)
+        return None
 
-    def expire_lifetimes(self, state) -> None:
+    def expire_lifetimes(self, state) -> float | None:
+        """Removes move/ban constraints whose lifetime ended; returns the seconds until the
+        next one ends (None: none, or one was just handled)."""
         if not state.configuration_bytes:
-            return
+            return None
         # Decoding the configuration every period would be waste: keep the next END per
         # configuration index.
         if self.lifetime_due[0] != state.configuration_index:
             self.lifetime_due = (state.configuration_index, lifetimes.next_expiry_s(
                 stored_configuration(state)))
         due_s = self.lifetime_due[1]
-        if due_s is None or clock.wall_s() < due_s:
-            return
+        if due_s is None:
+            return None
+        wall_s = clock.wall_s()
+        if wall_s < due_s:
+            return due_s - wall_s
         configuration = stored_configuration(state)
         if state.now_ms // 1000 < due_s:
             LOG.info("leader: committing a clock tick, a move or ban lifetime has passed")
             self.proposer.propose("ClockTicked", {}, user="",
                                   timeout_ms=DUTY_PROPOSE_TIMEOUT_MS)
-            return
+            return None
         gone = lifetimes.expired(configuration, state.now_ms // 1000)
         LOG.info("leader: removing expired constraints %s", " ".join(gone))
         body = {"configuration": lifetimes.without_expired(
@@ -160,8 +215,12 @@ class LeaderDuties:
                 "description": f"lifetime ended: {' '.join(gone)} removed"}
         self.proposer.propose("ConfigurationLoaded", body, user="",
                               timeout_ms=DUTY_PROPOSE_TIMEOUT_MS)
+        return None
 
-    def check_node(self, node: NodeRecord, is_self: bool, connected: bool, now: float) -> None:
+    def check_node(self, node: NodeRecord, is_self: bool, connected: bool,
+                   now: float) -> float | None:
+        """Proposes NodeReturned / NodeLost once the node's link has been steady for the
+        debounce; returns the seconds until that is due (None: nothing pending)."""
         up = is_self or connected
         previous = self.links.get(node.name)
         if previous is None or previous[0] != up:
@@ -177,12 +236,18 @@ class LeaderDuties:
             # Only a connection made after the node went offline brings it back: a node
             # that recorded its own clean stop is still connected for a moment.
             reconnected = previous[1] >= seen[1]
-            if is_self or (reconnected
-                           and steady_ms >= self.config.timing.node_return_timeout_ms):
+            return_ms = self.config.timing.node_return_timeout_ms
+            if is_self or (reconnected and steady_ms >= return_ms):
                 self.propose("NodeReturned", node.name)
-        elif not up and node.state == NODE_ONLINE and (
-                steady_ms >= self.config.timing.node_lost_timeout_ms):
-            self.propose("NodeLost", node.name)
+            elif reconnected:
+                return (return_ms - steady_ms) / 1000
+        elif not up and node.state == NODE_ONLINE:
+            lost_ms = self.config.timing.node_lost_timeout_ms
+            if steady_ms >= lost_ms:
+                self.propose("NodeLost", node.name)
+            else:
+                return (lost_ms - steady_ms) / 1000
+        return None
 
     def propose(self, kind: str, name: str) -> None:
         LOG.info("leader: proposing %s for %s", kind, name)

@@ -8,6 +8,9 @@ Invariants:
   threads always see a whole state, never a half-applied one.
 - The outcome of every event id is remembered (bounded) from its first application, so a
   proposer, even one that retried, learns whether its event was applied or rejected.
+- `raft_status_version` counts changes of this node's Raft role, leader, quorum or
+  connected peers (`note_raft_status_change`, called by the Raft layer's status watch);
+  each one also wakes `changed`, so a loop that acts on them sleeps until one happens.
 - Threads waiting on `changed` (executor, fencing duties, proposers) are woken right after
   each apply, or, once the Raft layer asked for it (`announce_after_ticks`), once per tick
   just before the tick thread sleeps: the proposer whose entry was applied (woken through
@@ -45,6 +48,7 @@ class ReducerStateMachine:
         self.apply_seconds_total = 0.0
         self.announce_per_tick = False
         self.unannounced = False
+        self.raft_status_version = 0
 
     # -- StateMachine protocol (Raft tick thread) ----------------------------------------
 
@@ -81,6 +85,12 @@ class ReducerStateMachine:
             return
         with self.changed:
             self.unannounced = False
+            self.changed.notify_all()
+
+    def note_raft_status_change(self) -> None:
+        """The Raft layer's status watch (its tick thread): wake every `changed` waiter."""
+        with self.changed:
+            self.raft_status_version += 1
             self.changed.notify_all()
 
     def record_history(self, index: int, entry: bytes, state: ClusterState,

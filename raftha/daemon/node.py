@@ -117,6 +117,7 @@ class NodeDaemon:
             from raftha.raft.log import RaftLog
             raft_factory = RaftLog
         self.raft = raft_factory(settings, self.machine)
+        self.raft.watch_status(self.machine.note_raft_status_change)
         self.proposer = Proposer(self.raft, self.machine, config.node_name)
         self.api = ControlApi(config, self.raft, self.machine, self.proposer, self.history)
         self.duties = LeaderDuties(config, self.raft, self.machine, self.proposer)

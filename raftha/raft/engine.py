@@ -10,7 +10,8 @@
   calls a wrapper that never raises, and returns the entry's log index to the proposer. It
   replicates all proposals queued in one tick with one AppendEntries per peer.
 - The leader syncs its new entries right after sending them, while the followers write
-  theirs; `tick_wait_seconds` lets the tick thread sleep until a heartbeat or election is due.
+  theirs; the tick thread sleeps until a heartbeat or election is due (`tick_wait_seconds`,
+  computed when the tick is about to sleep, after it sent what was due).
 - `install_peer_ping` keeps follower-to-follower links alive: pysyncobj drops a link on which
   nothing was read for connectionTimeout, and followers never talk to each other, so without
   it the first RequestVote after a leader crash tears the link down and the election fails.
@@ -258,6 +259,15 @@ class ReplicatedLogNode(SyncObj):
                                  transportClass=HardenedTransport)
             finally:
                 _construction_stats.clear()
+        self._raftha_poll = self._poller.poll
+        self._poller.poll = self._poll_until_due
+
+    def _poll_until_due(self, timeout: float) -> None:
+        """The tick's final wait, at most `timeout`, ending when the next heartbeat or
+        election is due. Computed here, at the end of the tick: before it, a heartbeat due
+        now is still unsent, and a wait computed then woke the leader once more per period
+        for nothing."""
+        self._raftha_poll(min(timeout, tick_wait_seconds(self)))
 
     def _checkCommandsToApply(self) -> None:  # noqa: N802 - the library's name
         """Drain the proposal queue, replicate what it appended in one message per peer, then

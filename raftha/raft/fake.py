@@ -8,6 +8,8 @@ add_member, remove_member), no threads, no sockets, no clock:
   reconnected. A node that does not see a majority gets NOT_APPLIED "no quorum".
 - The leader is the first started, connected member in address order (or the one chosen
   with `set_leader`); `term` grows by one on every leader change.
+- Status watchers (`watch_status`) are called on every start, stop, disconnect, reconnect,
+  leader choice and membership change, on the thread that made it.
 - `inject_outcome` makes the next proposal end UNKNOWN or NOT_APPLIED, committed or not, to
   exercise the caller's retry-with-the-same-event-id path.
 Indexes start at 1 and are contiguous (the real log also spends indexes on its own entries,
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import pathlib
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from raftha.raft.contract import (
@@ -122,6 +125,8 @@ class FakeRaftCluster:
         if leader is not None and leader != self._last_leader:
             self.term += 1
             self._last_leader = leader
+        for log in list(self._logs.values()):
+            log._tell_watchers()
 
     # ------------------------------------------------------------ log
     def _append(self, entry: bytes) -> int:
@@ -153,7 +158,15 @@ class FakeRaftLog:
         self._cluster = cluster
         self._last_applied = 0
         self.running = False
+        self._status_watchers: list[Callable[[], None]] = []
         cluster._register(self)
+
+    def watch_status(self, watcher: Callable[[], None]) -> None:
+        self._status_watchers.append(watcher)
+
+    def _tell_watchers(self) -> None:
+        for watcher in self._status_watchers:
+            watcher()
 
     def start(self) -> None:
         with self._cluster.lock:

@@ -9,6 +9,10 @@ Invariants:
   apply wedges a pysyncobj cluster; a raising callback double-applies an entry).
 - A state machine offering `announce_after_ticks` has its readers woken once per tick,
   after the proposers' callbacks (see `raftha.daemon.machine`).
+- Watchers registered with `watch_status` are called on the tick thread after a tick that
+  changed this node's role, the leader, the term, quorum, the members or the connected
+  peers (not the commit index): loops that act on those sleep until then instead of
+  polling `status()`. A watcher must return at once; its exceptions are logged.
 - The tick thread is ours (`autoTick=False`). Any unexpected exception in a tick stops the
   whole process with a message on stderr: a stopped node is safe, a diverged one is not.
 - `propose` blocks only its caller, always with a timeout, and classifies the outcome as
@@ -35,6 +39,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 from raftha.raft.contract import (
@@ -48,11 +53,11 @@ from raftha.raft.contract import (
 from raftha.raft.durability import CorruptMetaError, SyncStats
 from raftha.raft.engine import (
     MAX_ENTRY_BYTES,
+    MAX_TICK_WAIT_SECONDS,
     ReplicatedLogNode,
     build_conf,
     install_peer_ping,
     prune_abandoned_callbacks,
-    tick_wait_seconds,
 )
 from raftha.raft.keys import frame_sealer, install_frame_sealer
 from raftha.raft.library import SyncObj
@@ -105,6 +110,8 @@ class RaftLog:
         self._status_inputs: tuple = ()
         self._pending_frame_sealer: Any = None  # installed by the tick thread
         self._announce_changes: Any = lambda: None
+        self._status_watchers: list[Callable[[], None]] = []
+        self._watched_inputs: tuple = ()
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -165,11 +172,12 @@ class RaftLog:
                     install_frame_sealer(node, sealer)
                 # Durable before the leader counts its own entries in this tick.
                 node.journal.sync()
-                node.doTick(tick_wait_seconds(node))
+                node.doTick(MAX_TICK_WAIT_SECONDS)  # shortened to the next due time
                 # Durable before a follower acknowledges what it received in this tick.
                 node.transport.flush_acknowledgements()
                 self._announce_changes()  # a tick cut short skipped the tick callbacks
                 self._status = self._read_status(node)
+                self._tell_watchers()
                 now = time.monotonic()
                 if now >= next_prune:
                     self._callbacks_pruned += prune_abandoned_callbacks(node, now)
@@ -193,6 +201,23 @@ class RaftLog:
                 logger.exception("raft: waking the state machine's readers failed")
 
         return announce_guarded
+
+    def watch_status(self, watcher: Callable[[], None]) -> None:
+        """Call `watcher` (on the tick thread) whenever the status changes other than by
+        its commit and applied indexes. Register before `start`."""
+        self._status_watchers.append(watcher)
+
+    def _tell_watchers(self) -> None:
+        status_inputs = self._status_inputs
+        watched = status_inputs[:3] + status_inputs[5:]   # without the two indexes
+        if watched == self._watched_inputs:
+            return
+        self._watched_inputs = watched
+        for watcher in self._status_watchers:
+            try:
+                watcher()
+            except Exception:
+                logger.exception("raft: a status watcher failed")
 
     def use_frame_keys(self, keys: tuple[bytes, ...]) -> None:
         """Seal frames with keys[0] and open frames sealed with any of `keys`, from the next

@@ -1,6 +1,8 @@
-"""The executor's and the fencing duties' sleeps last a full period (no polling), so every
-reason to act must wake them: a worker's result or fence result (wakeup.set()), stop(), a
-newly committed entry. Each wait below is asked for a minute; it must end within seconds."""
+"""The executor's and the duties' sleeps last a full period (no polling), so every reason
+to act must wake them: a worker's result or fence result (wakeup.set()), stop(), a newly
+committed entry, a change of the node's Raft status (leadership, quorum, links). Each wait
+below is asked for a minute; it must end within seconds. Changes a duty does not act on
+must not wake it."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import pytest
 from raftha.daemon.executor import Executor
 from raftha.daemon.fencer import FakeFenceRunner
 from raftha.daemon.fencing_duties import FencingDuties, WakeupEvent
+from raftha.daemon.leader import LeaderDuties
 from raftha.daemon.machine import ReducerStateMachine
 from raftha.model.events import encode_event, make_event
 
@@ -80,6 +83,56 @@ def test_the_fencing_duty_wait_ends_at_once_for_a_result_or_stop(reason):
     elapsed_s = seconds_to_wake(lambda: duties.wait_for_work(PERIOD_S), wakes[reason])
     print(f"fencing duty woken by {reason} in {elapsed_s * 1000:.1f} ms")
     assert elapsed_s < WAKE_LIMIT_S
+
+
+def make_leader_duties(machine: ReducerStateMachine) -> LeaderDuties:
+    config = SimpleNamespace(node_name="n1", raft_address="127.0.0.1:7001",
+                             timing=SimpleNamespace(leader_duty_period_ms=100))
+    return LeaderDuties(config, raft=None, machine=machine, proposer=None)
+
+
+@pytest.mark.parametrize("reason", ["raft status", "stop", "node record"])
+def test_the_leader_duty_wait_ends_at_once_for_each_reason_to_act(reason):
+    machine = ReducerStateMachine()
+    duties = make_leader_duties(machine)
+    wakes = {"raft status": machine.note_raft_status_change, "stop": duties.stop,
+             "node record": lambda: commit_cluster_created(machine)}
+    elapsed_s = seconds_to_wake(lambda: duties.wait_for_news(PERIOD_S), wakes[reason])
+    print(f"leader duty woken by {reason} in {elapsed_s * 1000:.1f} ms")
+    assert elapsed_s < WAKE_LIMIT_S
+
+
+def test_a_commit_that_leaves_the_node_records_alone_does_not_wake_the_leader_duty():
+    machine = ReducerStateMachine()
+    commit_cluster_created(machine)
+    duties = make_leader_duties(machine)
+    body = {"name": "batch-limit", "value": "3"}
+    entry = encode_event(make_event(b"p" * 16, "ClusterPropertySet", "n1", "", 1000, body))
+    started = time.monotonic()
+    threading.Timer(SETTLE_S, machine.apply_entry,
+                    args=(machine.state.last_index + 1, entry)).start()
+    duties.wait_for_news(3 * SETTLE_S)
+    assert time.monotonic() - started >= 3 * SETTLE_S - 0.01
+    assert machine.state.properties   # the commit did happen meanwhile
+
+
+def test_the_fencing_duty_wait_ends_at_once_when_the_raft_status_changes():
+    machine = ReducerStateMachine()
+    duties = make_duties(machine)
+    elapsed_s = seconds_to_wake(lambda: duties.wait_for_work(PERIOD_S),
+                                machine.note_raft_status_change)
+    assert elapsed_s < WAKE_LIMIT_S
+
+
+def test_the_fencing_duty_has_timed_work_only_while_something_waits_on_time():
+    machine = ReducerStateMachine()
+    duties = make_duties(machine)
+    assert duties.has_timed_work(machine.state)   # no cluster yet: keep looking
+    commit_cluster_created(machine)
+    duties.step()
+    assert not duties.has_timed_work(machine.state)
+    duties.results[7] = ("NodeFenced", {"target": "n2"})   # a result still to commit
+    assert duties.has_timed_work(machine.state)
 
 
 def test_a_wakeup_event_notifies_its_condition_and_stays_set():

@@ -21,6 +21,7 @@ from raftha.raft.engine import (
     MAX_TICK_WAIT_SECONDS,
     TICK_WAIT_SECONDS,
     HardenedTransport,
+    ReplicatedLogNode,
     prune_abandoned_callbacks,
     skip_entries_already_held,
     tick_wait_seconds,
@@ -412,6 +413,42 @@ def test_the_tick_sleeps_until_the_next_heartbeat_or_election_is_due(state):
     assert tick_wait_seconds(_node_in_state(state, now - 1)) == TICK_WAIT_SECONDS
 
 
+def test_the_tick_wait_is_taken_when_the_tick_sleeps_not_before_it():
+    """The wait is measured at the end of the tick (after it sent a heartbeat that was due),
+    never longer than the tick allows."""
+    now = library.pysyncobj_syncobj.monotonicTime()
+    waits: list[float] = []
+    node = _node_in_state(2, now + 0.03)
+    node._raftha_poll = waits.append
+    ReplicatedLogNode._poll_until_due(node, MAX_TICK_WAIT_SECONDS)
+    ReplicatedLogNode._poll_until_due(node, 0.0)
+    assert 0.02 < waits[0] <= 0.035 and waits[1] == 0.0
+
+
+def test_status_watchers_hear_a_change_of_role_but_not_commits(tmp_path):
+    calls: list[tuple[bool, int]] = []
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{probe.getsockname()[1]}"
+    log = RaftLog(settings(self_address=address, peer_addresses=(), data_dir=tmp_path),
+                  _NullMachine())
+    log.watch_status(lambda: calls.append((log._status.is_leader, log._status.commit_index)))
+    log.watch_status(lambda: 1 / 0)   # a failing watcher is logged, the others still run
+    log.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not log.status().is_leader and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert log.status().is_leader
+        committed = [log.propose(b"entry %d" % number, 2000).outcome for number in range(5)]
+        assert committed == [ProposeOutcome.COMMITTED] * 5
+        time.sleep(0.3)
+    finally:
+        log.stop()
+    assert calls and calls[-1][0] is True   # told when it became leader
+    assert len(calls) == len({leader for leader, _ in calls})   # not per commit
+
+
 @pytest.mark.parametrize("size", [0, 300, 70_000])
 def test_frames_stay_zlib_streams_and_only_large_ones_are_deflated(size):
     payload = (b"raftha entry " * (size // 13 + 1))[:size]
@@ -464,6 +501,26 @@ def test_frames_sealed_either_way_open_either_way(size):
     assert sealer.decrypt(token) == data
     other = fernet.encrypt_at_time(b"another frame", 89)
     assert sealer.decrypt(other) == b"another frame"  # not the remembered token
+
+
+def test_frame_ivs_never_repeat_and_follow_no_visible_pattern():
+    """Each sealed frame carries a fresh IV: distinct across frames and across sealers of
+    the same key (each counter starts at random), and not the counter in the clear."""
+    import base64
+
+    from raftha.raft.sealer import FrameSealer
+
+    fernet, first = _fernet_and_sealer()
+    second = FrameSealer(fernet)
+
+    def iv_of(token: bytes) -> int:
+        return int.from_bytes(base64.urlsafe_b64decode(token)[9:25], "big")
+
+    ivs = [iv_of(sealer.encrypt_at_time(b"same frame", 1))
+           for sealer in (first, second) for _ in range(500)]
+    assert len(set(ivs)) == len(ivs)
+    steps = {later - earlier for earlier, later in zip(ivs[:499], ivs[1:500], strict=True)}
+    assert len(steps) > 400   # a counter in the clear would step by one
 
 
 def test_a_damaged_or_foreign_frame_is_refused():
