@@ -123,6 +123,7 @@ MAX_REQUEST_BYTES = 1024 * 1024
 CONNECTION_IDLE_TIMEOUT_S = 300.0
 MEMBERSHIP_TIMEOUT_MS = 10_000
 CONFIGURE_ATTEMPTS = 3
+ACCEPT_POLL_INTERVAL_S = 2.0
 MAX_CONNECTIONS = 64
 DEFAULT_HISTORY_LIMIT = 100
 MAX_HISTORY_LIMIT = 100_000
@@ -689,7 +690,10 @@ class ControlServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
             os.umask(previous_umask)
         os.chmod(path, mode)
         self.connection_slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
-        self.thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.2},
+        # The accept loop wakes for connections; its poll interval only bounds how long a
+        # shutdown request could go unseen, and stop() wakes it with a connection.
+        self.thread = threading.Thread(target=self.serve_forever,
+                                       kwargs={"poll_interval": ACCEPT_POLL_INTERVAL_S},
                                        name="control-api", daemon=True)
 
     def start(self) -> None:
@@ -715,12 +719,29 @@ class ControlServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
             self.connection_slots.release()
 
     def stop(self) -> None:
-        self.shutdown()
+        if self.thread.is_alive():
+            stopper = threading.Thread(target=self.shutdown, name="control-api-stop",
+                                       daemon=True)
+            stopper.start()
+            self.wake_accept_loop()
+            stopper.join(ACCEPT_POLL_INTERVAL_S + 1.0)
         self.server_close()
         try:
             os.unlink(self.socket_path)
         except FileNotFoundError:
             pass
+
+
+    def wake_accept_loop(self) -> None:
+        """A connection ends the accept loop's wait at once (it then sees the shutdown)."""
+        poke = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        poke.settimeout(1.0)
+        try:
+            poke.connect(self.socket_path)
+        except OSError:
+            pass
+        finally:
+            poke.close()
 
 
 def remove_stale_socket(path: str) -> None:

@@ -51,7 +51,7 @@ COMMANDS_QUEUE_SIZE = 10_000
 PING_MESSAGE_TYPE = "raftha_ping"
 ACK_TYPE = "next_node_idx"
 # An unchanged acknowledgement is repeated this many times per leader fallback timeout.
-ACK_REFRESHES_PER_FALLBACK = 4
+ACK_REFRESHES_PER_FALLBACK = 3
 APPEND_ENTRIES_TYPE = "append_entries"
 JOURNAL_FILE_NAME = "raft.journal"
 SNAPSHOT_FILE_NAME = "raft.snapshot"
@@ -193,12 +193,13 @@ class HardenedTransport(pysyncobj_transport.TCPTransport):
 
     def _repeats_a_fresh_acknowledgement(self, node: Any, message: dict) -> bool:
         """True for a success acknowledgement equal to the last one sent to `node`, sent less
-        than a quarter of the leader fallback timeout ago: it tells the leader nothing new.
+        than a third of the leader fallback timeout ago: it tells the leader nothing new.
 
         A follower acknowledges every AppendEntries, heartbeats included, and the leader
         wakes for each. An equal success acknowledgement only refreshes the leader's "last
-        response" time, which it checks against leaderFallbackTimeout, so one per quarter
-        of that timeout is enough; links stay read well within the connection timeout too.
+        response" time, which it checks against leaderFallbackTimeout, so one per third of
+        that timeout is enough (with the heartbeat period, the longest gap stays well under
+        half of it); links stay read well within the connection timeout too.
         Anything that moves the leader (a new index, a failure, a reset) is always sent.
         """
         if not message.get("success") or message.get("reset"):

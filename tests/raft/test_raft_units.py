@@ -523,6 +523,24 @@ def test_frame_ivs_never_repeat_and_follow_no_visible_pattern():
     assert len(steps) > 400   # a counter in the clear would step by one
 
 
+def test_a_repeated_frame_is_sent_as_the_same_token_only_within_its_second():
+    fernet, sealer = _fernet_and_sealer()
+    _, other_sealer = _fernet_and_sealer()
+    connection = types.SimpleNamespace()
+    heartbeat = pickle.dumps({"type": "append_entries", "entries": []})
+    first = library.sealed_frame(connection, sealer, heartbeat, 40)
+    assert library.sealed_frame(connection, sealer, heartbeat, 40) is first
+    assert zlib.decompress(fernet.decrypt(first)) == heartbeat   # still a valid token
+    changed = library.sealed_frame(connection, sealer, heartbeat + b"x", 40)
+    later = library.sealed_frame(connection, sealer, heartbeat + b"x", 41)
+    rotated = library.sealed_frame(connection, other_sealer, heartbeat + b"x", 41)
+    tokens = [first, changed, later, rotated]
+    assert len(set(tokens)) == 4
+    assert fernet.extract_timestamp(later) == 41
+    elsewhere = library.sealed_frame(types.SimpleNamespace(), sealer, heartbeat, 40)
+    assert elsewhere != first   # per connection
+
+
 def test_a_damaged_or_foreign_frame_is_refused():
     import base64
 
@@ -622,7 +640,7 @@ def test_an_unchanged_acknowledgement_is_repeated_only_a_few_times_per_fallback(
     for _ in range(5):  # heartbeats 90 ms apart, nothing new to say
         acknowledge("leader", 7)
         clock[0] += 0.09
-    assert [message["next_node_idx"] for _, message in sent] == [7, 7]  # at 0 and 0.27 s
+    assert [message["next_node_idx"] for _, message in sent] == [7, 7]  # at 0 and 0.36 s
     acknowledge("leader", 8)  # a new index always goes out
     acknowledge("other", 8)  # per peer
     acknowledge("leader", 8, success=False)  # and so does a failure
@@ -631,7 +649,7 @@ def test_an_unchanged_acknowledgement_is_repeated_only_a_few_times_per_fallback(
     clock[0] += 0.1
     acknowledge("leader", 8)
     assert len(sent) == 5
-    clock[0] += 0.2
+    clock[0] += 0.25   # a third of the fallback timeout after the last one
     acknowledge("leader", 8)
     assert len(sent) == 6
     monkeypatch.setattr(library.pysyncobj_transport.TCPTransport, "_onNodeConnected",
