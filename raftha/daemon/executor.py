@@ -8,6 +8,12 @@ it is committed. Recurring monitors run on their own timers while the plan lists
 monitor result is proposed the first time and whenever it changes (so a failure reaches the
 log at once and a steady state costs nothing).
 
+Pace: under a stream of commits the plan is derived at most once per
+`MIN_PLAN_INTERVAL_S` (a commit right after a plan waits for the rest of it; a worker's
+result, a due monitor and a first commit after a quiet spell are acted on at once), so the
+executors of every node do not re-plan for each of hundreds of commits a second while the
+same interpreters carry those commits.
+
 Start-up: before acting on anything, the executor probes every configured resource on this
 node and records the results, so a restarted daemon learns what really runs here and never
 starts a second copy. The first plan after a start (and the re-probe) waits for a read
@@ -66,6 +72,7 @@ from raftha.scheduler import plan as make_plan
 from raftha.scheduler.digests import record_digests
 
 LOG = logging.getLogger(__name__)
+MIN_PLAN_INTERVAL_S = 0.02
 RESULT_PROPOSE_TIMEOUT_MS = 5000
 SHUTDOWN_STOP_BUDGET_MS = 8000
 # While stopping, one result proposal gets this long: with a quorum a commit takes
@@ -258,6 +265,7 @@ class Executor:
         self.view_quorum = True
         # A worker finished or stop() was called: wakes a wait on the committed state too.
         self.wakeup = WakeupEvent(getattr(machine, "changed", None))
+        self.last_step_at = float("-inf")   # monotonic start of the last step
         self.counts = {"actions": 0, "results": 0, "monitor_runs": 0, "proposal_failures": 0}
         self.last_error = ""
         self.tick_pending = False
@@ -321,7 +329,8 @@ class Executor:
         period_s = self.settings.poll_ms / 1000
         while not self.stopping.is_set():
             try:
-                self.step(clock.monotonic())
+                self.last_step_at = clock.monotonic()
+                self.step(self.last_step_at)
             except Exception as error:
                 LOG.exception("executor step failed; retrying")
                 self.last_error = f"{type(error).__name__}: {error}"
@@ -335,17 +344,23 @@ class Executor:
         if due:
             deadline = min(deadline, max(clock.monotonic(), min(due)))
         index = self.machine.state.last_index
+        paced = False
         while not self.stopping.is_set():
             remaining = deadline - clock.monotonic()
             if remaining <= 0 or self.wakeup.is_set():
                 break
+            if paced:   # a commit is waiting for the pace: only a worker or stop comes first
+                self.wakeup.wait(remaining)
+                continue
             with self.machine.changed:
                 # Checked under the condition: wakeup.set() notifies it, so none is lost.
                 if (self.machine.state.last_index == index and not self.wakeup.is_set()
                         and not self.stopping.is_set()):
                     self.machine.changed.wait(remaining)
             if self.machine.state.last_index != index:
-                break
+                # A commit: act on it, but not sooner than the pace allows.
+                deadline = min(deadline, self.last_step_at + MIN_PLAN_INTERVAL_S)
+                paced = True
         self.wakeup.clear()
 
     def eligible(self, state: ClusterState) -> bool:

@@ -111,7 +111,7 @@ class FencingDuties:
         self.requested_at: dict[str, float] = {}
         self.stopping = threading.Event()
         # A fence result waits to be committed (also wakes a wait on the committed state).
-        self.wakeup = WakeupEvent(getattr(machine, "changed", None))
+        self.wakeup = WakeupEvent(self.condition_to_wait_on(machine))
         # (configuration index, cluster properties) the runner was last readied for
         self.prepared_for: tuple[int, Any] = (-1, None)
         self.preparing: threading.Thread | None = None
@@ -186,7 +186,7 @@ class FencingDuties:
         """Sleep `period_s`, or less: a fence result to commit, a member just lost, a
         change of the fencing state or of this node's Raft status (leadership, quorum)
         wakes the duty at once (failover waits on each)."""
-        changed = getattr(self.machine, "changed", None)
+        changed = self.condition_to_wait_on(self.machine)
         deadline = clock.monotonic() + period_s
         index = self.machine.state.last_index
         version = self.raft_status_version()
@@ -211,6 +211,13 @@ class FencingDuties:
                     break
                 index = state.last_index
         self.wakeup.clear()
+
+    @staticmethod
+    def condition_to_wait_on(machine: Any) -> threading.Condition | None:
+        """The condition notified when the node records, the fencing state or the Raft
+        status change (the duty acts on nothing else), or any commit's when the machine
+        has no such narrower one."""
+        return getattr(machine, "membership_changed", getattr(machine, "changed", None))
 
     def raft_status_version(self) -> int:
         return getattr(self.machine, "raft_status_version", 0)

@@ -82,8 +82,8 @@ class LeaderDuties:
 
     def stop(self) -> None:
         self.stopping.set()
-        with self.machine.changed:
-            self.machine.changed.notify_all()
+        with self.machine.membership_changed:
+            self.machine.membership_changed.notify_all()
         if self.thread.is_alive():
             self.thread.join(5)
 
@@ -110,7 +110,7 @@ class LeaderDuties:
         machine = self.machine
         deadline = clock.monotonic() + max(0.0, timeout_s)
         version, nodes = machine.raft_status_version, machine.state.nodes
-        with machine.changed:
+        with machine.membership_changed:
             while not self.stopping.is_set():
                 if machine.raft_status_version != version:
                     return
@@ -120,7 +120,7 @@ class LeaderDuties:
                 remaining = deadline - clock.monotonic()
                 if remaining <= 0:
                     return
-                machine.changed.wait(remaining)
+                machine.membership_changed.wait(remaining)
 
     def step(self, now: float) -> float | None:
         """One pass; returns the seconds until something it timed falls due (None: nothing

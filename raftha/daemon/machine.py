@@ -11,6 +11,9 @@ Invariants:
 - `raft_status_version` counts changes of this node's Raft role, leader, quorum or
   connected peers (`note_raft_status_change`, called by the Raft layer's status watch);
   each one also wakes `changed`, so a loop that acts on them sleeps until one happens.
+- `membership_changed` is notified (with `changed`, at the same moments) only when the
+  node records or the fencing state changed, or the Raft status did: the duties that act
+  on those alone sleep through the other commits (hundreds a second under load).
 - Threads waiting on `changed` (executor, fencing duties, proposers) are woken right after
   each apply, or, once the Raft layer asked for it (`announce_after_ticks`), once per tick
   just before the tick thread sleeps: the proposer whose entry was applied (woken through
@@ -49,6 +52,8 @@ class ReducerStateMachine:
         self.announce_per_tick = False
         self.unannounced = False
         self.raft_status_version = 0
+        self.membership_changed = threading.Condition()
+        self.membership_unannounced = False
 
     # -- StateMachine protocol (Raft tick thread) ----------------------------------------
 
@@ -57,16 +62,22 @@ class ReducerStateMachine:
             started = time.perf_counter()
             if index <= self.state.last_index:
                 return  # already folded in (restored snapshot newer than the replayed entry)
-            state, outcome = apply_with_outcome(self.state, index, entry)
+            previous = self.state
+            state, outcome = apply_with_outcome(previous, index, entry)
             if self.history is not None:
                 self.record_history(index, entry, state, outcome)
+            membership = (state.nodes is not previous.nodes
+                          or state.fencing_bytes != previous.fencing_bytes)
             with self.changed:
                 self.state = state
                 self.remember(outcome)
                 if self.announce_per_tick:
                     self.unannounced = True
+                    self.membership_unannounced |= membership
                 else:
                     self.changed.notify_all()
+            if membership and not self.announce_per_tick:
+                self.announce_membership()
             self.apply_count += 1
             self.apply_seconds_total += time.perf_counter() - started
         except Exception:
@@ -85,13 +96,21 @@ class ReducerStateMachine:
             return
         with self.changed:
             self.unannounced = False
+            membership, self.membership_unannounced = self.membership_unannounced, False
             self.changed.notify_all()
+        if membership:
+            self.announce_membership()
+
+    def announce_membership(self) -> None:
+        with self.membership_changed:
+            self.membership_changed.notify_all()
 
     def note_raft_status_change(self) -> None:
         """The Raft layer's status watch (its tick thread): wake every `changed` waiter."""
         with self.changed:
             self.raft_status_version += 1
             self.changed.notify_all()
+        self.announce_membership()
 
     def record_history(self, index: int, entry: bytes, state: ClusterState,
                        outcome: Outcome) -> None:
@@ -120,6 +139,7 @@ class ReducerStateMachine:
         with self.changed:
             self.state = state
             self.changed.notify_all()
+        self.announce_membership()
 
     # -- readers (any thread) --------------------------------------------------------------
 

@@ -294,7 +294,10 @@ class ReplicatedLogNode(SyncObj):
             self.journal.sync()
 
     def _SyncObj__sendAppendEntries(self) -> None:  # noqa: N802 - the library's name
-        if self._raftha_holding_sends:
+        # With proposals queued, the tick drains them next (`_checkCommandsToApply`) and
+        # sends once after: a commit index or heartbeat sent now would only delay the new
+        # entries by one message per follower, and theirs carries the same commit index.
+        if self._raftha_holding_sends or self._SyncObj__commandsQueue._FastQueue__queue:
             self._raftha_send_held = True
             return
         SyncObj._SyncObj__sendAppendEntries(self)

@@ -13,7 +13,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from raftha.daemon.executor import Executor
+from raftha.daemon import executor as executor_module
+from raftha.daemon.executor import MIN_PLAN_INTERVAL_S, Executor
 from raftha.daemon.fencer import FakeFenceRunner
 from raftha.daemon.fencing_duties import FencingDuties, WakeupEvent
 from raftha.daemon.leader import LeaderDuties
@@ -133,6 +134,53 @@ def test_the_fencing_duty_has_timed_work_only_while_something_waits_on_time():
     assert not duties.has_timed_work(machine.state)
     duties.results[7] = ("NodeFenced", {"target": "n2"})   # a result still to commit
     assert duties.has_timed_work(machine.state)
+
+
+def test_a_commit_right_after_a_plan_waits_for_the_pace_but_a_result_does_not(monkeypatch):
+    machine = ReducerStateMachine()
+    executor = make_executor(machine)
+    try:
+        executor.last_step_at = time.monotonic()   # a plan just now
+        threading.Timer(0.001, commit_cluster_created, args=(machine,)).start()
+        started = time.monotonic()
+        executor.wait_for_change(PERIOD_S)
+        waited_s = time.monotonic() - started
+        assert MIN_PLAN_INTERVAL_S * 0.8 <= waited_s < WAKE_LIMIT_S
+        monkeypatch.setattr(executor_module, "MIN_PLAN_INTERVAL_S", PERIOD_S)
+        executor.last_step_at = time.monotonic()
+        body = {"name": "batch-limit", "value": "3"}
+        entry = encode_event(make_event(b"q" * 16, "ClusterPropertySet", "n1", "", 1000, body))
+        threading.Timer(0.001, machine.apply_entry, args=(2, entry)).start()
+        elapsed_s = seconds_to_wake(lambda: executor.wait_for_change(PERIOD_S),
+                                    executor.wakeup.set)   # a worker's result: no pace
+        assert elapsed_s < WAKE_LIMIT_S
+    finally:
+        executor.pool.shutdown(wait=False)
+
+
+def test_only_node_fencing_or_raft_status_changes_reach_the_membership_condition():
+    machine = ReducerStateMachine()
+    notified: list[int] = []
+
+    def listen() -> None:
+        with machine.membership_changed:
+            if machine.membership_changed.wait(WAKE_LIMIT_S):
+                notified.append(machine.state.last_index)
+
+    def notified_by(change: Callable[[], None]) -> bool:
+        notified.clear()
+        listener = threading.Thread(target=listen, daemon=True)
+        listener.start()
+        time.sleep(SETTLE_S)
+        change()
+        listener.join(3 * SETTLE_S)
+        return bool(notified)
+
+    assert notified_by(lambda: commit_cluster_created(machine))   # new node records
+    body = {"name": "batch-limit", "value": "3"}
+    entry = encode_event(make_event(b"r" * 16, "ClusterPropertySet", "n1", "", 1000, body))
+    assert not notified_by(lambda: machine.apply_entry(2, entry))
+    assert notified_by(machine.note_raft_status_change)
 
 
 def test_a_wakeup_event_notifies_its_condition_and_stays_set():
