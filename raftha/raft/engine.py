@@ -9,6 +9,11 @@
 - `ReplicatedLogNode` has exactly one replicated method, `apply_entry(bytes)`, whose body
   calls a wrapper that never raises, and returns the entry's log index to the proposer. It
   replicates all proposals queued in one tick with one AppendEntries per peer.
+- A message that would carry nothing but a new commit index waits up to
+  `COMMIT_NOTICE_DELAY_SECONDS`: proposals arriving meanwhile carry it with their entries
+  (under a stream of commits that halves the messages per commit). It goes at once when a
+  heartbeat is due or when an entry a follower forwarded was committed (that follower
+  waits for it), and proposals already queued are never made to wait behind it.
 - The leader syncs its new entries right after sending them, while the followers write
   theirs; the tick thread sleeps until a heartbeat or election is due (`tick_wait_seconds`,
   computed when the tick is about to sleep, after it sent what was due).
@@ -53,6 +58,8 @@ ACK_TYPE = "next_node_idx"
 # An unchanged acknowledgement is repeated this many times per leader fallback timeout.
 ACK_REFRESHES_PER_FALLBACK = 3
 APPEND_ENTRIES_TYPE = "append_entries"
+# How long the leader may hold back a message carrying nothing but a new commit index.
+COMMIT_NOTICE_DELAY_SECONDS = 0.002
 JOURNAL_FILE_NAME = "raft.journal"
 SNAPSHOT_FILE_NAME = "raft.snapshot"
 
@@ -253,6 +260,9 @@ class ReplicatedLogNode(SyncObj):
         self._raftha_applier = applier
         self._raftha_holding_sends = False
         self._raftha_send_held = False
+        self._raftha_just_applied = False
+        self._raftha_commit_notice_due: float | None = None
+        self._raftha_forwarded_index = 0   # the last entry a follower forwarded
         with _construction_lock:
             _construction_stats.append(stats)
             try:
@@ -262,13 +272,19 @@ class ReplicatedLogNode(SyncObj):
                 _construction_stats.clear()
         self._raftha_poll = self._poller.poll
         self._poller.poll = self._poll_until_due
+        self.addOnTickCallback(self._send_commit_notice_when_due)
 
     def _poll_until_due(self, timeout: float) -> None:
         """The tick's final wait, at most `timeout`, ending when the next heartbeat or
         election is due. Computed here, at the end of the tick: before it, a heartbeat due
         now is still unsent, and a wait computed then woke the leader once more per period
         for nothing."""
-        self._raftha_poll(min(timeout, tick_wait_seconds(self)))
+        self._raftha_just_applied = False
+        wait = min(timeout, tick_wait_seconds(self))
+        due = self._raftha_commit_notice_due
+        if due is not None:
+            wait = max(0.0, min(wait, due - pysyncobj_syncobj.monotonicTime()))
+        self._raftha_poll(wait)
 
     def _checkCommandsToApply(self) -> None:  # noqa: N802 - the library's name
         """Drain the proposal queue, replicate what it appended in one message per peer, then
@@ -279,11 +295,15 @@ class ReplicatedLogNode(SyncObj):
         and follower. Sends are held while the queue drains and made once after; the
         followers' single syncs already cover a batch (group commit on disk and on the wire).
         """
+        queued = self._SyncObj__commandsQueue._FastQueue__queue
+        forwarded = any(isinstance(callback, tuple) for _, callback in queued)
         self._raftha_holding_sends = True
         try:
             super()._checkCommandsToApply()
         finally:
             self._raftha_holding_sends = False
+        if forwarded and self._SyncObj__raftState == LEADER_STATE:
+            self._raftha_forwarded_index = self._SyncObj__raftLog[-1][1]
         if self._raftha_send_held:
             self._raftha_send_held = False
             self._SyncObj__sendAppendEntries()
@@ -300,7 +320,40 @@ class ReplicatedLogNode(SyncObj):
         if self._raftha_holding_sends or self._SyncObj__commandsQueue._FastQueue__queue:
             self._raftha_send_held = True
             return
+        if self._raftha_just_applied and self._may_delay_commit_notice():
+            return
+        self._raftha_commit_notice_due = None
         SyncObj._SyncObj__sendAppendEntries(self)
+
+    def _SyncObj__applyLogEntries(self) -> bool:  # noqa: N802 - the library's name
+        applied = SyncObj._SyncObj__applyLogEntries(self)
+        self._raftha_just_applied = applied
+        return applied
+
+    def _may_delay_commit_notice(self) -> bool:
+        """Whether the message that only tells the followers a new commit index may wait up
+        to `COMMIT_NOTICE_DELAY_SECONDS` (a tick callback sends it then): entries proposed
+        meanwhile carry it for free. Never when a heartbeat is due, nor when an entry a
+        follower forwarded was just committed (that follower waits to apply it)."""
+        self._raftha_just_applied = False
+        now = pysyncobj_syncobj.monotonicTime()
+        if now > self._SyncObj__newAppendEntriesTime:
+            return False
+        forwarded = self._raftha_forwarded_index
+        if forwarded and self._SyncObj__raftCommitIndex >= forwarded:
+            self._raftha_forwarded_index = 0
+            return False
+        if self._raftha_commit_notice_due is None:
+            self._raftha_commit_notice_due = now + COMMIT_NOTICE_DELAY_SECONDS
+        return True
+
+    def _send_commit_notice_when_due(self) -> None:
+        """Tick callback: send a delayed commit index once its moment has come."""
+        due = self._raftha_commit_notice_due
+        if due is not None and pysyncobj_syncobj.monotonicTime() >= due:
+            self._raftha_commit_notice_due = None
+            if self._SyncObj__raftState == LEADER_STATE:
+                SyncObj._SyncObj__sendAppendEntries(self)
 
     @replicated
     def apply_entry(self, entry: bytes) -> int:

@@ -398,6 +398,95 @@ def test_proposals_queued_together_travel_in_one_append_entries(tmp_path, monkey
     assert after_sends and set(after_sends) == {"sync"}
 
 
+def _leader_for_notice(heartbeat_due_in_s: float, commit_index: int = 10,
+                       forwarded_index: int = 0) -> types.SimpleNamespace:
+    now = library.pysyncobj_syncobj.monotonicTime()
+    return types.SimpleNamespace(
+        _SyncObj__newAppendEntriesTime=now + heartbeat_due_in_s,
+        _SyncObj__raftCommitIndex=commit_index, _SyncObj__raftState=2,
+        _raftha_just_applied=True, _raftha_commit_notice_due=None,
+        _raftha_forwarded_index=forwarded_index)
+
+
+def test_a_new_commit_index_alone_waits_a_moment_unless_a_heartbeat_or_a_follower_is_due(
+        monkeypatch):
+    may_delay = ReplicatedLogNode._may_delay_commit_notice
+    waiting = _leader_for_notice(0.05)
+    assert may_delay(waiting) is True
+    due = waiting._raftha_commit_notice_due
+    assert due is not None and not waiting._raftha_just_applied
+    assert may_delay(waiting) is True and waiting._raftha_commit_notice_due == due
+    assert may_delay(_leader_for_notice(-0.01)) is False   # a heartbeat is due: send now
+    forwarded = _leader_for_notice(0.05, commit_index=10, forwarded_index=9)
+    assert may_delay(forwarded) is False   # a follower waits for its entry
+    assert forwarded._raftha_forwarded_index == 0
+    assert may_delay(_leader_for_notice(0.05, commit_index=10, forwarded_index=11)) is True
+    sent: list[object] = []
+    monkeypatch.setattr(library.SyncObj, "_SyncObj__sendAppendEntries",
+                        lambda node: sent.append(node))
+    waiting._raftha_commit_notice_due = due + 60
+    ReplicatedLogNode._send_commit_notice_when_due(waiting)
+    assert sent == []
+    waiting._raftha_commit_notice_due = due - 1
+    ReplicatedLogNode._send_commit_notice_when_due(waiting)
+    assert sent == [waiting] and waiting._raftha_commit_notice_due is None
+
+
+def test_sequential_commits_reach_the_followers_without_one_message_each(tmp_path,
+                                                                         monkeypatch):
+    """One proposal after another: the commit index travels with the next entries instead
+    of a message of its own per commit, and still every follower applies every entry."""
+    notices: list[int] = []
+    send = HardenedTransport.send
+
+    def counting_send(transport, node, message):
+        if isinstance(message, dict) and message.get("type") == "append_entries" \
+                and not message.get("entries"):
+            notices.append(message.get("commit_index"))
+        return send(transport, node, message)
+
+    monkeypatch.setattr(HardenedTransport, "send", counting_send)
+    applied: dict[int, list[int]] = {0: [], 1: [], 2: []}
+
+    class Recording(_NullMachine):
+        def __init__(self, number: int) -> None:
+            self.number = number
+
+        def apply_entry(self, index: int, entry: bytes) -> None:
+            applied[self.number].append(index)
+
+    addresses = _free_addresses(3)
+    logs = [RaftLog(settings(self_address=address,
+                             peer_addresses=tuple(a for a in addresses if a != address),
+                             data_dir=tmp_path / str(number)), Recording(number))
+            for number, address in enumerate(addresses)]
+    for log in logs:
+        log.start()
+    try:
+        deadline = time.monotonic() + 30
+        leader = None
+        while leader is None and time.monotonic() < deadline:
+            leader = next((log for log in logs if log.status().is_leader
+                           and len(log.status().connected_peers) == 2), None)
+            time.sleep(0.05)
+        assert leader is not None
+        notices.clear()
+        indexes = []
+        for number in range(40):
+            result = leader.propose(b"entry %d" % number, 10_000)
+            assert result.outcome is ProposeOutcome.COMMITTED
+            indexes.append(result.index)
+        while time.monotonic() < deadline and any(
+                not set(indexes) <= set(applied[number]) for number in applied):
+            time.sleep(0.02)
+    finally:
+        for log in logs:
+            log.stop()
+    assert all(set(indexes) <= set(applied[number]) for number in applied)
+    # Without folding: one notice per commit and follower (80), plus heartbeats.
+    assert len(notices) < 40
+
+
 def _node_in_state(state: int, due: float) -> types.SimpleNamespace:
     return types.SimpleNamespace(_SyncObj__raftState=state, _SyncObj__newAppendEntriesTime=due,
                                  _SyncObj__raftElectionDeadline=due)
@@ -420,9 +509,12 @@ def test_the_tick_wait_is_taken_when_the_tick_sleeps_not_before_it():
     waits: list[float] = []
     node = _node_in_state(2, now + 0.03)
     node._raftha_poll = waits.append
+    node._raftha_just_applied, node._raftha_commit_notice_due = False, None
     ReplicatedLogNode._poll_until_due(node, MAX_TICK_WAIT_SECONDS)
     ReplicatedLogNode._poll_until_due(node, 0.0)
-    assert 0.02 < waits[0] <= 0.035 and waits[1] == 0.0
+    node._raftha_commit_notice_due = now + 0.005   # a commit index to tell soon
+    ReplicatedLogNode._poll_until_due(node, MAX_TICK_WAIT_SECONDS)
+    assert 0.02 < waits[0] <= 0.035 and waits[1] == 0.0 and waits[2] <= 0.005
 
 
 def test_status_watchers_hear_a_change_of_role_but_not_commits(tmp_path):
