@@ -58,6 +58,7 @@ ACK_TYPE = "next_node_idx"
 # An unchanged acknowledgement is repeated this many times per leader fallback timeout.
 ACK_REFRESHES_PER_FALLBACK = 3
 APPEND_ENTRIES_TYPE = "append_entries"
+CONNECT_CHECK_SECONDS = 0.05
 # How long the leader may hold back a message carrying nothing but a new commit index.
 COMMIT_NOTICE_DELAY_SECONDS = 0.002
 JOURNAL_FILE_NAME = "raft.journal"
@@ -148,6 +149,7 @@ class HardenedTransport(pysyncobj_transport.TCPTransport):
         self._held_peers: set[Any] = set()
         # peer -> (the last success acknowledgement sent to it, library clock when sent)
         self._last_acknowledgement: dict[Any, tuple[tuple, float]] = {}
+        self._next_connect_check = 0.0
         super().__init__(syncObj, selfNode, otherNodes)
 
     def pings_received(self) -> dict[str, int]:
@@ -219,6 +221,15 @@ class HardenedTransport(pysyncobj_transport.TCPTransport):
             return True
         self._last_acknowledgement[node] = (key, now)
         return False
+
+    def _onTick(self) -> None:  # noqa: N802 - the library's name
+        """Binding and reconnecting, which the library checks on every tick: retries are
+        half a second apart anyway, so twenty checks a second are plenty."""
+        now = pysyncobj_syncobj.monotonicTime()
+        if now < self._next_connect_check:
+            return
+        self._next_connect_check = now + CONNECT_CHECK_SECONDS
+        super()._onTick()
 
     def _onNodeConnected(self, node: Any) -> None:  # noqa: N802 - the library's name
         # An acknowledgement sent over the previous link may have been lost with it.
@@ -296,6 +307,8 @@ class ReplicatedLogNode(SyncObj):
         followers' single syncs already cover a batch (group commit on disk and on the wire).
         """
         queued = self._SyncObj__commandsQueue._FastQueue__queue
+        if not queued:
+            return   # the library's drain would raise and catch an Empty on every tick
         forwarded = any(isinstance(callback, tuple) for _, callback in queued)
         self._raftha_holding_sends = True
         try:

@@ -18,7 +18,9 @@ Invariants: the HMAC is checked (constant-time compare) before anything is decry
 trusted; a bad token raises `cryptography.fernet.InvalidToken` like Fernet does (so
 `MultiFernet` still tries the next key during a key rotation); only a token whose HMAC
 checked out is remembered, and only the last one (the library asks for its timestamp and
-then decrypts it). Used on the Raft tick thread only. No TTL: the library never asks.
+then decrypts it; a sender repeats the very same token for a repeated frame, whose
+plaintext is then remembered too). Used on the Raft tick thread only. No TTL: the
+library never asks.
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ class FrameSealer:
         self._iv_counter = int.from_bytes(os.urandom(IV_BYTES), "big")
         self._last_token: bytes | None = None
         self._last_opened: tuple[int, bytes] = (0, b"")
+        # (decoded token, its plaintext) of the last token decrypted
+        self._last_plaintext: tuple[bytes, bytes] | None = None
 
     def encrypt_at_time(self, data: bytes, current_time: int) -> bytes:
         self._iv_counter = (self._iv_counter + 1) % (1 << 128)
@@ -75,6 +79,8 @@ class FrameSealer:
         if ttl is not None:
             raise ValueError("raft frames carry no time to live")
         data = self._opened(token)[1]
+        if self._last_plaintext is not None and self._last_plaintext[0] is data:
+            return self._last_plaintext[1]   # the same token again (a repeated heartbeat)
         ciphertext = data[HEADER_BYTES:-MAC_BYTES]
         previous_blocks = data[1 + TIMESTAMP_BYTES:-MAC_BYTES - BLOCK_BYTES]  # IV, C0..Cn-2
         decrypted = self._block_decryptor.update(ciphertext)
@@ -83,7 +89,8 @@ class FrameSealer:
         pad = padded[-1]
         if not 1 <= pad <= BLOCK_BYTES or padded[-pad:] != bytes((pad,)) * pad:
             raise InvalidToken
-        return padded[:-pad]
+        self._last_plaintext = (data, padded[:-pad])
+        return self._last_plaintext[1]
 
     def _opened(self, token: bytes | str) -> tuple[int, bytes]:
         """(timestamp, decoded token) of a token whose HMAC checks out."""
