@@ -1,6 +1,7 @@
 """The executor: reconcile this node to the committed plan by running resource agents.
 
-Loop (one thread): whenever the committed state changes (or every `poll_ms`), derive the
+Loop (one thread): whenever the committed state changes (or every `poll_ms` while anything
+waits on time, every `IDLE_WAIT_S` once settled), derive the
 plan from the committed state, pick this node's actions whose prerequisites are done (see
 `executor_plan`), and hand each to a bounded pool of workers. A worker runs the agent and
 proposes the result as an `OperationCompleted` event, retrying with the same event id until
@@ -73,6 +74,7 @@ from raftha.scheduler.digests import record_digests
 
 LOG = logging.getLogger(__name__)
 MIN_PLAN_INTERVAL_S = 0.02
+IDLE_WAIT_S = 1.0   # the longest sleep once settled (a safety net: changes wake it)
 RESULT_PROPOSE_TIMEOUT_MS = 5000
 SHUTDOWN_STOP_BUDGET_MS = 8000
 # While stopping, one result proposal gets this long: with a quorum a commit takes
@@ -328,13 +330,28 @@ class Executor:
     def loop(self) -> None:
         period_s = self.settings.poll_ms / 1000
         while not self.stopping.is_set():
+            wait_s = period_s
             try:
                 self.last_step_at = clock.monotonic()
                 self.step(self.last_step_at)
+                if self.settled():
+                    wait_s = max(period_s, IDLE_WAIT_S)
             except Exception as error:
                 LOG.exception("executor step failed; retrying")
                 self.last_error = f"{type(error).__name__}: {error}"
-            self.wait_for_change(period_s)
+            self.wait_for_change(wait_s)
+
+    def settled(self) -> bool:
+        """Nothing here waits on time alone: probed, nothing running, no retry pause, the
+        quorum held, no clock tick owed. Then only a commit, a worker, a due monitor or a
+        change of the Raft status (all of which wake the wait) can give the executor work,
+        and it sleeps `IDLE_WAIT_S` instead of `poll_ms`."""
+        if not (self.probed and self.barrier_taken and self.view_quorum) or self.tick_pending \
+                or self.no_quorum_since is not None or self.acted_without_quorum:
+            return False
+        now = clock.monotonic()
+        with self.lock:
+            return not self.busy and all(until <= now for until in self.backoff_until.values())
 
     def wait_for_change(self, period_s: float) -> None:
         """Sleeps until the committed state moves, a worker finishes, or a monitor is due."""
@@ -344,6 +361,7 @@ class Executor:
         if due:
             deadline = min(deadline, max(clock.monotonic(), min(due)))
         index = self.machine.state.last_index
+        status_version = self.raft_status_version()
         paced = False
         while not self.stopping.is_set():
             remaining = deadline - clock.monotonic()
@@ -355,13 +373,19 @@ class Executor:
             with self.machine.changed:
                 # Checked under the condition: wakeup.set() notifies it, so none is lost.
                 if (self.machine.state.last_index == index and not self.wakeup.is_set()
+                        and self.raft_status_version() == status_version
                         and not self.stopping.is_set()):
                     self.machine.changed.wait(remaining)
+            if self.raft_status_version() != status_version:
+                break   # quorum or leadership moved: the plan may differ now
             if self.machine.state.last_index != index:
                 # A commit: act on it, but not sooner than the pace allows.
                 deadline = min(deadline, self.last_step_at + MIN_PLAN_INTERVAL_S)
                 paced = True
         self.wakeup.clear()
+
+    def raft_status_version(self) -> int:
+        return getattr(self.machine, "raft_status_version", 0)
 
     def eligible(self, state: ClusterState) -> bool:
         """The executor acts only in a created cluster where this node is online."""

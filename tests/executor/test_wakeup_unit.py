@@ -64,12 +64,13 @@ def seconds_to_wake(wait: Callable[[], None], wake: Callable[[], None]) -> float
     return elapsed_s
 
 
-@pytest.mark.parametrize("reason", ["wakeup", "stop", "commit"])
+@pytest.mark.parametrize("reason", ["wakeup", "stop", "commit", "raft status"])
 def test_the_executor_wait_ends_at_once_for_each_reason_to_act(reason):
     machine = ReducerStateMachine()
     executor = make_executor(machine)
     wakes = {"wakeup": executor.wakeup.set, "stop": executor.stop,
-             "commit": lambda: commit_cluster_created(machine)}
+             "commit": lambda: commit_cluster_created(machine),
+             "raft status": machine.note_raft_status_change}
     elapsed_s = seconds_to_wake(lambda: executor.wait_for_change(PERIOD_S), wakes[reason])
     print(f"executor woken by {reason} in {elapsed_s * 1000:.1f} ms")
     assert elapsed_s < WAKE_LIMIT_S
@@ -154,6 +155,26 @@ def test_a_commit_right_after_a_plan_waits_for_the_pace_but_a_result_does_not(mo
         elapsed_s = seconds_to_wake(lambda: executor.wait_for_change(PERIOD_S),
                                     executor.wakeup.set)   # a worker's result: no pace
         assert elapsed_s < WAKE_LIMIT_S
+    finally:
+        executor.pool.shutdown(wait=False)
+
+
+def test_the_executor_settles_only_when_nothing_waits_on_time():
+    machine = ReducerStateMachine()
+    executor = make_executor(machine)
+    try:
+        assert not executor.settled()   # not probed yet
+        executor.probed = executor.barrier_taken = True
+        assert executor.settled()
+        executor.busy["vip"] = "start"
+        assert not executor.settled()
+        executor.busy.clear()
+        executor.backoff_until["vip"] = time.monotonic() + 60
+        assert not executor.settled()
+        executor.backoff_until["vip"] = time.monotonic() - 1
+        assert executor.settled()
+        executor.no_quorum_since = time.monotonic()   # the quorum grace is running
+        assert not executor.settled()
     finally:
         executor.pool.shutdown(wait=False)
 
