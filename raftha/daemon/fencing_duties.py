@@ -63,7 +63,7 @@ RETRY_BASE_MS = 1000
 RETRY_MAX_MS = 10_000
 GUARD_PERIOD_S = 0.1        # the lease guard's longest pause while a watchdog is armed
 GUARD_IDLE_PERIOD_S = 0.5   # its pause with no watchdog (a settings change wakes it)
-IDLE_WAIT_S = 1.0           # the duty's longest sleep with nothing timed (a safety net)
+IDLE_WAIT_S = 5.0           # the duty's longest sleep with nothing timed (a safety net)
 
 
 
@@ -214,10 +214,10 @@ class FencingDuties:
 
     @staticmethod
     def condition_to_wait_on(machine: Any) -> threading.Condition | None:
-        """The condition notified when the node records, the fencing state or the Raft
-        status change (the duty acts on nothing else), or any commit's when the machine
-        has no such narrower one."""
-        return getattr(machine, "membership_changed", getattr(machine, "changed", None))
+        """The condition notified when the node records, the fencing state, the
+        configuration or the Raft status change (the duty acts on nothing else), or any
+        commit's when the machine has no such narrower one."""
+        return getattr(machine, "cluster_changed", getattr(machine, "changed", None))
 
     def raft_status_version(self) -> int:
         return getattr(self.machine, "raft_status_version", 0)

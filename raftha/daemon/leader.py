@@ -15,7 +15,8 @@
   configuration without the expired constraint.
 
 Waking: the duty sleeps until this node's Raft status changes (role, leader, quorum,
-connected peers), the committed node records change, or the next thing it timed falls
+connected peers), the committed node records or configuration change (a new move or
+ban lifetime), or the next thing it timed falls
 due (a lost or returned node's debounce, a committed deadline); at most
 `IDLE_WAIT_S` when nothing is due, one `leader_duty_period_ms` after a failure or while
 the cluster is not created yet. A link drop is therefore timed from the moment it is
@@ -47,7 +48,7 @@ from raftha.model.state import NODE_OFFLINE, NODE_ONLINE, NodeRecord
 
 LOG = logging.getLogger(__name__)
 DUTY_PROPOSE_TIMEOUT_MS = 2000
-IDLE_WAIT_S = 1.0   # the longest sleep: a safety net, everything it acts on wakes it
+IDLE_WAIT_S = 5.0   # the longest sleep: a safety net, everything it acts on wakes it
 DUE_MARGIN_S = 0.002  # wake just after a due time, not just before
 
 
@@ -82,8 +83,8 @@ class LeaderDuties:
 
     def stop(self) -> None:
         self.stopping.set()
-        with self.machine.membership_changed:
-            self.machine.membership_changed.notify_all()
+        with self.machine.cluster_changed:
+            self.machine.cluster_changed.notify_all()
         if self.thread.is_alive():
             self.thread.join(5)
 
@@ -105,22 +106,25 @@ class LeaderDuties:
                 LOG.exception("leader duty failed; retrying next period")
 
     def wait_for_news(self, timeout_s: float) -> None:
-        """Sleep up to `timeout_s`, less when the Raft status or the committed node records
-        change (what the duty acts on), or when stopping."""
+        """Sleep up to `timeout_s`, less when the Raft status, the committed node records or
+        the configuration change (what the duty acts on), or when stopping."""
         machine = self.machine
         deadline = clock.monotonic() + max(0.0, timeout_s)
         version, nodes = machine.raft_status_version, machine.state.nodes
-        with machine.membership_changed:
+        configuration = machine.state.configuration_bytes
+        with machine.cluster_changed:
             while not self.stopping.is_set():
                 if machine.raft_status_version != version:
                     return
-                current = machine.state.nodes
-                if current is not nodes and current != nodes:
+                current = machine.state
+                if (current.configuration_bytes is not configuration
+                        and current.configuration_bytes != configuration) or (
+                        current.nodes is not nodes and current.nodes != nodes):
                     return
                 remaining = deadline - clock.monotonic()
                 if remaining <= 0:
                     return
-                machine.membership_changed.wait(remaining)
+                machine.cluster_changed.wait(remaining)
 
     def step(self, now: float) -> float | None:
         """One pass; returns the seconds until something it timed falls due (None: nothing

@@ -11,9 +11,10 @@ Invariants:
 - `raft_status_version` counts changes of this node's Raft role, leader, quorum or
   connected peers (`note_raft_status_change`, called by the Raft layer's status watch);
   each one also wakes `changed`, so a loop that acts on them sleeps until one happens.
-- `membership_changed` is notified (with `changed`, at the same moments) only when the
-  node records or the fencing state changed, or the Raft status did: the duties that act
-  on those alone sleep through the other commits (hundreds a second under load).
+- `cluster_changed` is notified (with `changed`, at the same moments) only when the
+  node records, the fencing state or the configuration (resources, constraints) changed,
+  or the Raft status did: the duties that act on those alone sleep through the other
+  commits (hundreds a second under load).
 - Threads waiting on `changed` (executor, fencing duties, proposers) are woken right after
   each apply, or, once the Raft layer asked for it (`announce_after_ticks`), once per tick
   just before the tick thread sleeps: the proposer whose entry was applied (woken through
@@ -52,8 +53,8 @@ class ReducerStateMachine:
         self.announce_per_tick = False
         self.unannounced = False
         self.raft_status_version = 0
-        self.membership_changed = threading.Condition()
-        self.membership_unannounced = False
+        self.cluster_changed = threading.Condition()
+        self.cluster_unannounced = False
 
     # -- StateMachine protocol (Raft tick thread) ----------------------------------------
 
@@ -66,18 +67,20 @@ class ReducerStateMachine:
             state, outcome = apply_with_outcome(previous, index, entry)
             if self.history is not None:
                 self.record_history(index, entry, state, outcome)
-            membership = (state.nodes is not previous.nodes
-                          or state.fencing_bytes != previous.fencing_bytes)
+            cluster_news = (state.nodes is not previous.nodes
+                          or state.fencing_bytes != previous.fencing_bytes
+                          or (state.configuration_bytes is not previous.configuration_bytes
+                              and state.configuration_bytes != previous.configuration_bytes))
             with self.changed:
                 self.state = state
                 self.remember(outcome)
                 if self.announce_per_tick:
                     self.unannounced = True
-                    self.membership_unannounced |= membership
+                    self.cluster_unannounced |= cluster_news
                 else:
                     self.changed.notify_all()
-            if membership and not self.announce_per_tick:
-                self.announce_membership()
+            if cluster_news and not self.announce_per_tick:
+                self.announce_cluster_change()
             self.apply_count += 1
             self.apply_seconds_total += time.perf_counter() - started
         except Exception:
@@ -96,21 +99,21 @@ class ReducerStateMachine:
             return
         with self.changed:
             self.unannounced = False
-            membership, self.membership_unannounced = self.membership_unannounced, False
+            cluster_news, self.cluster_unannounced = self.cluster_unannounced, False
             self.changed.notify_all()
-        if membership:
-            self.announce_membership()
+        if cluster_news:
+            self.announce_cluster_change()
 
-    def announce_membership(self) -> None:
-        with self.membership_changed:
-            self.membership_changed.notify_all()
+    def announce_cluster_change(self) -> None:
+        with self.cluster_changed:
+            self.cluster_changed.notify_all()
 
     def note_raft_status_change(self) -> None:
         """The Raft layer's status watch (its tick thread): wake every `changed` waiter."""
         with self.changed:
             self.raft_status_version += 1
             self.changed.notify_all()
-        self.announce_membership()
+        self.announce_cluster_change()
 
     def record_history(self, index: int, entry: bytes, state: ClusterState,
                        outcome: Outcome) -> None:
@@ -139,7 +142,7 @@ class ReducerStateMachine:
         with self.changed:
             self.state = state
             self.changed.notify_all()
-        self.announce_membership()
+        self.announce_cluster_change()
 
     # -- readers (any thread) --------------------------------------------------------------
 

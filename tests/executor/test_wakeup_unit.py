@@ -13,6 +13,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from raftha.crmsh import parse_configuration
 from raftha.daemon import executor as executor_module
 from raftha.daemon.executor import MIN_PLAN_INTERVAL_S, Executor
 from raftha.daemon.fencer import FakeFenceRunner
@@ -179,13 +180,13 @@ def test_the_executor_settles_only_when_nothing_waits_on_time():
         executor.pool.shutdown(wait=False)
 
 
-def test_only_node_fencing_or_raft_status_changes_reach_the_membership_condition():
+def test_only_node_fencing_configuration_or_raft_status_changes_reach_the_duties():
     machine = ReducerStateMachine()
     notified: list[int] = []
 
     def listen() -> None:
-        with machine.membership_changed:
-            if machine.membership_changed.wait(WAKE_LIMIT_S):
+        with machine.cluster_changed:
+            if machine.cluster_changed.wait(WAKE_LIMIT_S):
                 notified.append(machine.state.last_index)
 
     def notified_by(change: Callable[[], None]) -> bool:
@@ -202,6 +203,12 @@ def test_only_node_fencing_or_raft_status_changes_reach_the_membership_condition
     entry = encode_event(make_event(b"r" * 16, "ClusterPropertySet", "n1", "", 1000, body))
     assert not notified_by(lambda: machine.apply_entry(2, entry))
     assert notified_by(machine.note_raft_status_change)
+    configuration = parse_configuration("primitive vip ocf:heartbeat:Dummy")
+    loaded = encode_event(make_event(b"s" * 16, "ConfigurationLoaded", "n1", "", 1000, {
+        "configuration": configuration.to_dict(),
+        "base_index": machine.state.configuration_index, "mode": "replace"}))
+    assert notified_by(lambda: machine.apply_entry(3, loaded))   # a new configuration
+    assert machine.outcome_of(b"s" * 16).status == "applied"
 
 
 def test_a_wakeup_event_notifies_its_condition_and_stays_set():
