@@ -122,9 +122,8 @@ class LeaderDuties:
                         current.nodes is not nodes and current.nodes != nodes):
                     return
                 remaining = deadline - clock.monotonic()
-                if remaining <= 0:
-                    return
-                machine.cluster_changed.wait(remaining)
+                if remaining <= 0 or not machine.cluster_changed.wait(remaining):
+                    return   # a wait that timed out ends it, whatever the clock says
 
     def step(self, now: float) -> float | None:
         """One pass; returns the seconds until something it timed falls due (None: nothing
