@@ -529,6 +529,49 @@ class FenceRunnerSettings:
     start_ahead: bool = True
 
 
+INPUT_DIRECTORY_PREFIX = "raftha-fence-"
+# Directories of the old naming (no creator pid) are swept once this old.
+UNNAMED_INPUT_MAX_AGE_S = 3600.0
+
+
+def sweep_stale_input_directories(root: str | None = None) -> int:
+    """Remove the private input directories (an agent's stdin text: device parameters,
+    passwords included) that a runner killed mid-call left behind; their names carry the
+    creator's pid, and those of live processes are kept. Returns how many were removed."""
+    root = root or tempfile.gettempdir()
+    removed = 0
+    try:
+        entries = list(os.scandir(root))
+    except OSError:
+        return 0
+    for entry in entries:
+        if not entry.name.startswith(INPUT_DIRECTORY_PREFIX) or not entry.is_dir():
+            continue
+        creator = entry.name[len(INPUT_DIRECTORY_PREFIX):].split("-", 1)[0]
+        if creator.isdigit() and "-" in entry.name[len(INPUT_DIRECTORY_PREFIX):]:
+            if process_exists(int(creator)):
+                continue
+        else:
+            try:
+                if time.time() - entry.stat().st_mtime < UNNAMED_INPUT_MAX_AGE_S:
+                    continue
+            except OSError:
+                continue
+        shutil.rmtree(entry.path, ignore_errors=True)
+        removed += 1
+    return removed
+
+
+def process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class FenceRunner:
     """Runs real fence agents. Thread-safe; one action at a time per device."""
 
@@ -545,6 +588,7 @@ class FenceRunner:
         self._metadata_cache: dict[tuple[str, int, int], FenceAgentMetadata] = {}
         self._list_cache: dict[str, tuple[float, int, str]] = {}
         self.waiting = WaitingAgents(self.environment)
+        sweep_stale_input_directories()
 
     def environment(self) -> dict[str, str]:
         return plain_environment(self.settings.path, dict(self.settings.environment_extra))
@@ -670,7 +714,7 @@ class FenceRunner:
         """A new agent process. The text goes through a private 0600 file that a shell
         redirects (run_process gives agents no stdin pipe); the shell execs the agent, so
         the agent leads its own process group."""
-        directory = tempfile.mkdtemp(prefix="raftha-fence-")
+        directory = tempfile.mkdtemp(prefix=f"{INPUT_DIRECTORY_PREFIX}{os.getpid()}-")
         try:
             input_path = os.path.join(directory, "input")
             descriptor = os.open(input_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -377,3 +377,29 @@ def test_agent_directories_from_the_environment(monkeypatch, tmp_path):
     assert directories[0] == tmp_path
     assert find_agent("fence_elsewhere", directories) == agent
     assert find_agent("not_a_fence_agent", directories) is None
+
+
+def test_input_directories_left_by_a_killed_runner_are_swept(tmp_path):
+    """A runner killed mid-call leaves its agent's input (device passwords) behind: the next
+    runner removes it, keeping those of live processes and young unnamed ones."""
+    import os
+    import subprocess
+    import time
+
+    from raftha.daemon.fencer import INPUT_DIRECTORY_PREFIX, sweep_stale_input_directories
+
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    dead = tmp_path / f"{INPUT_DIRECTORY_PREFIX}{ended.pid}-abc"
+    alive = tmp_path / f"{INPUT_DIRECTORY_PREFIX}{os.getpid()}-def"
+    old_unnamed = tmp_path / f"{INPUT_DIRECTORY_PREFIX}x1y2z3"
+    young_unnamed = tmp_path / f"{INPUT_DIRECTORY_PREFIX}q9w8e7"
+    other = tmp_path / "something-else"
+    for directory in (dead, alive, old_unnamed, young_unnamed, other):
+        directory.mkdir()
+        (directory / "input").write_text("passwd=secret\n")
+    two_hours_ago = time.time() - 7200
+    os.utime(old_unnamed, (two_hours_ago, two_hours_ago))
+    assert sweep_stale_input_directories(str(tmp_path)) == 2
+    assert not dead.exists() and not old_unnamed.exists()
+    assert alive.exists() and young_unnamed.exists() and other.exists()
