@@ -39,6 +39,7 @@ from typing import Any
 import raftha
 from raftha.daemon.bootstrap import init_cluster
 from raftha.daemon.client import ApiError, ControlClient
+from raftha.daemon.fencer import sweep_stale_input_directories
 from raftha.model.fencing_events import sandbox_fencing_text
 
 STATE_FILE_NAME = "sandbox.json"
@@ -347,6 +348,8 @@ class Sandbox:
             self.stop(name)
         self.pids = {}
         self.save()
+        # What nodes killed during the run (sandbox kill, a fault) left in the temp dir.
+        sweep_stale_input_directories()
 
     def up(self, node_count: int, timeout_s: float = READY_TIMEOUT_S,
            timing: dict[str, int] | None = None, fencing: bool = False) -> None:
