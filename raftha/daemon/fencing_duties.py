@@ -62,7 +62,8 @@ PROPOSE_TIMEOUT_MS = 3000
 RETRY_BASE_MS = 1000
 RETRY_MAX_MS = 10_000
 GUARD_PERIOD_S = 0.1        # the lease guard's longest pause while a watchdog is armed
-GUARD_IDLE_PERIOD_S = 0.5   # its pause with no watchdog (a settings change wakes it)
+GUARD_IDLE_PERIOD_S = 5.0   # its pause with no watchdog (a settings change wakes it)
+SETTINGS_WAIT_S = 5.0       # the lease's longest wait for the watchdog mode (changes wake it)
 IDLE_WAIT_S = 5.0           # the duty's longest sleep with nothing timed (a safety net)
 
 
@@ -588,6 +589,10 @@ class LeaseDuty:
         """Orderly stop: the resources are stopped by now; disarm the watchdog."""
         self.stopping.set()
         self.guard_wakeup.set()
+        condition = getattr(self.machine, "cluster_changed", None)
+        if condition is not None:
+            with condition:
+                condition.notify_all()
         for thread in self.threads:
             if thread.is_alive():
                 thread.join(5)
@@ -653,8 +658,9 @@ class LeaseDuty:
     def heartbeat_loop(self) -> None:
         while not self.stopping.is_set():
             try:
+                seen = self.machine.state
                 if not self.refresh_settings():
-                    self.stopping.wait(0.5)
+                    self.wait_for_settings(seen)
                     continue
                 period_s = self.settings.lease_ms / 3000
                 sent = self.renew_once(period_s)
@@ -683,6 +689,20 @@ class LeaseDuty:
         except ProposalError as error:
             LOG.info("lease not renewed: %s", error)
         return sent
+
+    def wait_for_settings(self, seen: Any) -> None:
+        """Without the watchdog mode: sleep until the committed properties or the cluster's
+        creation may have switched it on (the machine announces a change of the fencing
+        timing properties), or stop; at most `SETTINGS_WAIT_S`."""
+        condition = getattr(self.machine, "cluster_changed", None)
+        if condition is None:
+            self.stopping.wait(0.5)
+            return
+        with condition:
+            state = self.machine.state
+            if (state.properties is seen.properties and state.created == seen.created
+                    and not self.stopping.is_set()):
+                condition.wait(SETTINGS_WAIT_S)
 
     def guard_loop(self) -> None:
         while not self.stopping.is_set():

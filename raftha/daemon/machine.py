@@ -12,9 +12,9 @@ Invariants:
   connected peers (`note_raft_status_change`, called by the Raft layer's status watch);
   each one also wakes `changed`, so a loop that acts on them sleeps until one happens.
 - `cluster_changed` is notified (with `changed`, at the same moments) only when the
-  node records, the fencing state or the configuration (resources, constraints) changed,
-  or the Raft status did: the duties that act on those alone sleep through the other
-  commits (hundreds a second under load).
+  node records, the fencing state, the configuration (resources, constraints) or the
+  fencing timing properties (watchdog mode) changed, or the Raft status did: the duties
+  that act on those alone sleep through the other commits (hundreds a second under load).
 - Threads waiting on `changed` (executor, fencing duties, proposers) are woken right after
   each apply, or, once the Raft layer asked for it (`announce_after_ticks`), once per tick
   just before the tick thread sleeps: the proposer whose entry was applied (woken through
@@ -32,11 +32,17 @@ from collections.abc import Callable
 
 from raftha.daemon import clock
 from raftha.daemon.history import HistoryJournal
+from raftha.model.fencing_events import TIMING_PROPERTIES
 from raftha.model.reducer import DUPLICATE, Outcome, apply_with_outcome
 from raftha.model.state import EMPTY_STATE, ClusterState, decode_snapshot, encode_snapshot
 
 LOG = logging.getLogger(__name__)
 OUTCOME_WINDOW = 4096
+
+
+def timing_properties(state: ClusterState) -> tuple[tuple[str, str], ...]:
+    """The cluster properties that switch and time the watchdog mode."""
+    return tuple(item for item in state.properties if item[0] in TIMING_PROPERTIES)
 
 
 class ReducerStateMachine:
@@ -68,9 +74,11 @@ class ReducerStateMachine:
             if self.history is not None:
                 self.record_history(index, entry, state, outcome)
             cluster_news = (state.nodes is not previous.nodes
-                          or state.fencing_bytes != previous.fencing_bytes
-                          or (state.configuration_bytes is not previous.configuration_bytes
-                              and state.configuration_bytes != previous.configuration_bytes))
+                            or state.fencing_bytes != previous.fencing_bytes
+                            or (state.configuration_bytes is not previous.configuration_bytes
+                                and state.configuration_bytes != previous.configuration_bytes)
+                            or (state.properties is not previous.properties
+                                and timing_properties(state) != timing_properties(previous)))
             with self.changed:
                 self.state = state
                 self.remember(outcome)

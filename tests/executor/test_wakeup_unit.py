@@ -17,7 +17,7 @@ from raftha.crmsh import parse_configuration
 from raftha.daemon import executor as executor_module
 from raftha.daemon.executor import MIN_PLAN_INTERVAL_S, Executor
 from raftha.daemon.fencer import FakeFenceRunner
-from raftha.daemon.fencing_duties import FencingDuties, WakeupEvent
+from raftha.daemon.fencing_duties import FencingDuties, LeaseDuty, WakeupEvent
 from raftha.daemon.leader import LeaderDuties
 from raftha.daemon.machine import ReducerStateMachine
 from raftha.model.events import encode_event, make_event
@@ -209,6 +209,32 @@ def test_only_node_fencing_configuration_or_raft_status_changes_reach_the_duties
         "base_index": machine.state.configuration_index, "mode": "replace"}))
     assert notified_by(lambda: machine.apply_entry(3, loaded))   # a new configuration
     assert machine.outcome_of(b"s" * 16).status == "applied"
+
+
+def test_the_lease_waits_for_the_watchdog_mode_until_its_properties_change():
+    machine = ReducerStateMachine()
+    commit_cluster_created(machine)
+    config = SimpleNamespace(node_name="n1", data_dir="/nonexistent",
+                             control_socket="/nonexistent/control.sock")
+    lease = LeaseDuty(config, machine, proposer=None)
+
+    def set_property(event_id: bytes, name: str, value: str) -> None:
+        entry = encode_event(make_event(event_id, "ClusterPropertySet", "n1", "", 1000,
+                                        {"name": name, "value": value}))
+        machine.apply_entry(machine.state.last_index + 1, entry)
+
+    seen = machine.state
+    started = time.monotonic()
+    threading.Timer(SETTLE_S, set_property, args=(b"t" * 16, "batch-limit", "3")).start()
+    threading.Timer(3 * SETTLE_S, lease.stop).start()
+    lease.wait_for_settings(seen)   # a property of no concern to the lease: sleeps on
+    assert 3 * SETTLE_S - 0.01 <= time.monotonic() - started < WAKE_LIMIT_S
+    lease.stopping.clear()
+    seen = machine.state
+    elapsed_s = seconds_to_wake(lambda: lease.wait_for_settings(seen),
+                                lambda: set_property(b"u" * 16, "stonith-watchdog-timeout",
+                                                     "10s"))
+    assert elapsed_s < WAKE_LIMIT_S
 
 
 def test_a_wakeup_event_notifies_its_condition_and_stays_set():
