@@ -319,6 +319,28 @@ def _free_addresses(count: int) -> list[str]:
             probe.close()
 
 
+def _started_members(tmp_path: pathlib.Path, machines: list) -> list[RaftLog]:
+    """One started RaftLog per state machine, all members of one cluster in this process."""
+    addresses = _free_addresses(len(machines))
+    logs = [RaftLog(settings(self_address=address,
+                             peer_addresses=tuple(a for a in addresses if a != address),
+                             data_dir=tmp_path / str(number)), machine)
+            for number, (address, machine) in enumerate(zip(addresses, machines, strict=True))]
+    for log in logs:
+        log.start()
+    return logs
+
+
+def _connected_leader(logs: list[RaftLog], deadline: float) -> RaftLog:
+    while time.monotonic() < deadline:
+        leader = next((log for log in logs if log.status().is_leader
+                       and len(log.status().connected_peers) == len(logs) - 1), None)
+        if leader is not None:
+            return leader
+        time.sleep(0.05)
+    raise AssertionError("no leader connected to every member")
+
+
 def test_proposals_queued_together_travel_in_one_append_entries(tmp_path, monkeypatch):
     """Three members in this process; 24 proposals at once: every one commits, the leader
     sends entries queued in the same tick together instead of one message each, and syncs
@@ -349,21 +371,10 @@ def test_proposals_queued_together_travel_in_one_append_entries(tmp_path, monkey
     monkeypatch.setattr(HardenedTransport, "send", counting_send)
     monkeypatch.setattr(HardenedTransport, "_onMessageReceived", recording_receive)
     monkeypatch.setattr(DurableFileJournal, "sync", recording_sync)
-    addresses = _free_addresses(3)
-    logs = [RaftLog(settings(self_address=address,
-                             peer_addresses=tuple(a for a in addresses if a != address),
-                             data_dir=tmp_path / str(number)), _NullMachine())
-            for number, address in enumerate(addresses)]
-    for log in logs:
-        log.start()
+    logs = _started_members(tmp_path, [_NullMachine() for _ in range(3)])
     try:
         deadline = time.monotonic() + 30
-        leader = None
-        while leader is None and time.monotonic() < deadline:
-            leader = next((log for log in logs if log.status().is_leader
-                           and len(log.status().connected_peers) == 2), None)
-            time.sleep(0.05)
-        assert leader is not None
+        leader = _connected_leader(logs, deadline)
         assert leader.propose(b"first", 5000).outcome is ProposeOutcome.COMMITTED
         leader_thread = leader._tick_thread
         entries_per_message.clear()
@@ -455,21 +466,10 @@ def test_sequential_commits_reach_the_followers_without_one_message_each(tmp_pat
         def apply_entry(self, index: int, entry: bytes) -> None:
             applied[self.number].append(index)
 
-    addresses = _free_addresses(3)
-    logs = [RaftLog(settings(self_address=address,
-                             peer_addresses=tuple(a for a in addresses if a != address),
-                             data_dir=tmp_path / str(number)), Recording(number))
-            for number, address in enumerate(addresses)]
-    for log in logs:
-        log.start()
+    logs = _started_members(tmp_path, [Recording(number) for number in range(3)])
     try:
         deadline = time.monotonic() + 30
-        leader = None
-        while leader is None and time.monotonic() < deadline:
-            leader = next((log for log in logs if log.status().is_leader
-                           and len(log.status().connected_peers) == 2), None)
-            time.sleep(0.05)
-        assert leader is not None
+        leader = _connected_leader(logs, deadline)
         notices.clear()
         indexes = []
         for number in range(40):
