@@ -658,7 +658,7 @@ class LeaseDuty:
     def heartbeat_loop(self) -> None:
         while not self.stopping.is_set():
             try:
-                seen = self.machine.state
+                seen = getattr(self.machine, "cluster_version", 0)
                 if not self.refresh_settings():
                     self.wait_for_settings(seen)
                     continue
@@ -690,18 +690,16 @@ class LeaseDuty:
             LOG.info("lease not renewed: %s", error)
         return sent
 
-    def wait_for_settings(self, seen: Any) -> None:
-        """Without the watchdog mode: sleep until the committed properties or the cluster's
-        creation may have switched it on (the machine announces a change of the fencing
-        timing properties), or stop; at most `SETTINGS_WAIT_S`."""
+    def wait_for_settings(self, seen: int) -> None:
+        """Without the watchdog mode: sleep until the machine announces a change that may
+        switch it on (fencing timing properties, the cluster's creation) since its
+        `cluster_version` was `seen`, or stop; at most `SETTINGS_WAIT_S`."""
         condition = getattr(self.machine, "cluster_changed", None)
         if condition is None:
             self.stopping.wait(0.5)
             return
         with condition:
-            state = self.machine.state
-            if (state.properties is seen.properties and state.created == seen.created
-                    and not self.stopping.is_set()):
+            if self.machine.cluster_version == seen and not self.stopping.is_set():
                 condition.wait(SETTINGS_WAIT_S)
 
     def guard_loop(self) -> None:

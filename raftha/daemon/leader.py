@@ -91,11 +91,13 @@ class LeaderDuties:
     def loop(self) -> None:
         period_s = self.config.timing.leader_duty_period_ms / 1000
         wait_s = period_s
+        seen = self.machine.cluster_version
         while not self.stopping.is_set():
-            self.wait_for_news(wait_s)
+            self.wait_for_news(wait_s, seen)
             if self.stopping.is_set():
                 return
             wait_s = period_s
+            seen = self.machine.cluster_version   # before the step reads the state
             try:
                 due_s = self.step(clock.monotonic())
                 if due_s is not None or self.machine.state.created:
@@ -105,22 +107,16 @@ class LeaderDuties:
             except Exception:
                 LOG.exception("leader duty failed; retrying next period")
 
-    def wait_for_news(self, timeout_s: float) -> None:
+    def wait_for_news(self, timeout_s: float, seen: int | None = None) -> None:
         """Sleep up to `timeout_s`, less when the Raft status, the committed node records or
-        the configuration change (what the duty acts on), or when stopping."""
+        the configuration changed since the machine's `cluster_version` was `seen` (what the
+        duty acts on; now when None), or when stopping."""
         machine = self.machine
         deadline = clock.monotonic() + max(0.0, timeout_s)
-        version, nodes = machine.raft_status_version, machine.state.nodes
-        configuration = machine.state.configuration_bytes
+        if seen is None:
+            seen = machine.cluster_version
         with machine.cluster_changed:
-            while not self.stopping.is_set():
-                if machine.raft_status_version != version:
-                    return
-                current = machine.state
-                if (current.configuration_bytes is not configuration
-                        and current.configuration_bytes != configuration) or (
-                        current.nodes is not nodes and current.nodes != nodes):
-                    return
+            while not self.stopping.is_set() and machine.cluster_version == seen:
                 remaining = deadline - clock.monotonic()
                 if remaining <= 0 or not machine.cluster_changed.wait(remaining):
                     return   # a wait that timed out ends it, whatever the clock says

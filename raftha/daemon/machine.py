@@ -15,6 +15,8 @@ Invariants:
   node records, the fencing state, the configuration (resources, constraints) or the
   fencing timing properties (watchdog mode) changed, or the Raft status did: the duties
   that act on those alone sleep through the other commits (hundreds a second under load).
+  `cluster_version` counts those notifications: a loop that read it before looking at the
+  state knows, by comparing, whether anything it acts on changed since.
 - Threads waiting on `changed` (executor, fencing duties, proposers) are woken right after
   each apply, or, once the Raft layer asked for it (`announce_after_ticks`), once per tick
   just before the tick thread sleeps: the proposer whose entry was applied (woken through
@@ -61,6 +63,7 @@ class ReducerStateMachine:
         self.raft_status_version = 0
         self.cluster_changed = threading.Condition()
         self.cluster_unannounced = False
+        self.cluster_version = 0
 
     # -- StateMachine protocol (Raft tick thread) ----------------------------------------
 
@@ -114,6 +117,7 @@ class ReducerStateMachine:
 
     def announce_cluster_change(self) -> None:
         with self.cluster_changed:
+            self.cluster_version += 1
             self.cluster_changed.notify_all()
 
     def note_raft_status_change(self) -> None:

@@ -223,14 +223,14 @@ def test_the_lease_waits_for_the_watchdog_mode_until_its_properties_change():
                                         {"name": name, "value": value}))
         machine.apply_entry(machine.state.last_index + 1, entry)
 
-    seen = machine.state
+    seen = machine.cluster_version
     started = time.monotonic()
     threading.Timer(SETTLE_S, set_property, args=(b"t" * 16, "batch-limit", "3")).start()
     threading.Timer(3 * SETTLE_S, lease.stop).start()
     lease.wait_for_settings(seen)   # a property of no concern to the lease: sleeps on
     assert 3 * SETTLE_S - 0.01 <= time.monotonic() - started < WAKE_LIMIT_S
     lease.stopping.clear()
-    seen = machine.state
+    seen = machine.cluster_version
     elapsed_s = seconds_to_wake(lambda: lease.wait_for_settings(seen),
                                 lambda: set_property(b"u" * 16, "stonith-watchdog-timeout",
                                                      "10s"))
