@@ -99,10 +99,10 @@ class RaftSettings:
     authkey: bytes
     election_timeout_min_ms: int = 300
     election_timeout_max_ms: int = 600
-    heartbeat_period_ms: int = 90
+    heartbeat_period_ms: int = 95
     leader_fallback_timeout_ms: int = 1000
     connection_timeout_ms: int = 1500
-    peer_ping_period_ms: int = 500
+    peer_ping_period_ms: int = 700
     dynamic_membership: bool = True
     compaction_min_entries: int = 5000
     compaction_min_time_ms: int = 300_000

@@ -13,12 +13,12 @@ Importing this module:
    heartbeats. A stored stream is still a zlib stream, so any pysyncobj 0.3.17 peer reads it;
 5. seals frames with `raftha.raft.sealer.FrameSealer` (the same Fernet tokens, in fewer
    steps) wherever the library (or `raftha.raft.keys`) derives a sealer from a key;
-6. a frame equal to the previous one on the same connection, sealed with the same sealer
-   within the same second of the token timestamp, is sent as the same token (an idle
-   leader's heartbeats and a follower's repeated acknowledgements): sealing is about half
-   of what an idle heartbeat costs. The receiver accepts it as it would a replay of that
-   token, which the format never prevented within a second, and an observer learns only
-   that the frame repeated, which its size and timing already show.
+6. a message equal to the previous one on the same connection, sealed with the same sealer
+   within the same second of the token timestamp, is sent as the same token without being
+   pickled or sealed again (an idle leader's heartbeats, a follower's pings): pickling and
+   sealing were most of what an idle heartbeat cost in Python. The receiver accepts it as
+   it would a replay of that token, which the format never prevented within a second, and
+   an observer learns only that the frame repeated, which its size and timing already show.
 
 Nothing else in the project may import pysyncobj.
 """
@@ -100,27 +100,28 @@ def _install_cheap_frame_packing() -> None:
     def send(connection: Any, message: Any) -> None:
         if connection.sendRandKey:
             message = (connection.sendRandKey, message)
-        payload = pysyncobj_pickle.dumps(message)
         sealer = connection.encryptor
         if sealer:
-            data = sealed_frame(connection, sealer, payload, int(monotonic()))
+            data = sealed_frame(connection, sealer, message, int(monotonic()))
         else:
-            data = pack_frame(payload)
+            data = pack_frame(pysyncobj_pickle.dumps(message))
         connection._TcpConnection__writeBuffer += struct.pack("i", len(data)) + data
         connection._TcpConnection__trySendBuffer()
 
     connection_class.send = send
 
 
-def sealed_frame(connection: Any, sealer: Any, payload: bytes, timestamp: int) -> bytes:
-    """The token for `payload` on `connection`: the previous one when payload, sealer and
-    timestamp second are all unchanged, else a freshly sealed one (remembered)."""
+def sealed_frame(connection: Any, sealer: Any, message: Any, timestamp: int) -> bytes:
+    """The token for `message` on `connection`: the previous one when the message equals the
+    previous one and sealer and timestamp second are unchanged (not even pickled again),
+    else a freshly pickled and sealed one (remembered). The library builds a new message
+    object for every send and never changes one once sent, so holding it is safe."""
     previous = getattr(connection, "_raftha_last_frame", None)
     if previous is not None and previous[0] == timestamp and previous[1] is sealer \
-            and previous[2] == payload:
+            and previous[2] == message:
         return previous[3]
-    token = sealer.encrypt_at_time(pack_frame(payload), timestamp)
-    connection._raftha_last_frame = (timestamp, sealer, payload, token)
+    token = sealer.encrypt_at_time(pack_frame(pysyncobj_pickle.dumps(message)), timestamp)
+    connection._raftha_last_frame = (timestamp, sealer, message, token)
     return token
 
 

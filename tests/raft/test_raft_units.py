@@ -615,19 +615,26 @@ def test_frame_ivs_never_repeat_and_follow_no_visible_pattern():
     assert len(steps) > 400   # a counter in the clear would step by one
 
 
-def test_a_repeated_frame_is_sent_as_the_same_token_only_within_its_second():
+def test_a_repeated_frame_is_sent_as_the_same_token_only_within_its_second(monkeypatch):
     fernet, sealer = _fernet_and_sealer()
     _, other_sealer = _fernet_and_sealer()
+    pickled: list[object] = []
+    real_dumps = library.pysyncobj_pickle.dumps
+    monkeypatch.setattr(library.pysyncobj_pickle, "dumps",
+                        lambda message: pickled.append(message) or real_dumps(message))
     connection = types.SimpleNamespace()
-    heartbeat = pickle.dumps({"type": "append_entries", "entries": []})
+    heartbeat = {"type": "append_entries", "entries": [], "commit_index": 7}
     first = library.sealed_frame(connection, sealer, heartbeat, 40)
-    assert library.sealed_frame(connection, sealer, heartbeat, 40) is first
-    assert zlib.decompress(fernet.decrypt(first)) == heartbeat   # still a valid token
-    changed = library.sealed_frame(connection, sealer, heartbeat + b"x", 40)
-    later = library.sealed_frame(connection, sealer, heartbeat + b"x", 41)
-    rotated = library.sealed_frame(connection, other_sealer, heartbeat + b"x", 41)
+    assert library.sealed_frame(connection, sealer, dict(heartbeat), 40) is first
+    assert pickled == [heartbeat]   # an equal message is not even pickled again
+    assert pickle.loads(zlib.decompress(fernet.decrypt(first))) == heartbeat   # a valid token
+    changed_message = dict(heartbeat, commit_index=8)
+    changed = library.sealed_frame(connection, sealer, changed_message, 40)
+    later = library.sealed_frame(connection, sealer, changed_message, 41)
+    rotated = library.sealed_frame(connection, other_sealer, changed_message, 41)
     tokens = [first, changed, later, rotated]
     assert len(set(tokens)) == 4
+    assert pickle.loads(zlib.decompress(fernet.decrypt(changed))) == changed_message
     assert fernet.extract_timestamp(later) == 41
     elsewhere = library.sealed_frame(types.SimpleNamespace(), sealer, heartbeat, 40)
     assert elsewhere != first   # per connection
@@ -729,10 +736,10 @@ def test_an_unchanged_acknowledgement_is_repeated_only_a_few_times_per_fallback(
                               "success": success, "reset": False})
         transport.flush_acknowledgements()
 
-    for _ in range(5):  # heartbeats 90 ms apart, nothing new to say
+    for _ in range(7):  # heartbeats 90 ms apart, nothing new to say
         acknowledge("leader", 7)
         clock[0] += 0.09
-    assert [message["next_node_idx"] for _, message in sent] == [7, 7]  # at 0 and 0.36 s
+    assert [message["next_node_idx"] for _, message in sent] == [7, 7]  # at 0 and 0.54 s
     acknowledge("leader", 8)  # a new index always goes out
     acknowledge("other", 8)  # per peer
     acknowledge("leader", 8, success=False)  # and so does a failure
@@ -741,7 +748,10 @@ def test_an_unchanged_acknowledgement_is_repeated_only_a_few_times_per_fallback(
     clock[0] += 0.1
     acknowledge("leader", 8)
     assert len(sent) == 5
-    clock[0] += 0.25   # a third of the fallback timeout after the last one
+    clock[0] += 0.35
+    acknowledge("leader", 8)
+    assert len(sent) == 5   # 0.45 s: still under half the fallback timeout
+    clock[0] += 0.06   # over half the fallback timeout after the last one
     acknowledge("leader", 8)
     assert len(sent) == 6
     monkeypatch.setattr(library.pysyncobj_transport.TCPTransport, "_onNodeConnected",
