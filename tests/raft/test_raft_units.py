@@ -354,23 +354,32 @@ def test_proposals_queued_together_travel_in_one_append_entries(tmp_path, monkey
         if isinstance(message, dict) and message.get("type") == "append_entries" \
                 and message.get("entries"):
             entries_per_message.append(len(message["entries"]))
-            steps.append((threading.current_thread(), "send entries"))
+            steps.append((threading.current_thread(), "send entries", message["entries"][-1][1]))
         return send(transport, node, message)
 
     def recording_sync(journal):
-        steps.append((threading.current_thread(), "sync" if journal._dirty else "clean"))
+        last_index = journal[-1][1] if len(journal) else 0
+        steps.append((threading.current_thread(), "sync" if journal._dirty else "clean",
+                      last_index))
         sync(journal)
 
     received = HardenedTransport._onMessageReceived
 
     def recording_receive(transport, node, message):
         if isinstance(message, dict) and message.get("type") == "next_node_idx":
-            steps.append((threading.current_thread(), "acknowledgement"))
+            steps.append((threading.current_thread(), "acknowledgement", 0))
         return received(transport, node, message)
+
+    poll = ReplicatedLogNode._poll_until_due
+
+    def recording_poll(node, timeout):
+        steps.append((threading.current_thread(), "poll", 0))
+        return poll(node, timeout)
 
     monkeypatch.setattr(HardenedTransport, "send", counting_send)
     monkeypatch.setattr(HardenedTransport, "_onMessageReceived", recording_receive)
     monkeypatch.setattr(DurableFileJournal, "sync", recording_sync)
+    monkeypatch.setattr(ReplicatedLogNode, "_poll_until_due", recording_poll)
     logs = _started_members(tmp_path, [_NullMachine() for _ in range(3)])
     try:
         deadline = time.monotonic() + 30
@@ -402,11 +411,21 @@ def test_proposals_queued_together_travel_in_one_append_entries(tmp_path, monkey
     assert sum(entries_per_message) >= 2 * 24  # every entry reached both followers
     assert max(entries_per_message) > 1
     assert len(entries_per_message) < 2 * 24
-    leader_steps = [step for thread, step in steps if thread.name == "raft-tick"
-                    and thread is leader_thread]
-    after_sends = [leader_steps[number + 1] for number, step in enumerate(leader_steps[:-1])
-                   if step == "send entries" and leader_steps[number + 1] != "send entries"]
-    assert after_sends and set(after_sends) == {"sync"}
+    leader_steps = [(step, index) for thread, step, index in steps
+                    if thread.name == "raft-tick" and thread is leader_thread]
+    # Whenever the leader sent entries it had not synced yet, its next step (after sending
+    # to the other follower) was the sync, before it waited for anything. A heartbeat may
+    # resend entries already synced (an acknowledgement still on its way): nothing needs
+    # syncing after those.
+    synced, after_new_sends = 0, []
+    for number, (step, index) in enumerate(leader_steps):
+        if step == "sync":
+            synced = max(synced, index)
+        elif step == "send entries" and index > synced:
+            following = [later for later, _ in leader_steps[number + 1:]
+                         if later != "send entries"]
+            after_new_sends.append(following[0] if following else "nothing")
+    assert after_new_sends and set(after_new_sends) == {"sync"}
 
 
 def _leader_for_notice(heartbeat_due_in_s: float, commit_index: int = 10,
