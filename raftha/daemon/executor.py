@@ -89,9 +89,6 @@ READ_BARRIER_TIMEOUT_MS = 3000
 # What a node without quorum may run on its own (no-quorum-policy stop and demote).
 POLICY_VERBS = ("stop", "demote")
 NO_QUORUM_POLICIES = ("stop", "freeze", "ignore", "demote")
-# The exit status of a daemon that fenced itself (no-quorum-policy=suicide), as the lease's.
-SELF_FENCE_EXIT_STATUS = 75
-
 # Pacemaker's executor statuses (PCMK_EXEC_*), as the OperationCompleted event carries them.
 OP_STATUS = {
     ExecStatus.DONE: 0,
@@ -830,13 +827,9 @@ class Executor:
         cleanly, and the daemon ends at once."""
         LOG.error("executor on %s: no quorum and no-quorum-policy=suicide: killing the "
                   "resources' processes and ending the daemon", self.node)
-        if self.registry is not None:
-            from raftha.daemon.fencer import kill_registered_groups
-            try:
-                kill_registered_groups(self.registry.entries())
-            except OSError:
-                LOG.exception("could not read the process-group registry")
-        self.exit_process(SELF_FENCE_EXIT_STATUS)
+        from raftha.daemon.fencer import fence_this_node
+        fence_this_node(self.registry.path if self.registry is not None else None,
+                        self.exit_process)
 
     def rejoin_after_partition(self) -> None:
         """The quorum is back after this node acted alone: what it did never reached the

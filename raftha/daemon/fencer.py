@@ -1243,6 +1243,21 @@ def kill_registered_groups(entries: Iterable[RegisteredGroup]) -> list[int]:
     return signalled
 
 
+# How a daemon that fenced itself ends (EX_TEMPFAIL): whoever supervises it sees why.
+SELF_FENCE_EXIT_STATUS = 75
+
+
+def fence_this_node(registry_path: str | os.PathLike[str] | None,
+                    exit_process: Callable[[int], Any]) -> None:
+    """Fence this node the way its watchdog would: SIGKILL every resource process group the
+    registry at `registry_path` lists (nothing is stopped cleanly), then end the daemon
+    with `SELF_FENCE_EXIT_STATUS`. Used by no-quorum-policy=suicide (executor) and by the
+    lease guard when the lease expired under the suicide/fence policy."""
+    if registry_path is not None:
+        kill_registered_groups(read_process_group_registry(registry_path))
+    exit_process(SELF_FENCE_EXIT_STATUS)
+
+
 class WatchdogClient:
     """Pets the watchdog serving `directory`. Each call is one atomic FIFO write."""
 

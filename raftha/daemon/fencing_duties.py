@@ -737,13 +737,11 @@ class LeaseDuty:
         if policy in ("suicide", "fence"):
             from raftha.daemon.fencer import (
                 WATCHDOG_REGISTRY_NAME,
-                kill_registered_groups,
-                read_process_group_registry,
+                fence_this_node,
                 watchdog_directory,
             )
-            registry = watchdog_directory(self.config.data_dir) / WATCHDOG_REGISTRY_NAME
-            kill_registered_groups(read_process_group_registry(registry))
-            self.exit_process(75)
+            fence_this_node(watchdog_directory(self.config.data_dir) / WATCHDOG_REGISTRY_NAME,
+                            self.exit_process)
             return
         if policy in ("freeze", "ignore"):
             return

@@ -5,12 +5,16 @@ waits for a read barrier (a replayed state is not trusted)."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import time
 from dataclasses import replace
 
 import pytest
 from test_reconcile_unit import BASE, operations, running, settle
 from test_reconcile_unit import nodes as fake_cluster  # noqa: F401 - the "nodes" fixture
+
+from raftha.daemon.fencer import SELF_FENCE_EXIT_STATUS, ProcessGroupRegistry
 
 
 @pytest.fixture
@@ -150,7 +154,7 @@ def test_a_start_whose_result_never_committed_is_stopped_too(nodes):
     assert nodes["n2"].runner.state("a") == "started"       # the committed copy is not ours
 
 
-def test_suicide_without_fencing_is_stop_and_with_fencing_ends_the_daemon(nodes):
+def test_suicide_without_fencing_is_stop_and_with_fencing_ends_the_daemon(nodes, tmp_path):
     configure_on_n1(nodes, """
 property no-quorum-policy=suicide
 primitive a ocf:heartbeat:Dummy
@@ -166,15 +170,19 @@ location a-on-n1 a inf: n1
         {**dict(nodes["n1"].machine.state.properties), "stonith-enabled": "true",
          "stonith-watchdog-timeout": "5s"}.items())))
     assert executor.no_quorum_policy(fencing_state) == "fence"
-    killed: list[object] = []
-
-    class Registry:
-        def entries(self):
-            killed.append("read")
-            return []
-    executor.registry = Registry()
-    executor.fence_self()
-    assert exits == [75] and killed == ["read"]
+    # A resource's process group, registered as the executor registers them: fencing
+    # oneself kills it outright (no stop), then ends the daemon.
+    resource = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        registry = ProcessGroupRegistry(tmp_path / "groups")
+        assert registry.add(resource.pid, "a")
+        executor.registry = registry
+        executor.fence_self()
+        assert exits == [SELF_FENCE_EXIT_STATUS] == [75]
+        assert resource.wait(timeout=5) == -signal.SIGKILL
+    finally:
+        resource.kill()
+        resource.wait()
 
 
 def test_the_majority_recovers_and_the_rejoining_node_probes_before_planning(nodes):
