@@ -287,6 +287,9 @@ class Executor:
         # whether it did anything the log does not know of (then it re-probes on rejoin).
         self.partition_done: set[str] = set()
         self.acted_without_quorum = False
+        # Started without quorum: probed alone (results in active_here/stopped_here only,
+        # never recorded), so the policy also covers what survived the restart.
+        self.probed_alone = False
         self.announced_policy = ""
         self.exit_process: Any = os._exit   # no-quorum-policy=suicide ends the daemon
 
@@ -425,6 +428,8 @@ class Executor:
             self.rejoin_after_partition()
         if not self.probed:
             if not self.take_read_barrier():
+                if not self.have_quorum():
+                    self.act_alone_before_probing(state)
                 return
             state = self.machine.state
             if self.eligible(state):
@@ -480,6 +485,31 @@ class Executor:
 
     # -- start-up probe ----------------------------------------------------------------------
 
+    def act_alone_before_probing(self, state: ClusterState) -> None:
+        """Started (or restarted) without quorum: the read barrier that comes before the
+        recorded probe cannot be taken, yet resources may still run here from before the
+        restart while the majority recovers them elsewhere. Probe alone, record nothing,
+        and carry out no-quorum-policy on what the probes found (stop stops it too). The
+        recorded probe follows the barrier once the quorum is back."""
+        if not self.probed_alone:
+            calls = self.current_view(state).probe_calls()
+            futures = [self.pool.submit(self.probe_without_recording, call) for call in calls]
+            for future in futures:
+                while not future.done():
+                    if self.stopping.wait(0.05):
+                        return
+            self.probed_alone = all(future.result() for future in futures)
+            LOG.warning("executor on %s: started without quorum: probed %d resources alone "
+                        "(not recorded)", self.node, len(calls))
+            if not self.probed_alone:
+                return
+        self.apply_no_quorum_policy(self.current_view(state))
+
+    def probe_without_recording(self, call: AgentCall) -> bool:
+        result = self.run_agent(call)
+        self.note_outcome(call, result)
+        return result.status is ExecStatus.DONE
+
     def initial_probe(self, state: ClusterState) -> None:
         """Probe every configured resource here and record the results before trusting the
         committed history of this node (it may predate a restart)."""
@@ -500,6 +530,7 @@ class Executor:
             with self.lock:   # the probes recorded what runs here, whatever was done alone
                 self.acted_without_quorum = False
                 self.partition_done.clear()
+                self.probed_alone = False
 
     # -- one-shot actions ------------------------------------------------------------------
 

@@ -213,6 +213,40 @@ def test_the_majority_recovers_and_the_rejoining_node_probes_before_planning(nod
                                               else "stopped")
 
 
+def restart_executor(node):
+    """The daemon restarts: a new executor (nothing probed yet, nothing known to run here)
+    while the resources its agents started keep running."""
+    executor = node.new_executor()
+    executor.settings = replace(executor.settings, quorum_loss_grace_ms=0)
+    executor.exit_process = node.executor.exit_process
+    node.executor = executor
+    recording = executor.proposer = RecordingProposer(node.proposer)
+    return recording
+
+
+@pytest.mark.parametrize("policy, left", [("stop", "stopped"), ("freeze", "started")])
+def test_a_daemon_restarted_without_quorum_probes_alone_and_applies_the_policy(
+        nodes, policy, left):
+    configure_on_n1(nodes, f"property no-quorum-policy={policy}\n"
+                           "primitive a ocf:heartbeat:Dummy\nlocation a-n1 a inf: n1\n")
+    assert running(nodes["n2"], "a") == ["n1"]
+    isolate(nodes, "n1")
+    proposed = restart_executor(nodes["n1"])
+    nodes["n1"].runner.calls.clear()
+    step(nodes["n1"])
+    calls = [(call.action, call.interval_ms) for call in nodes["n1"].runner.calls_for("a")]
+    assert calls[0] == ("monitor", 0)          # probed alone, though no barrier was possible
+    assert nodes["n1"].runner.state("a") == left
+    assert set(proposed.kinds) == {"ReadBarrier"}   # nothing recorded, nothing claimed
+    nodes["n1"].runner.calls.clear()
+    nodes["n1"].raft._cluster.reconnect(nodes["n1"].config.raft_address)
+    settle(nodes)           # quorum back: barrier, the recorded probe, then the plan
+    calls = [(call.action, call.interval_ms) for call in nodes["n1"].runner.calls_for("a")]
+    assert calls[0] == ("monitor", 0)
+    assert nodes["n1"].runner.state("a") == "started"
+    assert running(nodes["n2"], "a") == ["n1"]
+
+
 def test_quorum_back_before_a_loss_is_declared_reprobes_what_was_stopped(nodes):
     configure_on_n1(nodes, "primitive a ocf:heartbeat:Dummy\nlocation a-n1 a inf: n1\n")
     isolate(nodes, "n1")
