@@ -493,12 +493,10 @@ class Executor:
         recorded probe follows the barrier once the quorum is back."""
         if not self.probed_alone:
             calls = self.current_view(state).probe_calls()
-            futures = [self.pool.submit(self.probe_without_recording, call) for call in calls]
-            for future in futures:
-                while not future.done():
-                    if self.stopping.wait(0.05):
-                        return
-            self.probed_alone = all(future.result() for future in futures)
+            succeeded = self.run_in_parallel(self.probe_without_recording, calls)
+            if succeeded is None:
+                return
+            self.probed_alone = succeeded
             LOG.warning("executor on %s: started without quorum: probed %d resources alone "
                         "(not recorded)", self.node, len(calls))
             if not self.probed_alone:
@@ -510,6 +508,16 @@ class Executor:
         self.note_outcome(call, result)
         return result.status is ExecStatus.DONE
 
+    def run_in_parallel(self, function: Any, calls: list[AgentCall]) -> bool | None:
+        """Run `function(call)` for every call on the pool; True when all returned true,
+        None when the executor stopped meanwhile."""
+        futures = [self.pool.submit(function, call) for call in calls]
+        for future in futures:
+            while not future.done():
+                if self.stopping.wait(0.05):
+                    return None
+        return all(future.result() for future in futures)
+
     def initial_probe(self, state: ClusterState) -> None:
         """Probe every configured resource here and record the results before trusting the
         committed history of this node (it may predate a restart)."""
@@ -519,12 +527,10 @@ class Executor:
             return
         view = self.current_view(state)
         calls = view.probe_calls()
-        futures = [self.pool.submit(self.run_and_record, call) for call in calls]
-        for future in futures:
-            while not future.done():
-                if self.stopping.wait(0.05):
-                    return
-        self.probed = all(future.result() for future in futures)
+        succeeded = self.run_in_parallel(self.run_and_record, calls)
+        if succeeded is None:
+            return
+        self.probed = succeeded
         if self.probed:
             LOG.info("executor on %s: probed %d resources", self.node, len(calls))
             with self.lock:   # the probes recorded what runs here, whatever was done alone
