@@ -549,7 +549,7 @@ def sweep_stale_input_directories(root: str | None = None) -> int:
             continue
         creator = entry.name[len(INPUT_DIRECTORY_PREFIX):].split("-", 1)[0]
         if creator.isdigit() and "-" in entry.name[len(INPUT_DIRECTORY_PREFIX):]:
-            if process_exists(int(creator)):
+            if process_start_time(int(creator)) is not None:   # its creator still runs
                 continue
         else:
             try:
@@ -560,16 +560,6 @@ def sweep_stale_input_directories(root: str | None = None) -> int:
         shutil.rmtree(entry.path, ignore_errors=True)
         removed += 1
     return removed
-
-
-def process_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class FenceRunner:
